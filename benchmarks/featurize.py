@@ -1,0 +1,298 @@
+"""Featurizer throughput on real molecules (RDKit's 10,000 ``wehi_mols.csv`` SMILES).
+
+Not a test: a side-by-side measurement, written to ``benchmarks/results/featurize.md``.
+
+1. ``FingerprintFeaturizer`` (n_jobs=1 and 2) against a plain RDKit loop computing the same
+   1191 bits (Morgan r2 1024 + MACCS 167) into a float32 array, in the same process; the arrays
+   must be identical. Targets: >= 0.9x the plain loop at n_jobs=1, faster than it at n_jobs=2.
+2. ``GraphFeaturizer`` (n_jobs=1, 2) and ``GraphFeaturizer.collate``.
+3. ``ConformerFeaturizer`` with its defaults (n_jobs=1, 2) on a 1,000-molecule subset.
+4. The 3D settings on 300 molecules, one core: embedding and descriptor time separately,
+   and how many molecules fail to embed, for ETKDGv3 with / without hydrogens and plain DG.
+
+Timings are wall-clock, best of ``--repeats`` interleaved runs (the machine is shared, so the
+best run is the least disturbed one); CPU time is this process's (for n_jobs=2 the workers'
+time is not in it).
+
+Usage::
+
+    python benchmarks/featurize.py            # full run (~1.5 min on 2 cores)
+    python benchmarks/featurize.py --quick    # 2,000 / 100 / 100 molecules (~25 s), prints only
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+import joblib  # noqa: E402
+import rdkit  # noqa: E402
+import sklearn  # noqa: E402
+from rdkit import Chem, DataStructs, RDConfig, rdBase  # noqa: E402
+from rdkit.Chem import MACCSkeys, rdDistGeom, rdFingerprintGenerator  # noqa: E402
+
+import chmr_sklearn  # noqa: E402
+from chmr_sklearn.featurize import ConformerFeaturizer, FingerprintFeaturizer, GraphFeaturizer  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "featurize.md"
+WEHI = os.path.join(RDConfig.RDDataDir, "Pains", "test_data", "wehi_mols.csv")
+
+
+def load_smiles() -> list[str]:
+    return pd.read_csv(WEHI, header=None)[0].tolist()
+
+
+def plain_fingerprints(smiles: list[str]) -> np.ndarray:
+    """What a user would write by hand: the same 1191 bits, float32, one loop."""
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
+    out = np.zeros((len(smiles), 1191), dtype=np.float32)
+    with rdBase.BlockLogs():
+        for i, smi in enumerate(smiles):
+            mol = Chem.MolFromSmiles(smi)
+            if mol is None:
+                continue
+            out[i, :1024] = gen.GetFingerprintAsNumPy(mol)
+            DataStructs.ConvertToNumpyArray(MACCSkeys.GenMACCSKeys(mol), out[i, 1024:])
+    return out
+
+
+def timed(func):
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = func()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def best_of(funcs: dict, repeats: int) -> tuple[dict, dict, dict]:
+    """Run every function ``repeats`` times, interleaved; best wall / its cpu time, last result."""
+    walls = {k: np.inf for k in funcs}
+    cpus = {k: np.inf for k in funcs}
+    results = {}
+    for _ in range(repeats):
+        for key, func in funcs.items():
+            results[key], wall, cpu = timed(func)
+            if wall < walls[key]:
+                walls[key], cpus[key] = wall, cpu
+    return results, walls, cpus
+
+
+def warm_pool() -> None:
+    # Starts loky's reusable 2-worker pool with chmr_sklearn / RDKit imported, so "warm"
+    # timings exclude process start-up; "cold" is measured first, before this.
+    FingerprintFeaturizer(n_jobs=2).fit_transform(["CCO"] * 256)
+
+
+def bench_fingerprints(smiles, repeats, lines):
+    n = len(smiles)
+    # Cold: the first parallel call of the process pays worker start-up and imports.
+    _, cold, _ = timed(lambda: FingerprintFeaturizer(n_jobs=2).fit_transform(smiles))
+    warm_pool()
+    funcs = {
+        "plain RDKit loop": lambda: plain_fingerprints(smiles),
+        "FingerprintFeaturizer n_jobs=1": lambda: FingerprintFeaturizer().fit_transform(smiles),
+        "FingerprintFeaturizer n_jobs=2": lambda: FingerprintFeaturizer(n_jobs=2).fit_transform(smiles),
+    }
+    results, walls, cpus = best_of(funcs, repeats)
+    ref = results["plain RDKit loop"]
+    base = n / walls["plain RDKit loop"]
+    lines += [
+        f"## FingerprintFeaturizer vs a plain RDKit loop ({n:,} molecules, 1191 bits)", "",
+        "| run | mol/s (wall) | × plain loop | CPU s (this process) | identical to plain loop |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for key in funcs:
+        same = bool(np.array_equal(results[key], ref)) and results[key].dtype == ref.dtype
+        lines.append(f"| {key} | {n / walls[key]:,.0f} | {n / walls[key] / base:.2f} | "
+                     f"{cpus[key]:.2f} | {same} |")
+        if not same:
+            raise AssertionError(f"{key} differs from the plain loop")
+    lines.append(f"| FingerprintFeaturizer n_jobs=2, cold (first call, starts workers) | "
+                 f"{n / cold:,.0f} | {n / cold / base:.2f} | – | – |")
+    r1 = n / walls["FingerprintFeaturizer n_jobs=1"] / base
+    r2 = n / walls["FingerprintFeaturizer n_jobs=2"] / base
+    lines += ["", f"Targets: n_jobs=1 ≥ 0.9× plain → **{r1:.2f}×** "
+              f"({'met' if r1 >= 0.9 else 'MISSED'}); n_jobs=2 > 1× plain (warm) → **{r2:.2f}×** "
+              f"({'met' if r2 > 1 else 'MISSED'}).", ""]
+    return n / walls["FingerprintFeaturizer n_jobs=1"]
+
+
+def bench_graphs(smiles, repeats, lines):
+    n = len(smiles)
+    funcs = {
+        "GraphFeaturizer n_jobs=1": lambda: GraphFeaturizer().fit_transform(smiles),
+        "GraphFeaturizer n_jobs=2": lambda: GraphFeaturizer(n_jobs=2).fit_transform(smiles),
+    }
+    results, walls, cpus = best_of(funcs, repeats)
+    graphs = results["GraphFeaturizer n_jobs=1"]
+    batch, t_collate, _ = timed(lambda: GraphFeaturizer.collate(graphs))
+    same = all(
+        all(np.array_equal(a, b) for a, b in zip(g1, g2))
+        for g1, g2 in zip(graphs[:, 0], results["GraphFeaturizer n_jobs=2"][:, 0])
+    )
+    lines += [
+        f"## GraphFeaturizer ({n:,} molecules, {batch.num_nodes:,} atoms, "
+        f"{batch.edge_index.shape[1]:,} directed edges)", "",
+        "| run | mol/s (wall) | CPU s (this process) |", "|---|---:|---:|",
+    ]
+    for key in funcs:
+        lines.append(f"| {key} | {n / walls[key]:,.0f} | {cpus[key]:.2f} |")
+    lines += [f"| collate all {n:,} graphs into one batch | {n / t_collate:,.0f} | – |", "",
+              f"n_jobs=1 and n_jobs=2 graphs identical: {same}.", ""]
+    return n / walls["GraphFeaturizer n_jobs=1"]
+
+
+def bench_conformers(smiles, repeats, lines):
+    n = len(smiles)
+    funcs = {
+        "ConformerFeaturizer() n_jobs=1": lambda: ConformerFeaturizer().fit_transform(smiles),
+        "ConformerFeaturizer() n_jobs=2": lambda: ConformerFeaturizer(n_jobs=2).fit_transform(smiles),
+    }
+    results, walls, cpus = best_of(funcs, repeats)
+    out1 = results["ConformerFeaturizer() n_jobs=1"]
+    same = np.array_equal(out1, results["ConformerFeaturizer() n_jobs=2"], equal_nan=True)
+    lines += [
+        f"## ConformerFeaturizer, defaults (method='dg', add_hydrogens=False), "
+        f"{n:,}-molecule subset", "",
+        "| run | mol/s (wall) | CPU s (this process) |", "|---|---:|---:|",
+    ]
+    for key in funcs:
+        lines.append(f"| {key} | {n / walls[key]:,.0f} | {cpus[key]:.2f} |")
+    failed = int((out1[:, -1] == 0).sum())
+    lines += ["", f"conformer_ok = 0 for {failed} of {n}; n_jobs=1 and 2 bit-identical: {same}.", ""]
+    return n / walls["ConformerFeaturizer() n_jobs=1"]
+
+
+def bench_3d_settings(smiles, repeats, lines):
+    """Embedding and descriptor cost of each 3D setting, one core, molecule by molecule."""
+    n = len(smiles)
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    settings = [
+        ("ETKDGv3, with H", dict(method="etkdg", add_hydrogens=True)),
+        ("ETKDGv3, heavy atoms", dict(method="etkdg", add_hydrogens=False)),
+        ("plain DG, with H", dict(method="dg", add_hydrogens=True)),
+        ("plain DG, heavy atoms", dict(method="dg", add_hydrogens=False)),
+    ]
+    lines += [
+        f"## 3D settings ({n} molecules, one core, best of {repeats})", "",
+        "Embedding (with the random-coordinates retry; `max_attempts=2`) and descriptors "
+        "(AUTOCORR3D, RDF, MORSE, WHIM, USR, PMI/NPR/shape: 651 values) timed separately.", "",
+        "| setting | embed mol/s | descriptors alone mol/s | end-to-end mol/s | "
+        "embedding failures (s spent on them) | embedded only by the random-coords retry | "
+        "descriptor failures |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    row = np.empty(651)
+    for label, kwargs in settings:
+        feat = ConformerFeaturizer(**kwargs)
+        params = [feat._embed_params(k) for k in range(feat.max_attempts)]
+        t_embed = t_desc = t_failed = np.inf
+        for _ in range(repeats):  # deterministic: only the times change between repeats
+            te = td = tf = 0.0
+            fail_embed = rescued = fail_desc = 0
+            with rdBase.BlockLogs():
+                for mol in mols:
+                    m = feat._prepare(mol)
+                    if m is None:  # over max_atoms
+                        fail_embed += 1
+                        continue
+                    t0 = time.perf_counter()
+                    # feat._embed unrolled (optimize=None) to see which attempt succeeded
+                    attempt = next(
+                        (k for k, p in enumerate(params) if rdDistGeom.EmbedMolecule(m, p) >= 0), None
+                    )
+                    dt = time.perf_counter() - t0
+                    te += dt
+                    if attempt is None:
+                        fail_embed += 1
+                        tf += dt
+                        continue
+                    rescued += attempt > 0
+                    t0 = time.perf_counter()
+                    fail_desc += not feat._describe(m, row)
+                    td += time.perf_counter() - t0
+            t_embed, t_desc, t_failed = min(t_embed, te), min(t_desc, td), min(t_failed, tf)
+        lines.append(
+            f"| {label} | {n / t_embed:,.0f} | {(n - fail_embed) / t_desc:,.0f} | "
+            f"{n / (t_embed + t_desc):,.0f} | {fail_embed} ({t_failed:.1f} s) | {rescued} | {fail_desc} |"
+        )
+        print(lines[-1], flush=True)
+    lines.append("")
+
+
+def machine_info() -> list[str]:
+    try:
+        cpu = next(
+            (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
+            platform.processor(),
+        )
+    except OSError:
+        cpu = platform.processor()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    return [
+        f"- date: {_dt.datetime.now().isoformat(timespec='seconds')}",
+        f"- machine: {os.cpu_count()} logical cores, {cpu}; load average at start "
+        f"{', '.join(f'{x:.2f}' for x in load)} (shared machine)",
+        f"- python {platform.python_version()}, rdkit {rdkit.__version__}, numpy {np.__version__}, "
+        f"scikit-learn {sklearn.__version__}, joblib {joblib.__version__}, "
+        f"chmr_sklearn {chmr_sklearn.__version__}",
+    ]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small subsets (smoke run)")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats (best kept)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"markdown file to write (default: {RESULTS.name} in results/, "
+                             "not written by --quick unless given)")
+    args = parser.parse_args(argv)
+
+    smiles = load_smiles()
+    rng = np.random.default_rng(0)
+    n_fp, n_conf, n_3d = (2000, 100, 100) if args.quick else (len(smiles), 1000, 300)
+    repeats = args.repeats or (2 if args.quick else 3)
+    subset = [smiles[i] for i in np.sort(rng.choice(len(smiles), n_conf, replace=False))]
+    subset_3d = [smiles[i] for i in np.sort(rng.choice(len(smiles), n_3d, replace=False))]
+
+    lines = ["# Featurizer benchmark", "", *machine_info(),
+             f"- data: RDKit's `Pains/test_data/wehi_mols.csv` (10,000 real SMILES); "
+             f"random subsets drawn with seed 0; wall times are the best of {repeats} "
+             f"interleaved runs{'; --quick run' if args.quick else ''}", ""]
+    t_start = time.perf_counter()
+    rates = {"fingerprint": bench_fingerprints(smiles[:n_fp], repeats, lines)}
+    print("\n".join(lines), flush=True)
+    mark = len(lines)
+    rates["graph"] = bench_graphs(smiles[:n_fp], repeats, lines)
+    rates["conformer"] = bench_conformers(subset, max(1, repeats - 1), lines)
+    ms = {k: 1e3 / v for k, v in rates.items()}
+    total = sum(ms.values())
+    lines += [
+        "## What this implies for CHMR's embedding", "",
+        "Per molecule, one core: " + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items())
+        + f" = **{total:.2f} ms** → ~{1e3 / total:,.0f} mol/s per core, at most "
+        f"~{2e3 / total:,.0f} mol/s on 2 cores before the GNN and worker start-up "
+        "(target: ≥ 300 mol/s cold on 2 cores for the whole embedding).", "",
+    ]
+    print("\n".join(lines[mark:]), flush=True)
+    bench_3d_settings(subset_3d, max(1, repeats - 1), lines)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    lines.append(f"Total benchmark time: {time.perf_counter() - t_start:.0f} s; load average at the end "
+                 f"{load}.")
+    output = args.output or (None if args.quick else RESULTS)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text("\n".join(lines) + "\n")
+        print(f"\nwrote {output}")
+
+
+if __name__ == "__main__":
+    main()

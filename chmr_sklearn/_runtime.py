@@ -1,0 +1,46 @@
+"""Torch runtime helpers shared by pretraining and the estimators: device choice, determinism."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+
+__all__ = ["resolve_device", "deterministic"]
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"Unknown device {device!r}: {err}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but CUDA is not available; use device='auto' or 'cpu'.")
+    return dev
+
+
+@contextmanager
+def deterministic() -> Iterator[None]:
+    """Run torch ops with deterministic implementations, restoring the caller's setting.
+
+    Multi-threaded CPU ``index_add_`` (the GNN's scatter) accumulates in a varying order, so
+    two identical runs drift in the last bits; this makes same-seed runs bit-identical.
+    ``warn_only`` keeps CUDA ops without a deterministic kernel usable.
+    """
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)

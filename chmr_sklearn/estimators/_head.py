@@ -1,0 +1,249 @@
+"""Shared machinery of CHMRClassifier / CHMRRegressor: frozen embedding + skorch-trained head.
+
+The pipeline of a fit:
+
+1. embed the molecules once with the (frozen, eval-mode) ``transformer`` — optionally through
+   a ``joblib.Memory`` so a grid search over head parameters never re-embeds;
+2. hold out a validation split (or take the user's ``validation_data``);
+3. optionally fit the random-forest residual on the training rows;
+4. train the head with skorch: masked loss over labelled entries, the NaN-aware metric on the
+   validation split each epoch, early stopping that restores the best epoch.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+from joblib import Memory
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from torch import nn
+
+from ..nn import MLPHead
+from ..nn.losses import masked_bce_loss, masked_l1_loss, masked_mse_loss
+from .._runtime import resolve_device
+from .rf_residual import RandomForestResidual
+from .transformer import CHMRTransformer
+
+__all__ = ["HeadModule", "MaskedLoss", "CHMRHeadEstimator"]
+
+
+class HeadModule(nn.Module):
+    """``MLPHead`` whose output is ``gamma * head(x) + offset`` when an offset is given.
+
+    The offset carries the random-forest residual (a logit or a scaled prediction).
+    """
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int, dropout: float, norm: str, gamma: float = 1.0):
+        super().__init__()
+        self.mlp = MLPHead(in_dim, hidden, out_dim, dropout=dropout, norm=norm)
+        self.gamma = gamma
+
+    def forward(self, x: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.mlp(x)
+        return out if offset is None else self.gamma * out + offset
+
+
+class MaskedLoss(nn.Module):
+    """Task loss over labelled entries only (NaN targets are ignored)."""
+
+    _LOSSES = {"bce": masked_bce_loss, "l1": masked_l1_loss, "mse": masked_mse_loss}
+
+    def __init__(self, kind: str = "bce"):
+        super().__init__()
+        self.kind = kind
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return self._LOSSES[self.kind](y_pred, y_true)
+
+
+def _embed(transformer, X) -> np.ndarray:
+    # Module-level so joblib.Memory can cache it (keyed on the fitted transformer and X).
+    return np.asarray(transformer.transform(X), dtype=np.float32)
+
+
+class CHMRHeadEstimator(BaseEstimator):
+    """Base class; use :class:`CHMRClassifier` or :class:`CHMRRegressor`."""
+
+    _parameter_constraints: dict = {
+        "transformer": [HasMethods(["fit", "transform"]), StrOptions({"passthrough"}), None],
+        "hidden": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "norm": [StrOptions({"layer", "batch"})],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "rf_residual": ["boolean"],
+        "gamma": [Interval(Real, 0, None, closed="left")],
+        "rf_n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "memory": [None, str, HasMethods(["cache"])],
+        "smiles_col": [str, Integral],
+        "on_invalid": [StrOptions({"raise", "nan"})],
+        "n_jobs": [Integral, None],
+        "device": [str],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+    }
+    _loss_kind = "bce"
+
+    # ---- input / target handling --------------------------------------------------------
+    def _passthrough(self) -> bool:
+        return isinstance(self.transformer, str) and self.transformer == "passthrough"
+
+    def _embed_input(self, X, *, fitting: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Embedding rows and their validity (False: invalid molecule, NaN row)."""
+        if self._passthrough():
+            E = validate_data(self, X, reset=fitting, dtype=np.float32, ensure_all_finite="allow-nan")
+            valid = ~np.isnan(E).any(axis=1)
+            if not valid.all() and self.on_invalid == "raise":
+                raise ValueError(f"{(~valid).sum()} input row(s) contain NaN: rows {np.flatnonzero(~valid)[:50].tolist()}.")
+            return E, valid
+        if fitting:
+            base = CHMRTransformer() if self.transformer is None else clone(self.transformer)
+            overrides = {k: getattr(self, k) for k in ("smiles_col", "on_invalid", "n_jobs")
+                         if k in base.get_params()}
+            self.transformer_ = base.set_params(**overrides).fit(X)
+            self.n_features_in_ = self.transformer_.n_features_in_
+            if hasattr(self.transformer_, "feature_names_in_"):
+                self.feature_names_in_ = self.transformer_.feature_names_in_
+        memory = check_memory(self.memory)
+        E = memory.cache(_embed)(self.transformer_, X) if isinstance(memory, Memory) and memory.location else \
+            _embed(self.transformer_, X)
+        return E, ~np.isnan(E).any(axis=1)
+
+    def _fp_columns(self) -> slice:
+        """Columns the random forest sees: the fingerprint block of a CHMR concat embedding."""
+        t = getattr(self, "transformer_", None)
+        if isinstance(t, CHMRTransformer) and t.output == "concat":
+            return slice(0, t.config_.fp_bits + 167)
+        return slice(None)
+
+    def _seed(self) -> int:
+        rs = self.random_state
+        if rs is None:
+            return int(np.random.randint(2**31 - 1))
+        if isinstance(rs, Integral):
+            return int(rs)
+        return int(rs.randint(2**31 - 1))
+
+    # ---- fitting ------------------------------------------------------------------------
+    def _fit(self, X, Y: np.ndarray, validation_data=None):
+        """Train the head on targets ``Y`` (n, T) float with NaN = unlabelled."""
+        from skorch import NeuralNet
+        from skorch.callbacks import EarlyStopping, EpochScoring
+        from skorch.dataset import Dataset
+        from skorch.helper import predefined_split
+
+        seed = self._seed()
+        rng = np.random.default_rng(seed)
+        E, valid = self._embed_input(X, fitting=True)
+        if len(E) != len(Y):
+            raise ValueError(f"X has {len(E)} rows but y has {len(Y)}.")
+        usable = valid & ~np.isnan(Y).all(axis=1)  # all-NaN targets teach nothing
+        rows = np.flatnonzero(usable)
+        if len(rows) < 2:
+            raise ValueError(f"Only {len(rows)} row(s) have a valid molecule and at least one label; need >= 2.")
+
+        if validation_data is not None:
+            Xv, yv = validation_data
+            Ev, valid_v = self._embed_input(Xv, fitting=False)
+            Yv = self._encode_y(yv, fitting=False)
+            keep = valid_v & ~np.isnan(Yv).all(axis=1)
+            Ev, Yv = Ev[keep], Yv[keep]
+            train_rows = rows
+        elif self.validation_fraction > 0 and len(rows) >= 10:
+            perm = rng.permutation(rows)
+            n_valid = max(1, int(round(self.validation_fraction * len(rows))))
+            train_rows, valid_rows = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+            Ev, Yv = E[valid_rows], Y[valid_rows]
+        else:
+            train_rows, Ev, Yv = rows, None, None
+
+        Et, Yt = E[train_rows], Y[train_rows]
+        Yt_s, Yv_s = self._scale_y(Yt, fitting=True), (None if Yv is None else self._scale_y(Yv))
+        fp = self._fp_columns()
+        if self.rf_residual:
+            self.rf_ = RandomForestResidual(task=self._loss_kind, n_estimators=self.rf_n_estimators,
+                                            random_state=seed, n_jobs=self.n_jobs).fit(Et[:, fp], Yt)
+            Xt_in = {"x": Et, "offset": self._scale_offset(self.rf_.oob_offset_)}
+            Xv_in = None if Ev is None else {"x": Ev, "offset": self._scale_offset(self.rf_.offset(Ev[:, fp]))}
+        else:
+            self.rf_ = None
+            Xt_in, Xv_in = Et, Ev
+
+        callbacks = []
+        train_split = None
+        if Ev is not None and len(Ev):
+            train_split = predefined_split(Dataset(Xv_in, Yv_s))
+            monitor, lower = self._monitor(Yv)
+            if monitor != "valid_loss":
+                callbacks.append(("valid_metric", EpochScoring(self._epoch_metric, lower_is_better=lower,
+                                                               name=monitor, use_caching=True)))
+            if self.patience is not None:
+                callbacks.append(("early_stopping", EarlyStopping(monitor=monitor, patience=self.patience,
+                                                                  lower_is_better=lower, load_best=True)))
+        self.monitor_ = None if train_split is None else monitor
+
+        device = resolve_device(self.device)
+        reuse = self.warm_start and hasattr(self, "net_") and self.net_.module_.mlp.in_dim == E.shape[1] \
+            and self.net_.module_.mlp.out_dim == Y.shape[1]
+        if not reuse:
+            torch.manual_seed(seed)
+            self.net_ = NeuralNet(
+                module=HeadModule, module__in_dim=E.shape[1], module__hidden=self.hidden, module__out_dim=Y.shape[1],
+                module__dropout=self.dropout, module__norm=self.norm, module__gamma=self.gamma,
+                criterion=MaskedLoss, criterion__kind=self._loss_kind, optimizer=torch.optim.Adam,
+                optimizer__weight_decay=self.weight_decay, lr=self.lr, max_epochs=self.max_epochs,
+                batch_size=self.batch_size, iterator_train__shuffle=True, train_split=train_split,
+                callbacks=callbacks, device=str(device), verbose=int(self.verbose), warm_start=True,
+            )
+        else:
+            self.net_.set_params(train_split=train_split, callbacks=callbacks, max_epochs=self.max_epochs)
+        torch.manual_seed(seed)
+        self.net_.fit(Xt_in, Yt_s)
+        self.net_.module_.eval()
+        self.n_tasks_ = Y.shape[1]
+        self.n_epochs_ = len(self.net_.history)
+        return self
+
+    def _epoch_metric(self, net, X, y) -> float:
+        pred = net.forward(X, training=False).detach().cpu().numpy()
+        return self._valid_score(np.asarray(y, dtype=np.float32), pred)
+
+    def _scale_y(self, Y: np.ndarray, fitting: bool = False) -> np.ndarray:
+        return Y.astype(np.float32)
+
+    def _scale_offset(self, offset: np.ndarray) -> np.ndarray:
+        return offset.astype(np.float32)
+
+    # ---- prediction ---------------------------------------------------------------------
+    def _raw_output(self, X) -> np.ndarray:
+        """Head output (logits / scaled values) per row; NaN rows for invalid molecules."""
+        check_is_fitted(self, "net_")
+        E, valid = self._embed_input(X, fitting=False)
+        out = np.full((len(E), self.n_tasks_), np.nan, dtype=np.float32)
+        if valid.any():
+            Ev = E[valid]
+            inputs: Any = Ev
+            if self.rf_ is not None:
+                inputs = {"x": Ev, "offset": self._scale_offset(self.rf_.offset(Ev[:, self._fp_columns()]))}
+            out[valid] = self.net_.forward(inputs, training=False).detach().cpu().numpy()
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if not self._passthrough():
+            tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.non_deterministic = self.random_state is None
+        return tags

@@ -1,0 +1,148 @@
+"""CHMRRegressor: single- or multi-output regression with missing targets."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from sklearn.base import RegressorMixin
+from sklearn.utils._param_validation import StrOptions
+
+from ._head import CHMRHeadEstimator
+
+__all__ = ["CHMRRegressor"]
+
+
+class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
+    """Frozen CHMR embedding + a trained MLP head for (multi-output) regression.
+
+    Targets are standardized per task on the training rows (predictions are returned in the
+    original units); the loss (L1 by default, as CHMR) covers labelled entries only.
+    Parameters are those of :class:`CHMRClassifier`, plus ``loss``; with ``rf_residual`` the
+    prediction is ``RF + gamma * head``. Early stopping monitors the mean MAE on the
+    validation rows. :meth:`score` is the **negative mean MAE** over labelled entries
+    (higher is better, NaN-aware), not R².
+
+    Parameters
+    ----------
+    loss : {"l1", "mse"}, default="l1"
+
+    Examples
+    --------
+    >>> from chmr_sklearn import CHMRRegressor
+    >>> X = ["CCO", "CCCO", "CCCCO", "CCCCCO", "c1ccccc1", "c1ccccc1C"] * 3
+    >>> reg = CHMRRegressor(max_epochs=5, random_state=0).fit(X, [0.1, 0.5, 0.9, 1.3, 2.0, 2.5] * 3)
+    >>> reg.predict(["CCO", "c1ccccc1"]).shape
+    (2,)
+    """
+
+    _parameter_constraints = {**CHMRHeadEstimator._parameter_constraints, "loss": [StrOptions({"l1", "mse"})]}
+
+    def __init__(self, transformer=None, *, loss="l1", hidden=1200, dropout=0.5, norm="layer", lr=1e-3,
+                 batch_size=256, max_epochs=100, patience=20, weight_decay=1e-5, validation_fraction=0.1,
+                 rf_residual=False, gamma=0.1, rf_n_estimators=500, memory=None, smiles_col="smiles",
+                 on_invalid="raise", n_jobs=None, device="auto", random_state=None, warm_start=False, verbose=0):
+        self.transformer = transformer
+        self.loss = loss
+        self.hidden = hidden
+        self.dropout = dropout
+        self.norm = norm
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.rf_residual = rf_residual
+        self.gamma = gamma
+        self.rf_n_estimators = rf_n_estimators
+        self.memory = memory
+        self.smiles_col = smiles_col
+        self.on_invalid = on_invalid
+        self.n_jobs = n_jobs
+        self.device = device
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    @property
+    def _loss_kind(self) -> str:
+        return self.loss
+
+    def fit(self, X, y, validation_data=None):
+        """Embed ``X`` once and train the head on ``y`` ((n,) or (n, n_tasks), NaN = missing).
+
+        Parameters
+        ----------
+        X : list, ndarray, Series or DataFrame of SMILES / RDKit Mol
+        y : array-like
+        validation_data : tuple (X_valid, y_valid), optional
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        Y = self._encode_y(y, fitting=True)
+        return self._fit(X, Y, validation_data)
+
+    def _encode_y(self, y, *, fitting: bool) -> np.ndarray:
+        if y is None:
+            raise ValueError("CHMRRegressor requires y to be passed, but the target y is None.")
+        names = list(map(str, y.columns)) if isinstance(y, pd.DataFrame) else None
+        try:
+            Y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y, dtype=np.float32)
+        except (TypeError, ValueError) as err:
+            raise ValueError("Regression targets must be numeric (NaN for missing).") from err
+        if np.isinf(Y).any():
+            raise ValueError("Regression targets contain inf.")
+        single = Y.ndim == 1
+        Y = Y[:, None] if single else Y
+        if Y.ndim != 2:
+            raise ValueError(f"y must be 1-D or 2-D, got {Y.ndim} dimensions.")
+        if fitting:
+            empty = np.flatnonzero(np.isnan(Y).all(axis=0))
+            if len(empty):
+                which = [names[i] for i in empty] if names else empty.tolist()
+                raise ValueError(f"Task(s) {which[:20]} have no target value at all (all NaN).")
+            self.single_output_ = single
+            self.task_names_ = names
+            self.n_tasks_ = Y.shape[1]
+        elif Y.shape[1] != self.n_tasks_:
+            raise ValueError(f"y has {Y.shape[1]} tasks, the regressor was fitted on {self.n_tasks_}.")
+        return Y
+
+    def _scale_y(self, Y: np.ndarray, fitting: bool = False) -> np.ndarray:
+        if fitting:
+            self.y_mean_ = np.nanmean(Y, axis=0).astype(np.float32)
+            std = np.nanstd(Y, axis=0)
+            self.y_scale_ = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+        return ((Y - self.y_mean_) / self.y_scale_).astype(np.float32)
+
+    def _scale_offset(self, offset: np.ndarray) -> np.ndarray:
+        return self._scale_y(offset)
+
+    def _monitor(self, Yv: np.ndarray) -> tuple[str, bool]:
+        return "valid_mae", True
+
+    def _valid_score(self, y_scaled: np.ndarray, pred_scaled: np.ndarray) -> float:
+        from ..model_selection import mean_mae
+
+        return mean_mae(y_scaled * self.y_scale_ + self.y_mean_, pred_scaled * self.y_scale_ + self.y_mean_)
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions in the target's units: (n,) for one task, else (n, n_tasks); NaN rows
+        for invalid molecules (``on_invalid="nan"``)."""
+        out = self._raw_output(X) * self.y_scale_ + self.y_mean_
+        return out[:, 0] if self.single_output_ else out
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Negative mean MAE over labelled entries (per task, then averaged)."""
+        from ..model_selection import mean_mae
+
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported by the NaN-aware MAE score.")
+        Y = self._encode_y(y, fitting=False)
+        pred = self._raw_output(X) * self.y_scale_ + self.y_mean_
+        return -mean_mae(Y, pred)

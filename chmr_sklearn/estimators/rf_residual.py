@@ -1,0 +1,95 @@
+"""Random-forest residual: the forest's prediction is the offset the CHMR head corrects.
+
+CHMR adds a random forest trained on the fingerprints to the head's output for some datasets
+(final logit = gamma * head + RF). The official code feeds the forest's *in-sample*
+probabilities for the training rows, which are nearly perfect and leave the head nothing to
+learn; here the training rows get the forest's **out-of-bag** predictions instead (free with
+bagging), so the head is trained against the offset it will see on new molecules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+__all__ = ["RandomForestResidual"]
+
+_EPS = 1e-3  # probabilities are clipped before the logit so the offset stays finite
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
+
+
+class RandomForestResidual:
+    """One forest per task, fitted on that task's labelled rows.
+
+    Parameters
+    ----------
+    task : {"bce", "l1", "mse"}
+        ``"bce"``: classification, offsets are logits; otherwise regression, offsets are values.
+    n_estimators : int
+    random_state : int
+    n_jobs : int or None
+    min_samples_leaf : int, default=2
+        As in CHMR's forests.
+
+    Attributes
+    ----------
+    oob_offset_ : ndarray (n, T)
+        Offsets of the training rows: out-of-bag where the row was labelled for the task.
+    """
+
+    def __init__(self, task: str = "bce", n_estimators: int = 500, random_state: int = 0, n_jobs=None,
+                 min_samples_leaf: int = 2):
+        self.task = task
+        self.n_estimators = n_estimators
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.min_samples_leaf = min_samples_leaf
+
+    def _new_forest(self):
+        common = dict(n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf, oob_score=True,
+                      random_state=self.random_state, n_jobs=self.n_jobs)
+        if self.task == "bce":
+            return RandomForestClassifier(criterion="entropy", **common)
+        return RandomForestRegressor(**common)
+
+    def fit(self, X: np.ndarray, Y: np.ndarray) -> "RandomForestResidual":
+        n, T = Y.shape
+        self.forests_, self.constants_ = [], []
+        self.oob_offset_ = np.zeros((n, T), dtype=np.float64)
+        for t in range(T):
+            rows = np.flatnonzero(~np.isnan(Y[:, t]))
+            y = Y[rows, t]
+            if len(rows) < 5 or (self.task == "bce" and len(np.unique(y)) < 2):
+                # Too few labels (or one class) for a forest: a constant prior is the honest offset.
+                const = float(np.clip(y.mean(), _EPS, 1 - _EPS)) if len(rows) else 0.5
+                const = float(_logit(np.array(const))) if self.task == "bce" else (float(y.mean()) if len(rows) else 0.0)
+                self.forests_.append(None)
+                self.constants_.append(const)
+                self.oob_offset_[:, t] = const
+                continue
+            forest = self._new_forest().fit(X[rows], y.astype(int) if self.task == "bce" else y)
+            self.forests_.append(forest)
+            self.constants_.append(None)
+            self.oob_offset_[:, t] = self._predict_one(forest, X)
+            if self.task == "bce":
+                oob = forest.oob_decision_function_[:, 1]
+            else:
+                oob = forest.oob_prediction_
+            ok = ~np.isnan(oob)  # a row that was in every bootstrap sample has no OOB estimate
+            self.oob_offset_[rows[ok], t] = _logit(oob[ok]) if self.task == "bce" else oob[ok]
+        return self
+
+    def _predict_one(self, forest, X: np.ndarray) -> np.ndarray:
+        if self.task == "bce":
+            return _logit(forest.predict_proba(X)[:, 1])
+        return forest.predict(X)
+
+    def offset(self, X: np.ndarray) -> np.ndarray:
+        """Offsets (logits or values) for new rows, shape (n, T)."""
+        cols = [np.full(len(X), c) if f is None else self._predict_one(f, X)
+                for f, c in zip(self.forests_, self.constants_)]
+        return np.column_stack(cols)

@@ -1,0 +1,122 @@
+"""Checkpoints: plain tensors + JSON strings in one file, read with ``torch.load(weights_only=True)``.
+
+A checkpoint never holds pickled Python objects, so loading one cannot run foreign code, and a
+model trained on a GPU loads on a CPU (tensors are saved from the CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..featurize.molecular import ConformerScaler
+from ..nn import CHMRModel
+from .config import PretrainConfig
+
+__all__ = ["FORMAT", "VERSION", "save_checkpoint", "load_checkpoint", "build_model", "Checkpoint"]
+
+FORMAT = "chmr_sklearn.checkpoint"
+VERSION = 1
+
+
+class Checkpoint(dict):
+    """A loaded checkpoint: ``config``, ``spec``, ``meta`` (dicts), ``model`` (state dict),
+    ``scaler`` (ConformerScaler) and optionally ``train`` (optimizer/scheduler/epoch)."""
+
+    @property
+    def config(self) -> PretrainConfig:
+        return PretrainConfig.from_dict(self["config"])
+
+
+def build_model(spec: dict[str, Any]) -> CHMRModel:
+    """Rebuild the (untrained) module described by a checkpoint's ``spec``."""
+    return CHMRModel(
+        fp_dim=spec["fp_dim"], conf_dim=spec["conf_dim"], bio_dims=spec.get("bio_dims") or {},
+        latent_dim=spec["latent_dim"], gin=spec.get("gin"), tree=spec.get("tree"),
+        tree_depth=spec.get("tree_depth", 6), eta=spec.get("eta", 1.0), recon_dims=spec.get("recon_dims"),
+    )
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    *,
+    config: PretrainConfig,
+    spec: dict[str, Any],
+    model_state: dict[str, torch.Tensor],
+    scaler: ConformerScaler,
+    meta: dict[str, Any] | None = None,
+    train: dict[str, Any] | None = None,
+    half: bool = False,
+) -> Path:
+    """Write a checkpoint atomically (a temporary file renamed into place).
+
+    Parameters
+    ----------
+    half : bool
+        Store floating weights as float16 (the shipped model; loaded back as float32).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _cpu(t: torch.Tensor) -> torch.Tensor:
+        t = t.detach().cpu()
+        return t.half() if half and t.is_floating_point() else t.clone()
+
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": json.dumps(config.to_dict()),
+        "spec": json.dumps(spec),
+        "meta": json.dumps(meta or {}),
+        "model": {k: _cpu(v) for k, v in model_state.items()},
+        "conf_mean": torch.from_numpy(np.asarray(scaler.mean, dtype=np.float32)),
+        "conf_std": torch.from_numpy(np.asarray(scaler.std, dtype=np.float32)),
+    }
+    if train is not None:
+        payload["train"] = train
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` (CPU tensors, float32 weights).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file does not exist.
+    ValueError
+        When the file is truncated/corrupt, not a chmr_sklearn checkpoint, or from an
+        incompatible version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}.")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise ValueError(f"{path} is not a readable chmr_sklearn checkpoint (truncated or corrupt?): {err}") from err
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a chmr_sklearn checkpoint.")
+    if raw.get("version") != VERSION:
+        raise ValueError(f"{path} has checkpoint version {raw.get('version')}; this chmr_sklearn reads "
+                         f"version {VERSION}. Re-pretrain or use the matching chmr_sklearn release.")
+    ckpt = Checkpoint(
+        config=json.loads(raw["config"]),
+        spec=json.loads(raw["spec"]),
+        meta=json.loads(raw["meta"]),
+        model={k: (v.float() if v.is_floating_point() else v) for k, v in raw["model"].items()},
+        scaler=ConformerScaler(raw["conf_mean"].numpy(), raw["conf_std"].numpy()),
+    )
+    if "train" in raw:
+        ckpt["train"] = raw["train"]
+    return ckpt

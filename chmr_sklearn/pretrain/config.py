@@ -1,0 +1,89 @@
+"""Every pretraining hyperparameter in one JSON-serialisable place (saved in each checkpoint)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["PretrainConfig"]
+
+FILLS = ("propagate", "mean", "zero")
+TREES = ("tree", "flat")
+CPR_SOURCES = ("modality", "anchor")
+
+
+@dataclass
+class PretrainConfig:
+    """CHMR pretraining settings; defaults follow DESIGN.md §3.
+
+    Every component has an off switch so the paper's ablations are one field away:
+    ``use_sca``, ``use_tree_vq``, ``tree="flat"``, ``use_cpr``, ``fill`` and passing no profiles.
+
+    Examples
+    --------
+    >>> cfg = PretrainConfig(max_epochs=2, use_cpr=False)
+    >>> PretrainConfig.from_dict(cfg.to_dict()) == cfg
+    True
+    """
+
+    # encoders
+    latent_dim: int = 300
+    gin_layers: int = 5
+    gin_dropout: float = 0.5
+    # fingerprint (1D) and conformer (3D) featurization
+    fp_radius: int = 2
+    fp_bits: int = 1024
+    conformer_method: str = "dg"  # plain distance geometry: ~5x faster than ETKDGv3 (benchmarks/results/featurize.md)
+    conformer_hydrogens: bool = False
+    # losses: total = CPR + lambda_sca * SCA + lambda_tree * TreeVQ
+    lambda_sca: float = 10.0
+    lambda_tree: float = 1.0
+    use_sca: bool = True
+    use_tree_vq: bool = True
+    use_cpr: bool = True
+    tree: str = "tree"
+    tree_depth: int = 6
+    eta: float = 1.0
+    tau: float = 0.2
+    cpr_source: str = "modality"
+    # modality augmentation and the context graph
+    fill: str = "propagate"
+    knn_k: int = 10
+    propagate_steps: int = 5
+    walk_length: int = 4
+    graph_density: float = 0.005
+    graph_min_threshold: float = 0.8
+    # optimisation
+    lr: float = 1e-4
+    weight_decay: float = 1e-8
+    batch_size: int = 512
+    max_epochs: int = 20
+    seed: int = 0
+    # bookkeeping, filled by the trainer
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checks = {"fill": (self.fill, FILLS), "tree": (self.tree, TREES), "cpr_source": (self.cpr_source, CPR_SOURCES),
+                  "conformer_method": (self.conformer_method, ("etkdg", "dg"))}
+        for name, (value, options) in checks.items():
+            if value not in options:
+                raise ValueError(f"{name} must be one of {options}, got {value!r}.")
+        for name in ("latent_dim", "gin_layers", "tree_depth", "knn_k", "walk_length", "batch_size", "max_epochs"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON view."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PretrainConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a newer, incompatible file)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"Unknown pretraining settings {sorted(unknown)}: checkpoint from an incompatible version?")
+        return cls(**data)

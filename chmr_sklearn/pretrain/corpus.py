@@ -1,0 +1,183 @@
+"""Everything pretraining reads, computed once: molecular features, filled bio modalities, graph.
+
+``PretrainCorpus.build(smiles, profiles, config)`` featurizes the molecules, aligns every
+profile table to them by InChIKey, fills the missing rows (structure-aware propagation by
+default), derives the augmented views for VICReg and the min-max targets for CPR, and builds
+the biological context graph for the random walks.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._inputs import raise_for_invalid
+from ..featurize.molecular import ConformerScaler, MolecularFeatures, featurize_molecular
+from ..profiles import (
+    ContextGraph,
+    ProfileTable,
+    augmented_view,
+    fill_missing,
+    inchikeys_from_smiles,
+    propagation_weights,
+    tanimoto_knn,
+)
+from .config import PretrainConfig
+
+__all__ = ["BioModality", "PretrainCorpus", "as_profile_tables"]
+
+_CLIP = 10.0
+
+
+@dataclass
+class BioModality:
+    """One biological modality aligned to the corpus molecules.
+
+    Attributes
+    ----------
+    name : str
+    inputs : ndarray (n, d) float32
+        Standardized, filled encoder inputs for every molecule.
+    augmented : ndarray (n, d) float32
+        Standardized augmented view (neighbours' propagated estimate) for VICReg.
+    observed : ndarray (n,) bool
+    targets : ndarray (m, d) float32
+        Min-max scaled observed rows: the CPR reconstruction targets of the profile nodes.
+    rows_mol : ndarray (m,) int
+        Molecule index of each observed row.
+    mean, std : ndarray (d,)
+        Standardization of the raw features (stored in checkpoints).
+    """
+
+    name: str
+    inputs: np.ndarray
+    augmented: np.ndarray
+    observed: np.ndarray
+    targets: np.ndarray
+    rows_mol: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        return self.inputs.shape[1]
+
+
+def as_profile_tables(profiles: Mapping[str, Any] | None, smiles_col: str = "smiles") -> dict[str, ProfileTable]:
+    """Turn ``{name: DataFrame | ProfileTable}`` into ProfileTables, with clear errors."""
+    if profiles is None:
+        return {}
+    if not isinstance(profiles, Mapping):
+        raise ValueError("profiles must be a dict {modality name: DataFrame or ProfileTable}, "
+                         f"got {type(profiles).__name__}.")
+    tables = {}
+    for name, table in profiles.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"Profile modality names must be non-empty strings, got {name!r}.")
+        if isinstance(table, ProfileTable):
+            tables[name] = table
+        elif isinstance(table, pd.DataFrame):
+            tables[name] = ProfileTable(table, name=name, smiles_col=smiles_col if smiles_col in table.columns else None,
+                                        inchikey_col=None if smiles_col in table.columns else "inchikey")
+        else:
+            raise ValueError(f"Profile {name!r} must be a pandas DataFrame or ProfileTable, got {type(table).__name__}.")
+    return tables
+
+
+def _standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    return np.clip((x - mean) / std, -_CLIP, _CLIP).astype(np.float32)
+
+
+@dataclass
+class PretrainCorpus:
+    """The pretraining inputs; see the module docstring."""
+
+    smiles: list
+    mol: MolecularFeatures
+    scaler: ConformerScaler
+    bio: dict
+    graph: ContextGraph | None
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    @classmethod
+    def build(
+        cls,
+        smiles: Sequence[Any],
+        profiles: Mapping[str, Any] | None,
+        config: PretrainConfig,
+        *,
+        on_invalid: str = "raise",
+        n_jobs: int | None = None,
+        verbose: int = 0,
+    ) -> "PretrainCorpus":
+        """Featurize ``smiles`` and align ``profiles`` to them.
+
+        Parameters
+        ----------
+        smiles : sequence of str or Mol
+            The pretraining molecules (labels are never used).
+        profiles : dict {name: DataFrame or ProfileTable}, optional
+            Biological modalities; any number, each keyed by molecule. Missing rows are
+            expected. Profile rows of molecules absent from ``smiles`` are unused (warned).
+        config : PretrainConfig
+        on_invalid : {"raise", "nan"}
+            ``"nan"`` leaves invalid molecules out of pretraining instead of raising.
+        """
+        tables = as_profile_tables(profiles)
+        feats, scaler = featurize_molecular(
+            smiles, fp_radius=config.fp_radius, fp_bits=config.fp_bits,
+            conformer_method=config.conformer_method, conformer_hydrogens=config.conformer_hydrogens,
+            random_state=config.seed, n_jobs=n_jobs, verbose=verbose,
+        )
+        raise_for_invalid(feats.valid, list(smiles), on_invalid)
+        keep = np.flatnonzero(feats.valid)
+        if len(keep) < 2:
+            raise ValueError(f"Pretraining needs at least 2 valid molecules, got {len(keep)}.")
+        if len(keep) < len(feats):
+            feats = feats.take(keep)
+        smiles = [smiles[i] for i in keep]
+        keys = inchikeys_from_smiles(smiles)
+        morgan = feats.fp[:, : config.fp_bits] > 0
+
+        bio: dict[str, BioModality] = {}
+        weights = None
+        if tables:
+            indices, sims = tanimoto_knn(morgan, k=min(config.knn_k, len(smiles) - 1))
+            weights = propagation_weights(indices, sims)
+        for name, table in tables.items():
+            raw, observed = table.align(keys)
+            n_obs = int(observed.sum())
+            unused = len(table.keys) - len(set(table.keys) & {k for k in keys if k is not None})
+            if unused:
+                warnings.warn(f"Profile {name!r}: {unused} of {len(table.keys)} molecules are not among the "
+                              "pretraining molecules and are unused; add their SMILES to X to use them.", stacklevel=3)
+            if n_obs == 0:
+                raise ValueError(f"Profile {name!r} matches none of the {len(smiles)} molecules (by InChIKey).")
+            filled = fill_missing(raw, observed, method=config.fill, W=weights, steps=config.propagate_steps)
+            aug = augmented_view(fill_missing(raw, observed, method="propagate", W=weights,
+                                              steps=config.propagate_steps), observed, weights)
+            obs_rows = raw[observed]
+            mean = obs_rows.mean(axis=0)
+            std = obs_rows.std(axis=0)
+            std = np.where(std > 1e-6, std, 1.0)
+            lo, hi = obs_rows.min(axis=0), obs_rows.max(axis=0)
+            span = np.where(hi - lo > 1e-12, hi - lo, 1.0)
+            bio[name] = BioModality(
+                name=name, inputs=_standardize(filled, mean, std), augmented=_standardize(aug, mean, std),
+                observed=observed, targets=((obs_rows - lo) / span).astype(np.float32),
+                rows_mol=np.flatnonzero(observed), mean=mean.astype(np.float32), std=std.astype(np.float32),
+            )
+        graph = None
+        if config.use_cpr:
+            graph = ContextGraph.build(
+                # cosine edges compare standardized profiles (min-max targets would all look alike)
+                morgan, {name: (b.inputs[b.rows_mol], b.rows_mol) for name, b in bio.items()},
+                target_density=config.graph_density, min_threshold=config.graph_min_threshold,
+            )
+        return cls(smiles=list(smiles), mol=feats, scaler=scaler, bio=bio, graph=graph)

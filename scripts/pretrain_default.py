@@ -1,0 +1,134 @@
+"""Pretrain the default CHMR model shipped in ``chmr_sklearn/pretrained/`` (reproducible recipe).
+
+Structures: every molecule of the benchmark and cell-profile files in ``CHMR_DATA_HOME``
+(MoleculeNet, ChEMBL2K, Broad6K, L1000 / Cell Painting tables), de-duplicated by canonical
+SMILES. No label is read. Biological modalities:
+
+* ``expression``: LINCS L1000 consensus signatures of 1,170 DrugBank compounds (978 genes);
+* ``morphology``: Cell Painting profiles (U2OS, 812 features) of 162 Broad compounds;
+* ``expression_cmea``: L1000 profiles (978 genes) of the same 162 compounds.
+
+The two expression sources use different normalisations (MODZ consensus z-scores vs CMEA's
+standardized values), so they stay separate modalities instead of being mixed in one table.
+
+Usage::
+
+    CHMR_DATA_HOME=../shared/data python scripts/pretrain_default.py --epochs 10 --out chmr_sklearn/pretrained
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from chmr_sklearn import __version__
+from chmr_sklearn._inputs import to_smiles
+from chmr_sklearn.featurize._base import map_chunks
+from chmr_sklearn.pretrain import PretrainConfig, PretrainCorpus, Pretrainer
+from chmr_sklearn._runtime import resolve_device
+
+STRUCTURE_FILES = {
+    "moleculenet/bbbp.csv.gz": "smiles", "moleculenet/bace.csv.gz": "smiles", "moleculenet/clintox.csv.gz": "smiles",
+    "moleculenet/sider.csv.gz": "smiles", "moleculenet/hiv.csv.gz": "smiles", "moleculenet/tox21.csv.gz": "smiles",
+    "moleculenet/toxcast.csv.gz": "smiles", "moleculenet/esol_delaney-processed.csv.gz": "smiles",
+    "moleculenet/freesolv_sampl.csv.gz": "smiles", "moleculenet/lipophilicity.csv.gz": "smiles",
+    "infoalign/chembl2k_structure.csv.gz": "smiles", "infoalign/chembl2k_assays.csv.gz": "smiles",
+    "infoalign/broad6k_structure.csv.gz": "smiles", "infoalign/broad6k_assays.csv.gz": "smiles",
+    "cell/derived_l1000_drugbank_consensus_smiles.csv.gz": "smiles",
+    "cell/derived_cmea_cellpainting_162.csv.gz": "smiles",
+}
+PROFILE_FILES = {
+    "expression": ("cell/derived_l1000_drugbank_consensus_smiles.csv.gz", ["drugbank_id", "name"]),
+    "morphology": ("cell/derived_cmea_cellpainting_162.csv.gz", ["broad_id", "pert_iname"]),
+    "expression_cmea": ("cell/derived_cmea_l1000_162.csv.gz", ["broad_id", "pert_iname"]),
+}
+
+
+def _canonical_chunk(values):
+    return [to_smiles(v) for v in values]
+
+
+def gather_molecules(home: Path, limit: int | None) -> list[str]:
+    raw = []
+    for rel, col in STRUCTURE_FILES.items():
+        raw.extend(pd.read_csv(home / rel, usecols=[col])[col].tolist())
+    import numpy as np
+
+    canon = [s for chunk in map_chunks(_canonical_chunk, np.asarray(raw, dtype=object), n_jobs=-1) for s in chunk]
+    unique = list(dict.fromkeys(s for s in canon if s is not None))
+    print(f"{len(raw)} structure rows -> {len(unique)} unique valid molecules "
+          f"({sum(s is None for s in canon)} unparsable rows skipped)")
+    # Profiled molecules always stay in, also when --limit subsamples the rest.
+    profiled = []
+    for rel, _ in PROFILE_FILES.values():
+        profiled += [to_smiles(s) for s in pd.read_csv(home / rel, usecols=["smiles"])["smiles"]]
+    profiled = list(dict.fromkeys(s for s in profiled if s))
+    if limit is not None and limit < len(unique):
+        rest = [s for s in unique if s not in set(profiled)]
+        rng = np.random.default_rng(0)
+        keep = rng.choice(len(rest), size=max(0, limit - len(profiled)), replace=False)
+        unique = profiled + [rest[i] for i in sorted(keep)]
+        print(f"--limit {limit}: using {len(unique)} molecules (all {len(profiled)} profiled ones kept)")
+    return unique
+
+
+def load_profiles(home: Path) -> dict[str, pd.DataFrame]:
+    out = {}
+    for name, (rel, meta) in PROFILE_FILES.items():
+        out[name] = pd.read_csv(home / rel).drop(columns=meta + ["inchikey"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--limit", type=int, default=None, help="subsample the structures (profiled ones kept)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--n-jobs", type=int, default=-1)
+    parser.add_argument("--out", default="chmr_sklearn/pretrained")
+    parser.add_argument("--checkpoint-dir", default="runs/pretrain_default")
+    args = parser.parse_args()
+
+    home = Path(os.environ.get("CHMR_DATA_HOME", "../shared/data"))
+    torch.set_num_threads(os.cpu_count() or 1)
+    tic = time.perf_counter()
+    smiles = gather_molecules(home, args.limit)
+    profiles = load_profiles(home)
+    config = PretrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    corpus = PretrainCorpus.build(smiles, profiles, config, n_jobs=args.n_jobs, verbose=1)
+    featurize_s = time.perf_counter() - tic
+    print(f"corpus: {len(corpus)} molecules, 3D ok {corpus.mol.conf_ok.mean():.1%}, "
+          f"bio observed: { {n: int(b.observed.sum()) for n, b in corpus.bio.items()} }; "
+          f"graph: {corpus.graph.summary() if corpus.graph is not None else None}; {featurize_s:.0f} s")
+    trainer = Pretrainer(config, device=args.device, checkpoint_dir=args.checkpoint_dir, verbose=1).fit(corpus)
+    out = Path(args.out)
+    meta = {
+        "chmr_sklearn": __version__, "torch": torch.__version__, "device": str(resolve_device(args.device)),
+        "machine": platform.platform(), "n_molecules": len(corpus), "epochs": args.epochs,
+        "featurize_seconds": round(featurize_s, 1),
+        "train_seconds": round(sum(h["seconds"] for h in trainer.history_), 1),
+        "data": {"structures": sorted(STRUCTURE_FILES), "profiles": {n: r for n, (r, _) in PROFILE_FILES.items()},
+                 "observed": {n: int(b.observed.sum()) for n, b in corpus.bio.items()}},
+        "labels_used": False,
+    }
+    path = trainer.export(out / "default.pt", meta=meta, half=True)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest = {"file": path.name, "sha256": digest, "config": config.to_dict(), **meta,
+                "history": trainer.history_}
+    (out / "default.json").write_text(json.dumps(manifest, indent=1))
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, sha256 {digest[:12]}...)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""ConformerFeaturizer: seeded conformers, 3D descriptors, failure flag, determinism."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from rdkit import Chem, RDConfig
+from rdkit.Chem import rdDistGeom
+from rdkit.Chem import rdMolDescriptors as rdmd
+
+from chmr_sklearn._inputs import InvalidMoleculeError
+from chmr_sklearn.featurize import ConformerFeaturizer
+from chmr_sklearn.featurize.conformers import DESCRIPTOR_BLOCKS
+
+WEHI = os.path.join(RDConfig.RDDataDir, "Pains", "test_data", "wehi_mols.csv")
+# Bicyclo[1.1.0]butane with trans bridgehead stereo: no 3D embedding satisfies it.
+UNEMBEDDABLE = "[C@H]12C[C@@H]1C2"
+N_OUT = 652
+
+
+@pytest.fixture(scope="module")
+def real_smiles() -> list[str]:
+    """150 real molecules shipped with RDKit (every 67th of the 10,000)."""
+    return pd.read_csv(WEHI, header=None)[0].tolist()[::67][:150]
+
+
+@pytest.fixture(scope="module")
+def default_output(real_smiles) -> np.ndarray:
+    return ConformerFeaturizer().fit_transform(real_smiles)
+
+
+def test_shape_names_and_flag(real_smiles, default_output):
+    f = ConformerFeaturizer().fit(real_smiles)
+    names = f.get_feature_names_out()
+    assert default_output.shape == (len(real_smiles), N_OUT) == (len(real_smiles), len(names))
+    assert default_output.dtype == np.float64
+    assert len(set(names)) == len(names) and names[-1] == "conformer_ok"
+    assert [n for n in names if n.startswith("autocorr3d_")][-1] == "autocorr3d_79"
+    assert sum(n.startswith("rdf_") for n in names) == 210
+    assert sum(n.startswith("morse_") for n in names) == 224
+    assert sum(n.startswith("whim_") for n in names) == 114
+    assert sum(n.startswith("usr_") for n in names) == 12
+    assert sum(w for _, w in DESCRIPTOR_BLOCKS) == N_OUT - 1
+    assert set(np.unique(default_output[:, -1])) <= {0.0, 1.0}
+    ok = default_output[:, -1] == 1
+    assert ok.mean() > 0.95  # real drug-like molecules embed
+    assert np.isfinite(default_output[ok]).all()
+    assert np.isnan(default_output[~ok, :-1]).all()
+
+
+def test_descriptors_match_rdkit_on_the_same_conformer():
+    smi = "CC(=O)Nc1ccc(O)cc1"
+    out = ConformerFeaturizer(random_state=7).fit_transform([smi])[0]
+    mol = Chem.MolFromSmiles(smi)
+    params = rdDistGeom.EmbedParameters()
+    params.useExpTorsionAnglePrefs = params.useBasicKnowledge = False
+    params.randomSeed = 8  # random_state + 1
+    assert rdDistGeom.EmbedMolecule(mol, params) == 0
+    expected = np.concatenate([
+        rdmd.CalcAUTOCORR3D(mol), rdmd.CalcRDF(mol), rdmd.CalcMORSE(mol), rdmd.CalcWHIM(mol),
+        rdmd.GetUSR(mol),
+        [f(mol) for f in (rdmd.CalcPMI1, rdmd.CalcPMI2, rdmd.CalcPMI3, rdmd.CalcNPR1, rdmd.CalcNPR2,
+                          rdmd.CalcRadiusOfGyration, rdmd.CalcInertialShapeFactor,
+                          rdmd.CalcEccentricity, rdmd.CalcAsphericity, rdmd.CalcSpherocityIndex,
+                          rdmd.CalcPBF)],
+        [1.0],
+    ])
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_same_seed_identical_other_seed_differs(real_smiles, default_output):
+    subset = real_smiles[:40]
+    again = ConformerFeaturizer(random_state=0).fit_transform(subset)
+    np.testing.assert_array_equal(again, default_output[:40])
+    for seed in (1, 2):  # RDKit alone makes seeds 0 and 1 identical; we shift them
+        other = ConformerFeaturizer(random_state=seed).fit_transform(subset)
+        ok = (other[:, -1] == 1) & (again[:, -1] == 1)
+        assert not (other[ok] == again[ok]).all(axis=1).any()
+
+
+def test_parallel_is_bit_identical(real_smiles, default_output):
+    parallel = ConformerFeaturizer(n_jobs=2).fit_transform(real_smiles)
+    assert np.array_equal(parallel, default_output, equal_nan=True)
+
+
+@pytest.mark.parametrize("kwargs", [dict(method="etkdg", add_hydrogens=True),
+                                    dict(method="etkdg", add_hydrogens=False),
+                                    dict(method="dg", add_hydrogens=True)])
+def test_other_settings_deterministic(real_smiles, kwargs):
+    smiles = real_smiles[:6]
+    a = ConformerFeaturizer(**kwargs, random_state=3).fit_transform(smiles)
+    b = ConformerFeaturizer(**kwargs, random_state=3).fit_transform(smiles)
+    np.testing.assert_array_equal(a, b)
+    assert (a[:, -1] == 1).all()
+
+
+def test_hydrogens_change_the_descriptors():
+    heavy, with_h = (ConformerFeaturizer(add_hydrogens=h).fit_transform(["CCO"])[0] for h in (False, True))
+    assert heavy[-1] == with_h[-1] == 1.0
+    # heavy-atom radius of gyration of ethanol is smaller than with its 6 hydrogens
+    names = list(ConformerFeaturizer().get_feature_names_out())
+    rg = names.index("radius_of_gyration")
+    assert heavy[rg] < with_h[rg]
+
+
+@pytest.mark.parametrize("optimize", ["mmff", "uff"])
+def test_force_field_optimisation(optimize):
+    plain = ConformerFeaturizer().fit_transform(["CC(=O)Nc1ccc(O)cc1"])
+    relaxed = ConformerFeaturizer(optimize=optimize).fit_transform(["CC(=O)Nc1ccc(O)cc1"])
+    assert relaxed[0, -1] == 1.0 and not np.array_equal(plain, relaxed)
+
+
+# ---- failure paths ------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["dg", "etkdg"])
+def test_unembeddable_molecule_gets_flag_zero(method, real_smiles):
+    out = ConformerFeaturizer(method=method, max_attempts=3).fit_transform(
+        [real_smiles[0], UNEMBEDDABLE, real_smiles[1]]
+    )
+    assert out[:, -1].tolist() == [1.0, 0.0, 1.0]
+    assert np.isnan(out[1, :-1]).all() and np.isfinite(out[[0, 2]]).all()
+
+
+def test_max_atoms_skips_large_molecules(real_smiles):
+    sizes = np.array([Chem.MolFromSmiles(s).GetNumHeavyAtoms() for s in real_smiles[:20]])
+    cap = int(np.median(sizes))
+    out = ConformerFeaturizer(max_atoms=cap).fit_transform(real_smiles[:20])
+    np.testing.assert_array_equal(out[:, -1], (sizes <= cap).astype(float))
+    assert np.isnan(out[sizes > cap, :-1]).all()
+    assert (ConformerFeaturizer(max_atoms=None).fit_transform(real_smiles[:3])[:, -1] == 1).all()
+
+
+def test_tiny_molecules_fail_softly():
+    # One heavy atom: USR (needs >= 3 atoms) is undefined -> flag 0; with hydrogens it works.
+    heavy = ConformerFeaturizer().fit_transform(["C", "[Na+].[Cl-]", "CCO"])
+    assert heavy[:, -1].tolist() == [0.0, 0.0, 1.0]
+    assert ConformerFeaturizer(add_hydrogens=True).fit_transform(["C"])[0, -1] == 1.0
+
+
+def test_invalid_smiles_raise_listing_all_rows():
+    with pytest.raises(InvalidMoleculeError) as err:
+        ConformerFeaturizer().fit_transform(["CCO", "xyz", "c1ccccc1", None, "C1CC"])
+    assert err.value.rows == [1, 3, 4]
+
+
+def test_invalid_smiles_nan_rows_flag_nan_too():
+    out = ConformerFeaturizer(on_invalid="nan").fit_transform(["CCO", "xyz", UNEMBEDDABLE])
+    assert out.shape == (3, N_OUT)
+    assert out[0, -1] == 1.0
+    assert np.isnan(out[1]).all()  # not a molecule: NaN everywhere, flag included
+    assert out[2, -1] == 0.0 and np.isnan(out[2, :-1]).all()  # a molecule without conformer
+
+
+# ---- inputs, logging, sklearn ---------------------------------------------------------------------
+def test_mol_input_is_not_modified():
+    mol = Chem.AddHs(Chem.MolFromSmiles("CCO"))
+    out = ConformerFeaturizer().fit_transform([mol])
+    ref = ConformerFeaturizer().fit_transform(["CCO"])
+    assert mol.GetNumConformers() == 0 and mol.GetNumAtoms() == 9
+    np.testing.assert_array_equal(out, ref)  # explicit Hs removed when add_hydrogens=False
+
+
+def test_rdkit_logs_are_silenced(capfd):
+    ConformerFeaturizer(method="etkdg").fit_transform(["CCO", UNEMBEDDABLE, "C"])
+    captured = capfd.readouterr()
+    assert "AddHs" not in captured.err and captured.err.strip() == ""
+
+
+def test_pandas_output(real_smiles):
+    df = pd.DataFrame({"smiles": real_smiles[:3], "y": [0, 1, 0]})
+    f = ConformerFeaturizer().set_output(transform="pandas")
+    out = f.fit_transform(df)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == list(f.get_feature_names_out()) and out.shape == (3, N_OUT)
+    assert list(f.feature_names_in_) == ["smiles", "y"]
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError, match="method"):
+        ConformerFeaturizer(method="unimol").fit(["CCO"])
+    with pytest.raises(ValueError, match="max_attempts"):
+        ConformerFeaturizer(max_attempts=0).fit(["CCO"])
