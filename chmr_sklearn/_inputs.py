@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from rdkit import Chem, RDLogger
+from rdkit import Chem, rdBase
 
 __all__ = [
     "InvalidMoleculeError",
@@ -30,6 +30,7 @@ __all__ = [
     "to_smiles",
     "raise_for_invalid",
     "ON_INVALID_OPTIONS",
+    "check_molecule_input",
 ]
 
 ON_INVALID_OPTIONS = ("raise", "nan")
@@ -198,11 +199,8 @@ def to_mol(entry: Any) -> Chem.Mol | None:
         entry = str(entry)
     if not isinstance(entry, str) or not entry.strip():
         return None
-    RDLogger.DisableLog("rdApp.*")
-    try:
+    with rdBase.BlockLogs():  # restores the caller's log state afterwards
         mol = Chem.MolFromSmiles(entry.strip())
-    finally:
-        RDLogger.EnableLog("rdApp.*")
     if mol is None or mol.GetNumAtoms() == 0:
         return None
     return mol
@@ -240,3 +238,24 @@ def raise_for_invalid(valid: np.ndarray, entries: Sequence[Any], on_invalid: str
     check_on_invalid(on_invalid)
     if on_invalid == "raise" and not np.all(valid):
         raise InvalidMoleculeError(np.flatnonzero(~np.asarray(valid, dtype=bool)), entries)
+
+
+def check_molecule_input(estimator: Any, X: Any, *, reset: bool) -> MoleculeColumn:
+    """The molecule column of ``X`` plus sklearn's input bookkeeping for ``estimator``.
+
+    ``reset=True`` (in ``fit``) records ``n_features_in_`` / ``feature_names_in_``;
+    ``reset=False`` checks them against a fitted estimator (a stateless featurizer that was
+    never fitted accepts anything).
+    """
+    from sklearn.utils.validation import _check_feature_names
+
+    column = molecule_column(X, estimator.smiles_col)
+    if reset:
+        estimator.n_features_in_ = column.n_features
+    elif hasattr(estimator, "n_features_in_") and column.n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {column.n_features} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    _check_feature_names(estimator, X, reset=reset)
+    return column

@@ -30,6 +30,7 @@ from ._molecules import (
     load_sider,
     load_tox21,
     load_toxcast,
+    load_chembl2321810,
     load_wehi_molecules,
 )
 from ._profiles import load_cmea_paired, load_l1000_drugbank
@@ -55,6 +56,7 @@ __all__ = [
     "load_tox21",
     "load_toxcast",
     "load_wehi_molecules",
+    "load_chembl2321810",
 ]
 
 _KINDS = {

@@ -576,3 +576,55 @@ def load_wehi_molecules(*, as_frame: bool = True) -> Bunch:
     if not as_frame:
         data, ids, frame = data.to_numpy(dtype=object), ids.to_numpy(dtype=object), None
     return Bunch(data=data, ids=ids, frame=frame, DESCR=_WEHI_DESCR, filename=path)
+
+
+_CHEMBL2321810_DESCR = """CHEMBL2321810 activity set shipped with RDKit (Contrib/FreeWilson/data).
+
+1,017 real molecules from one ChEMBL document (a sulfonamide series) with their activity
+(``Act``, a pIC50-like log value). Ships inside every RDKit installation, so it needs no
+download: the README demo runs on it on a fresh machine.
+"""
+
+
+def load_chembl2321810(*, return_X_y: bool = False, as_frame: bool = True):
+    """Load the 1,017 molecules with activities that RDKit ships (FreeWilson example data).
+
+    Parameters
+    ----------
+    return_X_y : bool, default=False
+        Return ``(X, y)``: SMILES and the activity.
+    as_frame : bool, default=True
+        pandas output; ``False`` gives numpy arrays.
+
+    Returns
+    -------
+    data : Bunch or tuple
+        ``data`` (SMILES), ``target`` (activity, float), ``ids`` (ChEMBL molecule numbers),
+        ``frame``, ``DESCR``, ``filename``.
+
+    Examples
+    --------
+    >>> X, y = load_chembl2321810(return_X_y=True)
+    >>> len(X), round(float(y.mean()), 2)
+    (1017, 6.55)
+    """
+    from rdkit import RDConfig
+
+    folder = os.path.join(RDConfig.RDContribDir, "FreeWilson", "data")
+    smi_path = os.path.join(folder, "CHEMBL2321810.smi")
+    act_path = os.path.join(folder, "CHEMBL2321810_act.csv")
+    if not (os.path.exists(smi_path) and os.path.exists(act_path)):
+        raise FileNotFoundError(f"RDKit's FreeWilson example data is not in {folder!r}; this RDKit build "
+                                "does not ship its Contrib folder.")
+    smiles = pd.read_csv(smi_path, sep=" ", header=None, names=["smiles", "Name"])
+    frame = smiles.merge(pd.read_csv(act_path), on="Name", how="left", validate="one_to_one")
+    if frame["Act"].isna().any():
+        raise ValueError(f"{frame['Act'].isna().sum()} molecules of {smi_path} have no activity in {act_path}.")
+    frame = frame.rename(columns={"Name": "id", "Act": "activity"})[["smiles", "id", "activity"]]
+    data, target, ids = frame["smiles"], frame["activity"], frame["id"]
+    if not as_frame:
+        data, target, ids, frame = data.to_numpy(dtype=object), target.to_numpy(), ids.to_numpy(), None
+    if return_X_y:
+        return data, target
+    return Bunch(data=data, target=target, ids=ids, frame=frame, DESCR=_CHEMBL2321810_DESCR,
+                 filename=act_path, target_names=["activity"])

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from .._inputs import MoleculeColumn, molecule_column, raise_for_invalid, to_smiles
+from .._inputs import MoleculeColumn, check_molecule_input, raise_for_invalid, to_smiles
 from ..featurize.fingerprints import FingerprintFeaturizer
 from ..featurize.molecular import featurize_molecular
 from ..pretrain.checkpoint import build_model, load_checkpoint
@@ -219,14 +219,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
 
     # ---- embedding ----------------------------------------------------------------------
     def _check_input(self, X, *, reset: bool) -> MoleculeColumn:
-        column = molecule_column(X, self.smiles_col)
-        if reset:
-            self.n_features_in_ = column.n_features
-        elif column.n_features != self.n_features_in_:
-            raise ValueError(f"X has {column.n_features} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input.")
-        _check_feature_names(self, X, reset=reset)
-        return column
+        return check_molecule_input(self, X, reset=reset)
 
     def _embed(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Rows ``[fp ; z1d ; z2d ; z3d]`` for every input row (NaN when invalid) and validity."""

@@ -20,10 +20,9 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import _check_feature_names
 from tqdm.auto import tqdm
 
-from .._inputs import MoleculeColumn, molecule_column, raise_for_invalid
+from .._inputs import MoleculeColumn, check_molecule_input, raise_for_invalid
 
 __all__ = ["MoleculeFeaturizer", "map_chunks"]
 
@@ -159,16 +158,7 @@ class MoleculeFeaturizer(TransformerMixin, BaseEstimator):
     _float32 = False
 
     def _check_input(self, X, *, reset: bool) -> MoleculeColumn:
-        column = molecule_column(X, self.smiles_col)
-        if reset:
-            self.n_features_in_ = column.n_features
-        elif hasattr(self, "n_features_in_") and column.n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {column.n_features} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        _check_feature_names(self, X, reset=reset)
-        return column
+        return check_molecule_input(self, X, reset=reset)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,0 +1,82 @@
+"""CHMRRegressor on real data (ESOL / Lipophilicity / FreeSolv): units, NaN targets, RF residual."""
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from chmr_sklearn import CHMRRegressor, CHMRTransformer
+from chmr_sklearn.datasets import load_esol, load_freesolv
+from chmr_sklearn.model_selection import get_scorer, mean_mae
+
+FAST = dict(max_epochs=15, patience=5, hidden=64, batch_size=64, random_state=0)
+
+
+@parametrize_with_checks([CHMRRegressor("passthrough", max_epochs=3, hidden=16, random_state=0)], legacy=False)
+def test_sklearn_api_on_numeric_embeddings(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def solubility(data_home):
+    """300 ESOL molecules with their FreeSolv-free embedding, computed once."""
+    X, y = load_esol(return_X_y=True)
+    X, y = X.iloc[:300].reset_index(drop=True), y.iloc[:300].reset_index(drop=True)
+    return X, y, CHMRTransformer().fit(X).transform(X)
+
+
+def test_predictions_are_in_target_units_and_beat_the_mean(solubility):
+    X, y, E = solubility
+    reg = CHMRRegressor("passthrough", **FAST).fit(E[:240], y[:240])
+    pred = reg.predict(E[240:])
+    assert pred.shape == (60,)
+    baseline = np.abs(y[240:] - y[:240].mean()).mean()
+    assert np.abs(pred - y[240:]).mean() < baseline
+    assert reg.score(E[240:], y[240:]) == pytest.approx(-mean_mae(y[240:].to_numpy(), pred), rel=1e-6)
+    assert reg.monitor_ == "valid_mae"
+
+
+def test_multi_output_with_missing_targets(solubility):
+    X, y, E = solubility
+    Y = pd.DataFrame({"logS": y, "logS_x2": 2 * y})
+    Y.iloc[::3, 0] = np.nan
+    Y.iloc[1::3, 1] = np.nan
+    reg = CHMRRegressor("passthrough", **FAST).fit(E, Y)
+    pred = reg.predict(E)
+    assert pred.shape == (300, 2) and np.isfinite(pred).all()
+    # the second task lives on twice the scale: the per-task standardization must undo it
+    assert pred[:, 1].std() > 1.5 * pred[:, 0].std()
+    with pytest.raises(ValueError, match="no target value"):
+        CHMRRegressor("passthrough", **FAST).fit(E, Y.assign(empty=np.nan))
+
+
+def test_rf_residual_regression(solubility):
+    X, y, E = solubility
+    reg = CHMRRegressor("passthrough", rf_residual=True, gamma=0.0, rf_n_estimators=50, **FAST).fit(E, y)
+    np.testing.assert_allclose(reg.predict(E[:10]), reg.rf_.forests_[0].predict(E[:10]), rtol=1e-4, atol=1e-4)
+
+
+def test_from_smiles_joblib_and_grid_search(data_home, tmp_path):
+    X, y = load_freesolv(return_X_y=True)
+    X, y = X.iloc[:200], y.iloc[:200]
+    search = GridSearchCV(CHMRRegressor(**FAST), {"loss": ["l1", "mse"]}, scoring=get_scorer("neg_mean_mae"), cv=2)
+    search.fit(X, y)
+    assert search.best_score_ < 0
+    path = tmp_path / "reg.joblib"
+    joblib.dump(search.best_estimator_, path)
+    np.testing.assert_array_equal(joblib.load(path).predict(X[:15]), search.best_estimator_.predict(X[:15]))
+    same = clone(search.best_estimator_).fit(X, y)
+    np.testing.assert_array_equal(same.predict(X[:15]), search.best_estimator_.predict(X[:15]))
+
+
+def test_bad_targets(solubility):
+    X, y, E = solubility
+    with pytest.raises(ValueError, match="numeric"):
+        CHMRRegressor("passthrough", **FAST).fit(E[:3], ["a", "b", "c"])
+    with pytest.raises(ValueError, match="inf"):
+        CHMRRegressor("passthrough", **FAST).fit(E[:3], [1.0, np.inf, 2.0])
+    with pytest.raises(ValueError, match="no target value"):
+        CHMRRegressor("passthrough", **FAST).fit(E[:3], [np.nan] * 3)
