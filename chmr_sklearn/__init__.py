@@ -13,6 +13,14 @@ Sub-packages follow the method: ``featurize`` -> ``profiles`` -> ``nn`` -> ``pre
 
 __version__ = "0.1.0"
 
-from .estimators import CHMRClassifier, CHMRRegressor, CHMRTransformer
-
 __all__ = ["CHMRTransformer", "CHMRClassifier", "CHMRRegressor", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazy (PEP 562): featurizer worker processes import chmr_sklearn.featurize without
+    # paying for torch, which the estimators need.
+    if name in ("CHMRTransformer", "CHMRClassifier", "CHMRRegressor"):
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'chmr_sklearn' has no attribute {name!r}")

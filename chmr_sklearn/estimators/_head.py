@@ -108,7 +108,7 @@ class CHMRHeadEstimator(BaseEstimator):
             return E, valid
         if fitting:
             base = CHMRTransformer() if self.transformer is None else clone(self.transformer)
-            overrides = {k: getattr(self, k) for k in ("smiles_col", "on_invalid", "n_jobs")
+            overrides = {k: getattr(self, k) for k in ("smiles_col", "on_invalid", "n_jobs", "device")
                          if k in base.get_params()}
             self.transformer_ = base.set_params(**overrides).fit(X)
             self.n_features_in_ = self.transformer_.n_features_in_

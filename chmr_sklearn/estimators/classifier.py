@@ -29,8 +29,8 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
     transformer : estimator, "passthrough" or None, default=None
         Embeds the molecules; ``None`` means ``CHMRTransformer()`` (the shipped pretrained
         encoder, frozen, eval mode). ``"passthrough"``: ``X`` already holds numeric
-        embeddings. Its ``smiles_col``, ``on_invalid`` and ``n_jobs`` are overridden by this
-        estimator's.
+        embeddings. Its ``smiles_col``, ``on_invalid``, ``n_jobs`` and ``device`` are
+        overridden by this estimator's.
     hidden : int, default=1200
         Width of the head's hidden layer.
     dropout : float, default=0.5
