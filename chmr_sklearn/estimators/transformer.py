@@ -73,6 +73,11 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         reproducible).
     cache : bool, default=True
         Keep embeddings in memory, keyed by canonical SMILES (dropped when pickling).
+    precision : {"float64", "float32"}, default="float64"
+        Arithmetic of the encoder at inference. ``"float64"`` makes each molecule's embedding
+        independent of the other molecules in its batch, so cached, recomputed and unpickled
+        embeddings (and predictions) agree bit for bit. ``"float32"`` runs the GNN about 3x
+        faster (benchmarks/results/embed.md) but the last bits may change with batching.
     verbose : int, default=0
         Progress bars for featurization and pretraining.
 
@@ -118,13 +123,15 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "cache": ["boolean"],
+        "precision": [StrOptions({"float64", "float32"})],
         "verbose": ["verbose"],
     }
 
     def __init__(self, pretrained="default", output="concat", *, max_epochs=20, batch_size=512, lr=1e-4,
                  lambda_sca=10.0, lambda_tree=1.0, use_sca=True, use_tree_vq=True, tree="tree", use_cpr=True,
                  fill="propagate", cpr_source="modality", checkpoint_dir=None, smiles_col="smiles",
-                 on_invalid="raise", n_jobs=None, device="auto", random_state=None, cache=True, verbose=0):
+                 on_invalid="raise", n_jobs=None, device="auto", random_state=None, cache=True, precision="float64",
+                 verbose=0):
         self.pretrained = pretrained
         self.output = output
         self.max_epochs = max_epochs
@@ -145,6 +152,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.cache = cache
+        self.precision = precision
         self.verbose = verbose
 
     # ---- fitting ------------------------------------------------------------------------
@@ -270,12 +278,14 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         return np.concatenate([feats.fp, np.concatenate(latents)], axis=1).astype(np.float32)
 
     def _inference_model(self):
-        """A float64 copy of the encoder, in eval mode.
+        """The encoder in eval mode, in the arithmetic of ``precision``.
 
         In float32 a molecule's embedding changes in the last bits with the other molecules of
         its batch (BLAS blocking); computing in float64 and rounding once to float32 makes it
         independent of batching, so cached, recomputed and unpickled embeddings agree exactly.
         """
+        if self.precision == "float32":
+            return self.model_.eval()
         model = getattr(self, "_model64", None)
         if model is None:
             model = self._model64 = copy.deepcopy(self.model_).double().eval()
@@ -326,7 +336,8 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         n_fp = self.config_.fp_bits + 167
         d = self.config_.latent_dim
         lat = rows[valid, n_fp:]
-        anchor = lat[:, :d].astype(np.float64) + lat[:, d : 2 * d] + lat[:, 2 * d :]
+        anchor = (lat[:, :d].astype(np.float64) + lat[:, d : 2 * d] + lat[:, 2 * d :]).astype(
+            np.float64 if self.precision == "float64" else np.float32)
         codes = np.full((len(rows), tree.n_levels), -1, dtype=np.int64)
         if len(anchor):
             codes[valid] = self._inference_model().tree_vq.route(torch.from_numpy(anchor).to(self.device_)).cpu().numpy()

@@ -142,3 +142,15 @@ def test_pretraining_from_scratch_through_the_public_api(data_home, wehi_smiles,
     # the checkpoint it wrote is loadable as pretrained=path
     from_ckpt = CHMRTransformer(pretrained=str(tmp_path / "last.pt")).fit(X[:3])
     np.testing.assert_allclose(from_ckpt.transform(X[:10]), emb, rtol=1e-5, atol=1e-6)
+
+
+def test_float32_precision_is_close_to_the_exact_default(smiles_200):
+    X = smiles_200[:40]
+    exact = CHMRTransformer().fit(X).transform(X)
+    fast = CHMRTransformer(precision="float32").fit(X).transform(X)
+    np.testing.assert_array_equal(fast[:, :1191], exact[:, :1191])
+    np.testing.assert_allclose(fast, exact, rtol=1e-3, atol=1e-4)
+    codes = CHMRTransformer(precision="float32").fit(X).tree_codes(X)
+    assert (codes == CHMRTransformer().fit(X).tree_codes(X)).mean() > 0.95
+    with pytest.raises(ValueError, match="precision"):
+        CHMRTransformer(precision="float16").fit(X)
