@@ -37,10 +37,17 @@ def deterministic() -> Iterator[None]:
     two identical runs drift in the last bits; this makes same-seed runs bit-identical.
     ``warn_only`` keeps CUDA ops without a deterministic kernel usable.
     """
+    import torch.utils.deterministic as det
+
     enabled = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    fill = det.fill_uninitialized_memory
     torch.use_deterministic_algorithms(True, warn_only=True)
+    # Filling every new tensor with NaN is a debugging aid of deterministic mode, not needed
+    # for reproducibility; it cost ~10-15 % of the encoder's time (benchmarks/results/embed.md).
+    det.fill_uninitialized_memory = False
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+        det.fill_uninitialized_memory = fill
