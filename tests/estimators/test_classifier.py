@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, cross_validate
+from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from chmr_sklearn import CHMRClassifier
@@ -167,3 +168,14 @@ def test_verbose_prints_epoch_table(embeddings, bbbp, capsys):
     CHMRClassifier("passthrough", verbose=1, **dict(FAST, max_epochs=2)).fit(embeddings["bbbp"], bbbp[1])
     out = capsys.readouterr().out
     assert "epoch" in out and "valid_roc_auc" in out
+
+
+def test_pipeline_of_transformer_and_passthrough_head(bbbp):
+    from chmr_sklearn import CHMRTransformer
+
+    X, y = bbbp
+    pipe = make_pipeline(CHMRTransformer(output="latents"), CHMRClassifier("passthrough", **FAST)).fit(X, y)
+    proba = pipe.predict_proba(X[:10])
+    assert proba.shape == (10, 2)
+    assert pipe[-1].n_features_in_ == 900
+    assert 0.5 < pipe.score(X, y) <= 1.0
