@@ -29,7 +29,7 @@ recorded with the results; ``default.pt`` is hashed at the start and the end of 
 
 Usage::
 
-    python benchmarks/embed.py            # full run (~9 min on 2 idle cores)
+    python benchmarks/embed.py            # full run (~7 min on 2 idle cores)
     python benchmarks/embed.py --quick    # 1,000 molecules, 500 + 162 pretraining, 1 epoch; prints only
     python benchmarks/embed.py --profile  # also cProfile a cold one-core transform (top 25 functions)
 """
