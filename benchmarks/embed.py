@@ -63,10 +63,10 @@ import rdkit  # noqa: E402
 import sklearn  # noqa: E402
 import torch  # noqa: E402
 from joblib.externals.loky import reusable_executor  # noqa: E402
-from rdkit import Chem, DataStructs, RDConfig, rdBase  # noqa: E402
-from rdkit.Chem import MACCSkeys, rdFingerprintGenerator  # noqa: E402
+from rdkit import Chem, rdBase  # noqa: E402
 
 import chmr_sklearn  # noqa: E402
+from _reference import load_smiles, plain_fingerprints  # noqa: E402  (benchmarks/_reference.py)
 from chmr_sklearn import CHMRTransformer  # noqa: E402
 from chmr_sklearn._inputs import to_smiles  # noqa: E402
 from chmr_sklearn._runtime import deterministic  # noqa: E402
@@ -76,28 +76,9 @@ from chmr_sklearn.featurize.molecular import MolecularFeatures  # noqa: E402
 from chmr_sklearn.pretrain import PretrainConfig, PretrainCorpus, Pretrainer  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "embed.md"
-WEHI = os.path.join(RDConfig.RDDataDir, "Pains", "test_data", "wehi_mols.csv")
 DATA_HOME = Path(os.environ.get("CHMR_DATA_HOME", "/work/shared/data"))
 CMEA = DATA_HOME / "cell" / "derived_cmea_cellpainting_162.csv.gz"
 COLD_TARGET, CACHED_TARGET = 300.0, 20_000.0
-
-
-def load_smiles() -> list[str]:
-    return pd.read_csv(WEHI, header=None)[0].tolist()
-
-
-def plain_fingerprints(smiles: list[str]) -> np.ndarray:
-    """What a user would write by hand: the same 1191 bits, float32, one loop."""
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
-    out = np.zeros((len(smiles), 1191), dtype=np.float32)
-    with rdBase.BlockLogs():
-        for i, smi in enumerate(smiles):
-            mol = Chem.MolFromSmiles(smi)
-            if mol is None:
-                continue
-            out[i, :1024] = gen.GetFingerprintAsNumPy(mol)
-            DataStructs.ConvertToNumpyArray(MACCSkeys.GenMACCSKeys(mol), out[i, 1024:])
-    return out
 
 
 def timed(func):

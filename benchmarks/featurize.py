@@ -31,39 +31,20 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 import joblib  # noqa: E402
 import rdkit  # noqa: E402
 import sklearn  # noqa: E402
-from rdkit import Chem, DataStructs, RDConfig, rdBase  # noqa: E402
-from rdkit.Chem import MACCSkeys, rdDistGeom, rdFingerprintGenerator  # noqa: E402
+from rdkit import Chem, rdBase  # noqa: E402
+from rdkit.Chem import rdDistGeom  # noqa: E402
 
 import chmr_sklearn  # noqa: E402
+from _reference import load_smiles, plain_fingerprints  # noqa: E402  (benchmarks/_reference.py)
 from chmr_sklearn.featurize import ConformerFeaturizer, FingerprintFeaturizer, GraphFeaturizer  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "featurize.md"
-WEHI = os.path.join(RDConfig.RDDataDir, "Pains", "test_data", "wehi_mols.csv")
-
-
-def load_smiles() -> list[str]:
-    return pd.read_csv(WEHI, header=None)[0].tolist()
-
-
-def plain_fingerprints(smiles: list[str]) -> np.ndarray:
-    """What a user would write by hand: the same 1191 bits, float32, one loop."""
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
-    out = np.zeros((len(smiles), 1191), dtype=np.float32)
-    with rdBase.BlockLogs():
-        for i, smi in enumerate(smiles):
-            mol = Chem.MolFromSmiles(smi)
-            if mol is None:
-                continue
-            out[i, :1024] = gen.GetFingerprintAsNumPy(mol)
-            DataStructs.ConvertToNumpyArray(MACCSkeys.GenMACCSKeys(mol), out[i, 1024:])
-    return out
 
 
 def timed(func):
