@@ -44,7 +44,8 @@ def deterministic() -> Iterator[None]:
     fill = det.fill_uninitialized_memory
     torch.use_deterministic_algorithms(True, warn_only=True)
     # Filling every new tensor with NaN is a debugging aid of deterministic mode, not needed
-    # for reproducibility; it cost ~10-15 % of the encoder's time (benchmarks/results/embed.md).
+    # for reproducibility. Its cost measured within noise on an idle machine (x0.93-1.04,
+    # benchmarks/results/embed.md), so this only skips needless work.
     det.fill_uninitialized_memory = False
     try:
         yield
