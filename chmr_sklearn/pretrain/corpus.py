@@ -159,9 +159,10 @@ class PretrainCorpus:
                               "pretraining molecules and are unused; add their SMILES to X to use them.", stacklevel=3)
             if n_obs == 0:
                 raise ValueError(f"Profile {name!r} matches none of the {len(smiles)} molecules (by InChIKey).")
-            filled = fill_missing(raw, observed, method=config.fill, W=weights, steps=config.propagate_steps)
-            aug = augmented_view(fill_missing(raw, observed, method="propagate", W=weights,
-                                              steps=config.propagate_steps), observed, weights)
+            # The augmented view always comes from propagation; reuse it as the fill when they agree.
+            propagated = fill_missing(raw, observed, method="propagate", W=weights, steps=config.propagate_steps)
+            filled = propagated if config.fill == "propagate" else fill_missing(raw, observed, method=config.fill)
+            aug = augmented_view(propagated, observed, weights)
             obs_rows = raw[observed]
             mean = obs_rows.mean(axis=0)
             std = obs_rows.std(axis=0)
