@@ -3,10 +3,15 @@
 Reproducibility and resume are designed together: every epoch draws its shuffling, random
 walks and dropout from generators seeded by ``(seed, epoch)``, so a run resumed from the
 checkpoint of epoch k continues exactly as the uninterrupted run would have.
+
+Under ``torchrun`` the same loop runs data-parallel (see :mod:`.distributed`): a training step
+encodes this rank's shard of the global batch (:meth:`Pretrainer._encode`), gathers the
+per-molecule latents, and computes the losses over the global batch (:meth:`Pretrainer._losses`).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -20,9 +25,11 @@ from tqdm.auto import tqdm
 from .._runtime import deterministic, resolve_device
 from ..nn import CHMRModel
 from ..nn.losses import info_nce, masked_weighted_bce, vicreg
+from . import distributed
 from .checkpoint import build_model, load_checkpoint, save_checkpoint
 from .config import PretrainConfig
 from .corpus import PretrainCorpus
+from .distributed import DistContext, gather_rows
 
 __all__ = ["Pretrainer", "resolve_device"]
 
@@ -30,11 +37,13 @@ LAST = "last.pt"
 MOLECULE = "molecule"  # node type of molecules in the context graph and name of their decoder
 
 
-def _batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+def _batches(order: np.ndarray, batch_size: int, min_size: int = 2) -> list[np.ndarray]:
     parts = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    # BatchNorm cannot train on a single graph: fold a trailing singleton into the batch before.
-    if len(parts) > 1 and len(parts[-1]) < 2:
-        parts[-2] = np.concatenate([parts[-2], parts.pop()])
+    # BatchNorm cannot train on a single graph, and every rank needs a molecule: fold a too
+    # small trailing batch into the one before (min_size = max(2, number of ranks)).
+    if len(parts) > 1 and len(parts[-1]) < min_size:
+        last = parts.pop()
+        parts[-1] = np.concatenate([parts[-1], last])
     return parts
 
 
@@ -59,6 +68,17 @@ class Pretrainer:
         What :func:`build_model` needs to rebuild the module.
     history_ : list of dict
         Per epoch: ``loss``, ``cpr``, ``sca``, ``tree`` (means over batches) and ``seconds``.
+    rank_, world_size_ : int
+        This process's rank and the number of processes of the run (0 and 1 unless distributed).
+
+    Notes
+    -----
+    Launched by ``torchrun`` (``WORLD_SIZE > 1``), :meth:`fit` trains data-parallel with
+    DistributedDataParallel (gloo on CPU, NCCL on CUDA, one GPU per process): each global
+    batch of ``config.batch_size`` molecules is split over the processes and every loss is
+    computed over the whole global batch, so the result matches a single-process run (see
+    :mod:`chmr_sklearn.pretrain.distributed`). Only rank 0 shows progress, writes
+    checkpoints and :meth:`export` files.
     """
 
     def __init__(self, config: PretrainConfig, *, device: str = "auto", checkpoint_dir: str | Path | None = None,
@@ -84,52 +104,76 @@ class Pretrainer:
             "recon_dims": recon,
         }
 
-    def fit(self, corpus: PretrainCorpus) -> "Pretrainer":
+    def fit(self, corpus: PretrainCorpus) -> Pretrainer:
         """Run (or resume) pretraining; returns self with ``model_`` and ``history_``."""
+        ctx, device = distributed.setup(self.device)
+        self.rank_, self.world_size_ = ctx.rank, ctx.world_size
+        try:
+            return self._fit(corpus, ctx, device)
+        finally:
+            distributed.teardown(ctx)
+
+    def _fit(self, corpus: PretrainCorpus, ctx: DistContext, device: torch.device) -> Pretrainer:
         cfg = self.config
-        device = resolve_device(self.device)
         self.spec_ = self._spec(corpus)
+        self._min_batch = max(2, ctx.world_size)
+        if len(corpus) < self._min_batch:
+            raise ValueError(f"{ctx.world_size} processes need at least {ctx.world_size} molecules, "
+                             f"got {len(corpus)}.")
         torch.manual_seed(cfg.seed)
         model = build_model(self.spec_).to(device)
+        if ctx.enabled:
+            distributed.convert_batchnorm(model, ctx)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        n_steps = cfg.max_epochs * len(_batches(np.arange(len(corpus)), cfg.batch_size))
+        n_steps = cfg.max_epochs * len(_batches(np.arange(len(corpus)), cfg.batch_size, self._min_batch))
         # The official schedule: cosine decay over 7/16 of a half period (ends at ~0.2 lr).
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: math.cos(math.pi * 7.0 / 16.0 * min(step, n_steps) / max(1, n_steps)))
         self.history_: list[dict[str, float]] = []
         start = self._maybe_resume(model, optimizer, scheduler)
+        step = distributed.data_parallel(
+            model, lambda idx, rng, key: self._step_losses(model, corpus, idx, rng, key, ctx, device),
+            ctx, device)
 
-        bar = tqdm(range(start, cfg.max_epochs), desc="pretrain", unit="epoch", disable=not self.verbose,
-                   initial=start, total=cfg.max_epochs)
-        for epoch in bar:
-            with deterministic():
-                record = self._epoch(model, optimizer, scheduler, corpus, epoch, device)
-            self.history_.append(record)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k in ("loss", "cpr", "sca", "tree")})
-            if self.checkpoint_dir is not None and ((epoch + 1) % self.checkpoint_every == 0
-                                                    or epoch + 1 == cfg.max_epochs):
-                self._save_last(model, optimizer, scheduler, corpus, epoch + 1)
+        bar = tqdm(range(start, cfg.max_epochs), desc="pretrain", unit="epoch",
+                   disable=not self.verbose or not ctx.is_main, initial=start, total=cfg.max_epochs)
+        try:
+            for epoch in bar:
+                with deterministic():
+                    record = self._epoch(step, optimizer, scheduler, corpus, epoch, device)
+                self.history_.append(record)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k in ("loss", "cpr", "sca", "tree")})
+                if ctx.is_main and self.checkpoint_dir is not None and (
+                        (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == cfg.max_epochs):
+                    self._save_last(model, optimizer, scheduler, corpus, epoch + 1)
+        finally:
+            if ctx.enabled:
+                distributed.revert_batchnorm(model)
         model.eval()
         self.model_ = model
         self.scaler_ = corpus.scaler
         return self
 
-    def _epoch(self, model: CHMRModel, optimizer, scheduler, corpus: PretrainCorpus, epoch: int,
+    def _epoch(self, step, optimizer, scheduler, corpus: PretrainCorpus, epoch: int,
                device: torch.device) -> dict[str, float]:
+        """One pass over the corpus; ``step(idx, rng, (epoch, batch_no))`` returns the loss components."""
         cfg = self.config
         rng = np.random.default_rng([cfg.seed, epoch])
         torch.manual_seed(cfg.seed * 1_000_003 + epoch)
-        model.train()
+        step.train()
         sums = {"loss": 0.0, "cpr": 0.0, "sca": 0.0, "tree": 0.0}
-        batches = _batches(rng.permutation(len(corpus)), cfg.batch_size)
+        batches = _batches(rng.permutation(len(corpus)), cfg.batch_size, getattr(self, "_min_batch", 2))
         tic = time.perf_counter()
-        for idx in tqdm(batches, desc=f"epoch {epoch + 1}", leave=False, disable=self.verbose < 2):
-            parts = self.batch_losses(model, corpus, idx, rng, device)
+        for batch_no, idx in enumerate(tqdm(batches, desc=f"epoch {epoch + 1}", leave=False,
+                                            disable=self.verbose < 2 or getattr(self, "rank_", 0) != 0)):
+            parts = step(idx, rng, (epoch, batch_no))
             loss = parts["cpr"] + cfg.lambda_sca * parts["sca"] + cfg.lambda_tree * parts["tree"]
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"Pretraining loss became {loss.item()} at epoch {epoch + 1}; "
                                          "lower lr or check the profile tables for extreme values.")
             optimizer.zero_grad(set_to_none=True)
+            # Every rank computes the same global loss; DDP's gradient average undoes the
+            # factor W that the collectives' backward introduces (see distributed.py).
             loss.backward()
             optimizer.step()
             scheduler.step()
@@ -143,29 +187,67 @@ class Pretrainer:
     def batch_losses(self, model: CHMRModel, corpus: PretrainCorpus, idx: np.ndarray, rng: np.random.Generator,
                      device: torch.device) -> dict[str, torch.Tensor]:
         """The three loss components on the molecules ``idx`` (each already averaged)."""
-        cfg = self.config
+        return self._losses(model, corpus, idx, rng, self._encode(model, corpus, idx, device), device)
+
+    def _step_losses(self, model: CHMRModel, corpus: PretrainCorpus, idx: np.ndarray, rng: np.random.Generator,
+                     key: tuple[int, int], ctx: DistContext, device: torch.device) -> dict[str, torch.Tensor]:
+        """:meth:`batch_losses` with this rank encoding its shard of ``idx`` only."""
+        if not ctx.enabled:
+            return self.batch_losses(model, corpus, idx, rng, device)
+        local = ctx.shard(idx)
+        # Each shard draws its own GIN dropout masks; the replicated part after the gather then
+        # finds the same random state on every rank.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(distributed.shard_seed(self.config.seed, *key, ctx.rank))
+            encoded = self._encode(model, corpus, local, device)
+        sizes = ctx.shard_sizes(len(idx))
+        bounds = np.cumsum([0] + sizes)
+        for name, value in encoded.items():
+            if name.startswith("aug:"):  # only the observed rows of a modality were encoded
+                observed = corpus.bio[name[4:]].observed[idx]
+                counts = [int(observed[a:b].sum()) for a, b in itertools.pairwise(bounds)]
+            else:
+                counts = sizes
+            encoded[name] = gather_rows(value, counts, ctx)
+        return self._losses(model, corpus, idx, rng, encoded, device)
+
+    def _encode(self, model: CHMRModel, corpus: PretrainCorpus, idx: np.ndarray,
+                device: torch.device) -> dict[str, torch.Tensor]:
+        """Per-molecule latents of rows ``idx``: ``1d``/``2d``/``3d``, ``bio:<name>`` and
+        ``aug:<name>`` (augmented view of the observed rows, for SCA's VICReg)."""
         inputs = corpus.mol.torch_batch(idx, device)
-        latents = model.encode(**inputs)
+        encoded = dict(model.encode(**inputs))
+        for name, b in corpus.bio.items():
+            encoded[f"bio:{name}"] = model.encode_bio(name, torch.from_numpy(b.inputs[idx]).to(device))
+            if not self.config.use_sca:
+                continue
+            obs = b.observed[idx]
+            encoded[f"aug:{name}"] = model.encode_bio(name, torch.from_numpy(b.augmented[idx][obs]).to(device))
+        return encoded
+
+    def _losses(self, model: CHMRModel, corpus: PretrainCorpus, idx: np.ndarray, rng: np.random.Generator,
+                encoded: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+        """The loss components from the latents of the whole batch ``idx`` (see :meth:`_encode`)."""
+        cfg = self.config
+        latents = {key: encoded[key] for key in ("1d", "2d", "3d")}
         anchor = model.anchor(latents)
         zero = anchor.sum() * 0.0
-        bio_latent, bio_observed = {}, {}
-        for name, b in corpus.bio.items():
-            bio_latent[name] = model.encode_bio(name, torch.from_numpy(b.inputs[idx]).to(device))
-            bio_observed[name] = b.observed[idx]
+        bio_latent = {name: encoded[f"bio:{name}"] for name in corpus.bio}
+        bio_observed = {name: b.observed[idx] for name, b in corpus.bio.items()}
 
         sca = zero
         if cfg.use_sca:
-            for name, b in corpus.bio.items():
+            for name in corpus.bio:
                 obs = bio_observed[name]
                 if obs.sum() < 2:  # InfoNCE needs a negative; VICReg a variance
                     continue
                 z = bio_latent[name][torch.from_numpy(obs).to(device)]
-                z_aug = model.encode_bio(name, torch.from_numpy(b.augmented[idx][obs]).to(device))
-                sca = sca + info_nce(anchor[torch.from_numpy(obs).to(device)], z, tau=cfg.tau) + vicreg(z, z_aug)
+                sca = sca + info_nce(anchor[torch.from_numpy(obs).to(device)], z, tau=cfg.tau) \
+                    + vicreg(z, encoded[f"aug:{name}"])
 
         tree = zero
         if cfg.use_tree_vq and model.tree_vq is not None:
-            ok = inputs["conf_mask"] > 0
+            ok = torch.from_numpy(corpus.mol.conf_ok[idx]).to(device)
             # The anchor is quantized too, so tree codes describe the molecule as a whole.
             zs = [latents["1d"], latents["2d"], anchor] + ([latents["3d"][ok]] if ok.any() else [])
             zs += [bio_latent[n][torch.from_numpy(o).to(device)] for n, o in bio_observed.items() if o.any()]
@@ -222,7 +304,12 @@ class Pretrainer:
                         meta={"n_molecules": len(corpus), "epochs_done": epoch})
 
     def export(self, path: str | Path, *, meta: dict[str, Any] | None = None, half: bool = False) -> Path:
-        """Save the encoder only (no decoders): what :class:`CHMRTransformer` loads."""
+        """Save the encoder only (no decoders): what :class:`CHMRTransformer` loads.
+
+        In a distributed run only rank 0 writes; the other ranks return ``path`` unwritten.
+        """
+        if getattr(self, "rank_", 0) != 0:
+            return Path(path)
         spec = dict(self.spec_, recon_dims=None)
         return save_checkpoint(path, config=self.config, spec=spec, model_state=self.model_.encoder_state_dict(),
                                scaler=self.scaler_, meta={**(meta or {}), "history": self.history_}, half=half)
