@@ -2,32 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import hashlib
+import json
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+import rdkit
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .. import __version__
 from .._inputs import MoleculeColumn, check_molecule_input, raise_for_invalid, to_smiles
+from .._runtime import deterministic, resolve_device
 from ..featurize.fingerprints import FingerprintFeaturizer
 from ..featurize.molecular import featurize_molecular
 from ..pretrain.checkpoint import build_model, load_checkpoint
 from ..pretrain.config import PretrainConfig
 from ..pretrain.corpus import PretrainCorpus
-from .._runtime import deterministic, resolve_device
 from ..pretrain.trainer import Pretrainer
+from ._disk_cache import EmbeddingCache
 
-__all__ = ["CHMRTransformer", "DEFAULT_MODEL"]
+__all__ = ["DEFAULT_MODEL", "CHMRTransformer"]
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "default.pt"
 OUTPUTS = ("concat", "anchor", "latents")
 MODALITIES = ("1d", "2d", "3d")
+# transform featurizes + encodes this many distinct molecules at a time (rounded to whole
+# inference batches), so its working memory beyond the output array does not grow with n.
+_TRANSFORM_CHUNK = 4096
 
 
 @functools.lru_cache(maxsize=4)
@@ -73,6 +82,14 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         reproducible).
     cache : bool, default=True
         Keep embeddings in memory, keyed by canonical SMILES (dropped when pickling).
+    cache_dir : str or Path, optional
+        Also keep embeddings on disk, in ``cache_dir/chmr_embeddings.sqlite``, shared by other
+        processes, clones and later sessions. Rows are keyed by canonical SMILES and a hash of
+        everything that changes the numbers (model weights, precision, conformer seed,
+        featurization settings, library versions, device type); a cached embedding equals the
+        computed one bit for bit. An unreadable file raises
+        :class:`~chmr_sklearn.estimators._disk_cache.CacheError` (it is never deleted). About
+        8.4 kB per molecule.
     precision : {"float64", "float32"}, default="float64"
         Arithmetic of the encoder at inference. ``"float64"`` makes each molecule's embedding
         independent of the other molecules in its batch, so cached, recomputed and unpickled
@@ -102,7 +119,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
     (2, 6)
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "pretrained": [StrOptions({"default"}), str, Path, None],
         "output": [StrOptions(set(OUTPUTS))],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -123,6 +140,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "cache": ["boolean"],
+        "cache_dir": [str, Path, None],
         "precision": [StrOptions({"float64", "float32"})],
         "verbose": ["verbose"],
     }
@@ -130,8 +148,8 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
     def __init__(self, pretrained="default", output="concat", *, max_epochs=20, batch_size=512, lr=1e-4,
                  lambda_sca=10.0, lambda_tree=1.0, use_sca=True, use_tree_vq=True, tree="tree", use_cpr=True,
                  fill="propagate", cpr_source="modality", checkpoint_dir=None, smiles_col="smiles",
-                 on_invalid="raise", n_jobs=None, device="auto", random_state=None, cache=True, precision="float64",
-                 verbose=0):
+                 on_invalid="raise", n_jobs=None, device="auto", random_state=None, cache=True, cache_dir=None,
+                 precision="float64", verbose=0):
         self.pretrained = pretrained
         self.output = output
         self.max_epochs = max_epochs
@@ -152,6 +170,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.cache = cache
+        self.cache_dir = cache_dir
         self.precision = precision
         self.verbose = verbose
 
@@ -176,7 +195,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         column = self._check_input(X, reset=True)
-        self._cache, self._canon, self._model64 = {}, {}, None
+        self._cache, self._canon, self._model64, self._settings = {}, {}, None, None
         if self.pretrained is None:
             self._pretrain(column, profiles)
         else:
@@ -229,43 +248,97 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
     def _check_input(self, X, *, reset: bool) -> MoleculeColumn:
         return check_molecule_input(self, X, reset=reset)
 
-    def _embed(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """Rows ``[fp ; z1d ; z2d ; z3d]`` for every input row (NaN when invalid) and validity."""
+    def _embed(self, X, *, codes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Output rows of every input row (NaN when invalid) and, with ``codes``, tree codes."""
         check_is_fitted(self, "model_")
-        column = self._check_input(X, reset=False)
-        entries = column.values
-        keys = [self._key(e) for e in entries]
-        valid = np.array([k is not None for k in keys])
-        raise_for_invalid(valid, entries, self.on_invalid)
-        cache = self._cache if self.cache else {}
-        todo = list(dict.fromkeys(k for k in keys if k is not None and k not in cache))
-        if todo:
-            rows = self._compute(todo)
-            if self.cache:
-                cache.update(zip(todo, rows))
-            else:
-                cache = dict(zip(todo, rows))
-        width = self.config_.fp_bits + 167 + 3 * self.config_.latent_dim
-        out = np.full((len(entries), width), np.nan, dtype=np.float32)
-        for i, k in enumerate(keys):
-            if k is not None:
-                out[i] = cache[k]
-        return out, valid
+        entries = self._check_input(X, reset=False).values
+        keys = self._keys(entries)
+        raise_for_invalid(np.array([k is not None for k in keys], dtype=bool), entries, self.on_invalid)
+        return self._embed_keys(keys, codes=codes)
+
+    def _keys(self, entries) -> list[str | None]:
+        """Canonical SMILES of each entry (``None`` when invalid): the cache keys."""
+        return [self._key(e) for e in entries]
 
     def _key(self, entry: Any) -> str | None:
-        # Canonical SMILES keys the cache; the raw string -> canonical map skips RDKit on repeats.
-        if isinstance(entry, str):
-            canon = self._canon.get(entry, False)
-            if canon is False:
-                canon = self._canon[entry] = to_smiles(entry)
-            return canon
-        return to_smiles(entry)
+        # With the in-memory cache on, a raw string -> canonical map skips RDKit on repeats;
+        # without it nothing is kept, so streaming millions of rows stays flat in memory.
+        if not isinstance(entry, str):
+            return to_smiles(entry)
+        if not self.cache:
+            return to_smiles(entry)
+        canon = self._canon.get(entry, False)
+        if canon is False:
+            canon = self._canon[entry] = to_smiles(entry)
+        return canon
 
-    def _compute(self, smiles: list[str]) -> np.ndarray:
+    def _embed_keys(self, keys: list[str | None], *, codes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Embed canonical SMILES ``keys`` (``None``: a NaN row and code -1), chunk by chunk.
+
+        The distinct molecules are featurized, encoded and projected to the output
+        ``_chunk_size()`` at a time, so the working memory beyond the output is bounded.
+        Repeated molecules are computed once and copied to each of their rows.
+        """
+        if codes and self.model_.tree_vq is None:
+            raise ValueError("This encoder was pretrained without Tree-VQ (use_tree_vq=False): no tree codes.")
+        first: dict[str, int] = {}
+        inverse = np.full(len(keys), -1, dtype=np.intp)
+        for i, k in enumerate(keys):
+            if k is not None:
+                inverse[i] = first.setdefault(k, len(first))
+        distinct = list(first)
+        # Rows grouped by molecule (invalid rows, -1, first): one slice per chunk of molecules.
+        order = np.argsort(inverse, kind="stable")
+        grouped = inverse[order]
+        out = np.full((len(keys), self._n_output()), np.nan, dtype=np.float32)
+        tree = np.full((len(keys), self.model_.tree_vq.n_levels), -1, dtype=np.int64) if codes else None
+        seed, step = self._seed(), self._chunk_size()
+        with self._disk_cache(seed) as disk:
+            for start in range(0, len(distinct), step):
+                block = distinct[start : start + step]
+                rows = self._rows(block, disk, seed)
+                lo, hi = np.searchsorted(grouped, [start, start + len(block)])
+                pos, which = order[lo:hi], grouped[lo:hi] - start
+                out[pos] = self._project(rows)[which]
+                if codes:
+                    tree[pos] = self._route(rows)[which]
+        return out, tree
+
+    def _chunk_size(self) -> int:
+        # Whole inference batches, so chunking never changes how molecules are batched.
+        return max(1, _TRANSFORM_CHUNK // self.batch_size) * self.batch_size
+
+    def _rows(self, block: list[str], disk: EmbeddingCache | None, seed: int) -> np.ndarray:
+        """Full ``[fp ; z1d ; z2d ; z3d]`` rows of distinct molecules: memory, then disk, then computed."""
+        rows = np.empty((len(block), self._row_width()), dtype=np.float32)
+        memory = self._cache if self.cache else {}
+        todo = []
+        for j, k in enumerate(block):
+            row = memory.get(k)
+            if row is None:
+                todo.append(j)
+            else:
+                rows[j] = row
+        if todo and disk is not None:
+            stored = disk.get([block[j] for j in todo])
+            for j in todo:
+                if block[j] in stored:
+                    rows[j] = stored[block[j]]
+            todo = [j for j in todo if block[j] not in stored]
+        if todo:
+            rows[todo] = self._compute([block[j] for j in todo], seed)
+            if disk is not None:
+                disk.put([block[j] for j in todo], rows[todo])
+        if self.cache:
+            for j, k in enumerate(block):
+                memory.setdefault(k, rows[j])
+        return rows
+
+    def _compute(self, smiles: list[str], seed: int) -> np.ndarray:
         cfg = self.config_
         feats, _ = featurize_molecular(
             smiles, fp_radius=cfg.fp_radius, fp_bits=cfg.fp_bits, conformer_method=cfg.conformer_method,
-            conformer_hydrogens=cfg.conformer_hydrogens, scaler=self.scaler_, random_state=self._seed(),
+            conformer_hydrogens=cfg.conformer_hydrogens, scaler=self.scaler_, random_state=seed,
             n_jobs=self.n_jobs, verbose=self.verbose,
         )
         model = self._inference_model()
@@ -291,8 +364,74 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
             model = self._model64 = copy.deepcopy(self.model_).double().eval()
         return model
 
+    def _row_width(self) -> int:
+        return self.config_.fp_bits + 167 + 3 * self.config_.latent_dim
+
+    def _n_output(self) -> int:
+        d = self.config_.latent_dim
+        return {"concat": self._row_width(), "latents": 3 * d, "anchor": d}[self.output]
+
+    def _project(self, rows: np.ndarray) -> np.ndarray:
+        """Full rows -> the columns of ``output``."""
+        n_fp = self.config_.fp_bits + 167
+        d = self.config_.latent_dim
+        if self.output == "concat":
+            return rows
+        if self.output == "latents":
+            return rows[:, n_fp:]
+        return rows[:, n_fp : n_fp + d] + rows[:, n_fp + d : n_fp + 2 * d] + rows[:, n_fp + 2 * d :]
+
+    def _route(self, rows: np.ndarray) -> np.ndarray:
+        """Tree-VQ codes of full rows (their anchor routed down the tree)."""
+        n_fp = self.config_.fp_bits + 167
+        d = self.config_.latent_dim
+        lat = rows[:, n_fp:]
+        anchor = (lat[:, :d].astype(np.float64) + lat[:, d : 2 * d] + lat[:, 2 * d :]).astype(
+            np.float64 if self.precision == "float64" else np.float32)
+        with torch.no_grad():
+            return self._inference_model().tree_vq.route(torch.from_numpy(anchor).to(self.device_)).cpu().numpy()
+
+    # ---- persistent cache ---------------------------------------------------------------
+    def _embedding_settings(self, seed: int | None = None) -> dict:
+        """Everything that changes the embedding numbers (keys the disk cache and resumable streaming)."""
+        if getattr(self, "_weights_sha256", None) is None:
+            digest = hashlib.sha256()
+            for name, tensor in sorted(self.model_.state_dict().items()):
+                arr = tensor.detach().cpu().contiguous().numpy()
+                digest.update(f"{name}:{arr.dtype}:{arr.shape}".encode())
+                digest.update(arr.tobytes())
+            for arr in (self.scaler_.mean, self.scaler_.std):
+                digest.update(np.ascontiguousarray(arr, dtype=np.float32).tobytes())
+            self._weights_sha256 = digest.hexdigest()
+        cfg = self.config_
+        return {
+            "model_sha256": self._weights_sha256,  # weights + 3D scaler, however the model was obtained
+            "precision": self.precision,
+            "conformer_seed": self._seed() if seed is None else seed,
+            "fp_radius": cfg.fp_radius,
+            "fp_bits": cfg.fp_bits,
+            "conformer_method": cfg.conformer_method,
+            "conformer_hydrogens": cfg.conformer_hydrogens,
+            "device": self.device_.type,  # float rounding may differ between CPU and GPU kernels
+            "chmr_sklearn": __version__,
+            "torch": torch.__version__,
+            "rdkit": rdkit.__version__,
+        }
+
+    def _disk_cache(self, seed: int):
+        if self.cache_dir is None:
+            return contextlib.nullcontext(None)
+        settings = self._embedding_settings(seed)
+        namespace = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+        return EmbeddingCache(self.cache_dir, namespace, settings, self._row_width())
+
     def transform(self, X) -> np.ndarray:
         """Embed molecules.
+
+        Large inputs are processed a few thousand distinct molecules at a time, so memory
+        beyond the returned array stays bounded (with ``cache=True`` the in-memory cache keeps
+        every row; use ``cache=False`` and/or ``cache_dir`` for very large inputs, or
+        :func:`chmr_sklearn.streaming.embed_file` for files).
 
         Parameters
         ----------
@@ -304,14 +443,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
             2091 (``"concat"``), 300 (``"anchor"``) or 900 (``"latents"``) columns; NaN rows
             for invalid molecules when ``on_invalid="nan"``.
         """
-        rows, _ = self._embed(X)
-        n_fp = self.config_.fp_bits + 167
-        d = self.config_.latent_dim
-        if self.output == "concat":
-            return rows
-        if self.output == "latents":
-            return rows[:, n_fp:]
-        return rows[:, n_fp : n_fp + d] + rows[:, n_fp + d : n_fp + 2 * d] + rows[:, n_fp + 2 * d :]
+        return self._embed(X)[0]
 
     def tree_codes(self, X) -> np.ndarray:
         """Hierarchical Tree-VQ path of each molecule's anchor.
@@ -329,19 +461,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         >>> bool((codes[:, 1] // 2 == codes[:, 0]).all())
         True
         """
-        rows, valid = self._embed(X)
-        tree = self.model_.tree_vq
-        if tree is None:
-            raise ValueError("This encoder was pretrained without Tree-VQ (use_tree_vq=False): no tree codes.")
-        n_fp = self.config_.fp_bits + 167
-        d = self.config_.latent_dim
-        lat = rows[valid, n_fp:]
-        anchor = (lat[:, :d].astype(np.float64) + lat[:, d : 2 * d] + lat[:, 2 * d :]).astype(
-            np.float64 if self.precision == "float64" else np.float32)
-        codes = np.full((len(rows), tree.n_levels), -1, dtype=np.int64)
-        if len(anchor):
-            codes[valid] = self._inference_model().tree_vq.route(torch.from_numpy(anchor).to(self.device_)).cpu().numpy()
-        return codes
+        return self._embed(X, codes=True)[1]
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """``morgan_*``, ``maccs_*``, ``z1d_*``, ``z2d_*``, ``z3d_*`` (concat), ``anchor_*`` or latents."""
@@ -358,7 +478,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
     # ---- persistence --------------------------------------------------------------------
     def __getstate__(self):
         state = self.__dict__.copy()
-        for private in ("_cache", "_canon", "_model64"):
+        for private in ("_cache", "_canon", "_model64", "_weights_sha256"):
             state.pop(private, None)
         if "model_" in state and state["device_"].type != "cpu":
             # Pickles always hold CPU tensors so they load on machines without a GPU.

@@ -87,9 +87,9 @@ def test_cache_is_keyed_by_canonical_smiles(smiles_200, monkeypatch):
     calls = []
     original = CHMRTransformer._compute
 
-    def counting(self, smiles):
+    def counting(self, smiles, seed):
         calls.append(list(smiles))
-        return original(self, smiles)
+        return original(self, smiles, seed)
 
     monkeypatch.setattr(CHMRTransformer, "_compute", counting)
     first = t.transform(["OCC", "c1ccccc1"])
