@@ -1,0 +1,32 @@
+"""``chmr demo``: the README's main job on real molecules shipped with RDKit."""
+
+import re
+
+import pytest
+
+from chmr_sklearn.cli import main
+
+ROW = re.compile(r"^(\w+(?:Regressor|Classifier))\s+(mean_\w+)\s+(\S+)\s+(\S+)$", flags=re.MULTILINE)
+
+
+def test_demo_on_a_subset(capsys):
+    # 80 evenly spaced molecules keep the default run short; their scaffold test split holds
+    # only inactive molecules, so ROC-AUC is undefined and reported as nan.
+    assert main(["demo", "--n", "80", "--epochs", "2", "--n-jobs", "1", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "80 real molecules with activities" in out and "scaffold split 64/8/8" in out
+    rows = {name: (metric, float(value)) for name, metric, value, _ in ROW.findall(out)}
+    assert set(rows) == {"CHMRRegressor", "RandomForestRegressor", "CHMRClassifier", "RandomForestClassifier"}
+    assert 0 < rows["CHMRRegressor"][1] < 5 and 0 < rows["RandomForestRegressor"][1] < 5  # MAE, log units
+    assert rows["CHMRClassifier"][0] == "mean_roc_auc" and "test split of this subset holds a single class" in out
+    assert re.search(r"tree codes of the test molecules at depth 3: \d+ groups, largest holds \d+", out)
+
+
+@pytest.mark.slow
+def test_demo_compares_chmr_and_random_forest(capsys):
+    assert main(["demo", "--epochs", "3", "--n-jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    rows = {name: (metric, float(value)) for name, metric, value, _ in ROW.findall(out)}
+    assert "1017 real molecules" in out and "tree codes" in out
+    assert 0.5 < rows["CHMRClassifier"][1] <= 1 and 0.5 < rows["RandomForestClassifier"][1] <= 1
+    assert 0 < rows["CHMRRegressor"][1] < 2

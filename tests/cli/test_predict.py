@@ -1,0 +1,88 @@
+"""``chmr predict``: input columns and row order kept, values equal to the Python API."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from chmr_sklearn.cli import main
+
+from ._helpers import error_line
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_predictions_keep_the_input_and_equal_the_python_api(regressor_file, molecules, tmp_path, capsys):
+    frame = molecules[["id", "smiles"]].iloc[::-1]  # another row order than training
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    out = tmp_path / "preds.csv"
+    assert main(["predict", str(regressor_file), str(tmp_path / "in.csv"), "-o", str(out), "--n-jobs", "1",
+                 "-q"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote 48 row(s) with activity_pred to {out}"
+    preds = pd.read_csv(out, dtype={"id": str})
+    assert list(preds.columns) == ["id", "smiles", "activity_pred"]
+    assert preds["id"].tolist() == frame["id"].tolist()  # text kept as written ("00123"), same order
+    assert preds["smiles"].tolist() == frame["smiles"].tolist()
+    python = joblib.load(regressor_file).predict(frame["smiles"].to_numpy(dtype=object)[:12])
+    np.testing.assert_allclose(preds["activity_pred"].to_numpy()[:12], python.ravel(), rtol=1e-5)
+
+
+def test_invalid_smiles_rows_stay_empty_or_are_listed(regressor_file, molecules, tmp_path, capsys):
+    frame = molecules[["smiles", "id"]].iloc[:6].copy()
+    frame.loc[[1, 4], "smiles"] = ["C1=CC=CN1(C)(C)C(", "xyz"]
+    frame.to_csv(tmp_path / "in.tsv", sep="\t", index=False)
+    args = ["predict", str(regressor_file), str(tmp_path / "in.tsv"), "-o", str(tmp_path / "p.parquet"), "-q"]
+    assert main(args) == 2
+    assert "2 data row(s) [2: 'C1=CC=CN1(C)(C)C(', 5: 'xyz']" in error_line(capsys, "predict")
+    assert not (tmp_path / "p.parquet").exists()
+    assert main([*args, "--on-invalid", "nan", "--n-jobs", "1"]) == 0
+    assert "(2 invalid SMILES left empty)" in capsys.readouterr().out
+    preds = pd.read_parquet(tmp_path / "p.parquet")
+    assert len(preds) == 6 and preds["activity_pred"].isna().tolist() == [False, True, False, False, True, False]
+
+
+def test_files_that_are_not_chmr_models(train_csv, tmp_path, capsys):
+    (tmp_path / "text.joblib").write_text("not a model\n")
+    joblib.dump({"weights": [1, 2]}, tmp_path / "dict.joblib")
+    for name, message in [("text.joblib", "is not a chmr model file"), ("dict.joblib", "holds a dict"),
+                          ("absent.joblib", "does not exist")]:
+        assert main(["predict", str(tmp_path / name), str(train_csv), "-o", str(tmp_path / "p.csv")]) == 2
+        assert message in error_line(capsys, "predict")
+    assert main(["predict", str(train_csv), str(train_csv), "-o", str(tmp_path / "p.csv")]) == 2
+    assert "must end with .joblib" in error_line(capsys, "predict")
+
+
+def test_missing_column_and_clashing_output(regressor_file, molecules, tmp_path, capsys):
+    molecules.rename(columns={"smiles": "SMILES"}).to_csv(tmp_path / "in.csv", index=False)
+    assert main(["predict", str(regressor_file), str(tmp_path / "in.csv"), "-o", str(tmp_path / "p.csv")]) == 2
+    line = error_line(capsys, "predict")
+    assert "no column(s) 'smiles'" in line and "available columns: SMILES, id, activity" in line
+    molecules.assign(activity_pred=1.0).to_csv(tmp_path / "in.csv", index=False)
+    assert main(["predict", str(regressor_file), str(tmp_path / "in.csv"), "-o", str(tmp_path / "p.csv")]) == 2
+    assert "already has the prediction column(s) ['activity_pred']" in error_line(capsys, "predict")
+    assert main(["predict", str(regressor_file), str(tmp_path / "in.csv"), "-o", str(tmp_path / "p.xlsx")]) == 2
+    assert "must end with one of .csv" in error_line(capsys, "predict")
+
+
+def test_python_m_chmr_sklearn_in_a_real_process(regressor_file, molecules, tmp_path):
+    frame = molecules[["smiles"]].iloc[:8]
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    run = subprocess.run([sys.executable, "-m", "chmr_sklearn", "predict", str(regressor_file), "in.csv",
+                          "-o", "out.csv", "--n-jobs", "1", "-q"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "wrote 8 row(s) with activity_pred to out.csv"
+    preds = pd.read_csv(tmp_path / "out.csv")
+    python = joblib.load(regressor_file).predict(frame["smiles"].to_numpy(dtype=object))
+    np.testing.assert_allclose(preds["activity_pred"], python.ravel(), rtol=1e-5)
+    # An input error in a real process: exit code 2, one stderr line, no traceback.
+    bad = subprocess.run([sys.executable, "-m", "chmr_sklearn", "predict", str(regressor_file), "missing.csv",
+                          "-o", "out.csv"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "chmr predict: error: input file 'missing.csv' does not exist."
