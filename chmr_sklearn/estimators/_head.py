@@ -7,12 +7,15 @@ The pipeline of a fit:
 2. hold out a validation split (or take the user's ``validation_data``);
 3. optionally fit the random-forest residual on the training rows;
 4. train the head with skorch: masked loss over labelled entries, the NaN-aware metric on the
-   validation split each epoch, early stopping that restores the best epoch.
+   validation split each epoch, early stopping that restores the best epoch; with
+   ``checkpoint_dir`` every epoch is checkpointed and an interrupted fit resumes (``_resume.py``).
 """
 
 from __future__ import annotations
 
+import os
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +29,7 @@ from torch import nn
 from ..nn import MLPHead
 from ..nn.losses import masked_bce_loss, masked_l1_loss, masked_mse_loss
 from .._runtime import resolve_device
+from ._resume import ResumeCheckpoint, fingerprint
 from .rf_residual import RandomForestResidual
 from .transformer import CHMRTransformer
 
@@ -90,6 +94,7 @@ class CHMRHeadEstimator(BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
+        "checkpoint_dir": [None, str, os.PathLike],
         "verbose": ["verbose"],
     }
     _loss_kind = "bce"
@@ -195,6 +200,11 @@ class CHMRHeadEstimator(BaseEstimator):
         device = resolve_device(self.device)
         reuse = self.warm_start and hasattr(self, "net_") and self.net_.module_.mlp.in_dim == E.shape[1] \
             and self.net_.module_.mlp.out_dim == Y.shape[1]
+        resume = None
+        if self.checkpoint_dir is not None and not reuse:
+            key = fingerprint(self._resume_settings(seed), Xt_in, Yt_s, Xv_in, Yv_s)
+            resume = ResumeCheckpoint(Path(self.checkpoint_dir) / f"head-{key}.pt")
+            callbacks.append(("resume", resume))  # last: it saves what the other callbacks updated
         if not reuse:
             torch.manual_seed(seed)
             self.net_ = NeuralNet(
@@ -208,11 +218,29 @@ class CHMRHeadEstimator(BaseEstimator):
         else:
             self.net_.set_params(train_split=train_split, callbacks=callbacks, max_epochs=self.max_epochs)
         torch.manual_seed(seed)
-        self.net_.fit(Xt_in, Yt_s)
+        if resume is not None and resume.path.is_file():
+            self.net_.initialize()
+            done = resume.restore(self.net_)
+            self.net_.partial_fit(Xt_in, Yt_s, epochs=max(0, self.max_epochs - done))
+        else:
+            self.net_.fit(Xt_in, Yt_s)
+        if resume is not None:
+            # skorch swallows Ctrl-C and returns a partly trained head; with a checkpoint the
+            # interruption is re-raised instead, so the next fit resumes rather than stopping here.
+            if not resume.finished(self.net_, self.max_epochs):
+                raise KeyboardInterrupt(f"Head training interrupted; fit again to resume from {resume.path}.")
+            resume.path.unlink(missing_ok=True)
         self.net_.module_.eval()
         self.n_tasks_ = Y.shape[1]
         self.n_epochs_ = len(self.net_.history)
         return self
+
+    def _resume_settings(self, seed: int) -> dict[str, Any]:
+        """What a checkpoint must agree on besides the data (execution-only knobs left out)."""
+        skip = {"transformer", "memory", "checkpoint_dir", "verbose", "n_jobs", "device", "warm_start", "smiles_col",
+                "on_invalid", "random_state"}
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in skip}
+        return {**params, "estimator": type(self).__name__, "seed": seed}
 
     def _epoch_metric(self, net, X, y) -> float:
         pred = net.forward(X, training=False).detach().cpu().numpy()

@@ -61,6 +61,13 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         Seeds the split, the head's initialisation, batch order and the forest.
     warm_start : bool, default=False
         Continue training the existing head on the next ``fit``.
+    checkpoint_dir : str or Path, optional
+        Make ``fit`` resumable: the head's training state (weights, optimizer, early
+        stopping, random state) is saved there after every epoch, one file per distinct
+        fit (settings + data), and deleted when the fit completes. An interrupted fit
+        (Ctrl-C) raises ``KeyboardInterrupt``; calling ``fit`` again with the same
+        arguments continues from the last epoch and gives the same model as an
+        uninterrupted fit. Needs an integer ``random_state``.
     verbose : int, default=0
         1 prints skorch's epoch table.
 
@@ -88,7 +95,7 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
     def __init__(self, transformer=None, *, hidden=1200, dropout=0.5, norm="layer", lr=1e-3, batch_size=256,
                  max_epochs=100, patience=20, weight_decay=1e-5, validation_fraction=0.1, rf_residual=False,
                  gamma=0.1, rf_n_estimators=500, memory=None, smiles_col="smiles", on_invalid="raise", n_jobs=None,
-                 device="auto", random_state=None, warm_start=False, verbose=0):
+                 device="auto", random_state=None, warm_start=False, checkpoint_dir=None, verbose=0):
         self.transformer = transformer
         self.hidden = hidden
         self.dropout = dropout
@@ -109,6 +116,7 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         self.device = device
         self.random_state = random_state
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
 
     def fit(self, X, y, validation_data=None):

