@@ -194,7 +194,17 @@ def to_mol(entry: Any) -> Chem.Mol | None:
     (True, True, True)
     """
     if isinstance(entry, Chem.Mol):
-        return entry if entry.GetNumAtoms() > 0 else None
+        if entry.GetNumAtoms() == 0:
+            return None
+        # An unsanitized Mol (MolFromSmiles(..., sanitize=False), MolFromSmarts) made the
+        # featurizers fail deep inside RDKit; sanitize a copy, as parsing a SMILES would.
+        mol = Chem.Mol(entry)
+        with rdBase.BlockLogs():
+            try:
+                failed = Chem.SanitizeMol(mol, catchErrors=True) != Chem.SanitizeFlags.SANITIZE_NONE
+            except Exception:  # noqa: BLE001 - RDKit raises assorted types on exotic Mols
+                failed = True
+        return None if failed else mol
     if isinstance(entry, np.str_):
         entry = str(entry)
     if not isinstance(entry, str) or not entry.strip():

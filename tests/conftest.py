@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, settings
 from rdkit import RDConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -14,6 +15,14 @@ WEHI = Path(RDConfig.RDDataDir) / "Pains" / "test_data" / "wehi_mols.csv"
 
 # Tests read the real data through CHMR_DATA_HOME; default to the checkout's sibling shared/.
 os.environ.setdefault("CHMR_DATA_HOME", str((REPO.parent / "shared" / "data").resolve()))
+
+# Hypothesis budgets (tests/fuzz): the default run stays quick; HYPOTHESIS_PROFILE=slow or
+# ci-long (with -m slow) fuzzes for longer. No deadline: the machine is shared and loaded.
+_FUZZ_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
+settings.register_profile("default", max_examples=10, deadline=None, suppress_health_check=_FUZZ_CHECKS)
+settings.register_profile("slow", max_examples=200, deadline=None, suppress_health_check=_FUZZ_CHECKS)
+settings.register_profile("ci-long", max_examples=2000, deadline=None, suppress_health_check=_FUZZ_CHECKS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

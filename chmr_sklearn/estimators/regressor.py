@@ -122,8 +122,10 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
 
     def _scale_y(self, Y: np.ndarray, fitting: bool = False) -> np.ndarray:
         if fitting:
-            self.y_mean_ = np.nanmean(Y, axis=0).astype(np.float32)
-            std = np.nanstd(Y, axis=0)
+            # float64 statistics: in float32 the variance of targets beyond ~1e19 overflows
+            # to inf and every scaled target became NaN.
+            self.y_mean_ = np.nanmean(Y.astype(np.float64), axis=0).astype(np.float32)
+            std = np.nanstd(Y.astype(np.float64), axis=0)
             self.y_scale_ = np.where(std > 1e-8, std, 1.0).astype(np.float32)
         return ((Y - self.y_mean_) / self.y_scale_).astype(np.float32)
 

@@ -48,7 +48,10 @@ def _scores_2d(y_score: Any, y: np.ndarray, *, proba: bool) -> np.ndarray:
         # multi-output predict_proba of sklearn forests / kNN: one (n, 2) array per task
         s = np.column_stack([np.asarray(a[:, 1], dtype=np.float64) for a in y_score])
     else:
-        s = np.asarray(y_score, dtype=np.float64)
+        try:
+            s = np.asarray(y_score, dtype=np.float64)
+        except (TypeError, ValueError):  # e.g. complex or text scores: one clear ValueError
+            raise ValueError("Predictions must be real numbers.") from None
     if s.ndim == 1:
         s = s[:, None]
     if s.ndim == 2 and proba and n_tasks == 1 and s.shape[1] == 2:
@@ -153,6 +156,8 @@ def mean_roc_auc(y_true: Any, y_score: Any) -> float:
 
 def _per_task_regression(y_true: Any, y_pred: Any, error: Callable[[np.ndarray], float]) -> float:
     y = _labels_2d(y_true)
+    if np.isinf(y).any():  # an infinite target made the error silently inf
+        raise ValueError("y_true contains inf; targets must be finite (NaN marks a missing one).")
     p = _scores_2d(y_pred, y, proba=False)
     values = []
     for t in range(y.shape[1]):

@@ -23,7 +23,7 @@ Examples
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -146,7 +146,7 @@ class ProfileTable:
     ------
     ValueError
         No rows, no feature columns, missing key columns, malformed keys or SMILES,
-        non-numeric explicit feature columns, NaN or infinite feature values.
+        non-numeric explicit feature columns, NaN or infinite feature values (in float32).
 
     Notes
     -----
@@ -226,8 +226,8 @@ class ProfileTable:
                     f"{ignored[:10]}). Pass feature_cols or convert the columns to numbers."
                 )
             return numeric, [str(c) for c in ignored]
-        if isinstance(feature_cols, str):
-            raise ValueError("feature_cols must be a list of column names, not a single string.")
+        if isinstance(feature_cols, str) or not isinstance(feature_cols, Iterable):
+            raise ValueError(f"feature_cols must be a list of column names, got {feature_cols!r}.")
         feature_cols = list(feature_cols)
         if not feature_cols:
             raise ValueError(f"feature_cols is empty: profile table {self.name!r} needs at least one feature.")
@@ -255,7 +255,8 @@ class ProfileTable:
     def _feature_values(self, data, labels):
         values = data[labels].to_numpy(dtype=np.float64, na_value=np.nan)
         feature_names = [str(c) for c in labels]
-        bad = ~np.isfinite(values)
+        # Finite float64 values beyond float32's range would become inf in ``features``.
+        bad = ~np.isfinite(values) | (np.abs(values) > np.finfo(np.float32).max)
         if bad.any():
             rows, cols_ = np.nonzero(bad)
             shown = ", ".join(
@@ -264,7 +265,8 @@ class ProfileTable:
             raise ValueError(
                 f"Profile table {self.name!r} has {bad.sum()} NaN or infinite value(s) in "
                 f"{len(np.unique(rows))} row(s) and {len(np.unique(cols_))} column(s), e.g. {shown}. "
-                "A missing profile is a missing row: drop or impute incomplete rows first."
+                "A missing profile is a missing row: drop or impute incomplete rows first (values "
+                "beyond float32's range, |x| > 3.4e38, count as infinite)."
             )
         return values
 
@@ -332,7 +334,7 @@ class ProfileTable:
         >>> X.tolist(), obs.tolist()
         ([[1.5], [nan]], [True, False])
         """
-        if isinstance(inchikeys, (str, bytes)):
+        if isinstance(inchikeys, (str, bytes)) or not isinstance(inchikeys, Iterable):
             raise ValueError("inchikeys must be a sequence of keys; wrap a single key in a list.")
         keys = list(inchikeys)
         rows = np.array(
