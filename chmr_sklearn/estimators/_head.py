@@ -18,6 +18,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import torch
 from joblib import Memory
@@ -65,9 +66,25 @@ class MaskedLoss(nn.Module):
         return self._LOSSES[self.kind](y_pred, y_true)
 
 
-def _embed(transformer, X) -> np.ndarray:
-    # Module-level so joblib.Memory can cache it (keyed on the fitted transformer and X).
+def _embed(transformer, X, transformer_key: str) -> np.ndarray:
+    # Module-level so joblib.Memory can cache it, keyed on transformer_key and X (not on the
+    # transformer object: see _transformer_key).
     return np.asarray(transformer.transform(X), dtype=np.float32)
+
+
+def _transformer_key(transformer) -> str:
+    """Deterministic hash of a fitted transformer for joblib.Memory.
+
+    torch pickles a tensor with its memory address, so joblib's hash of a CHMR transformer
+    changed with every load and grid-search clones never hit the cache; hash its weights as
+    numpy arrays instead.
+    """
+    model = getattr(transformer, "model_", None)
+    if not isinstance(model, nn.Module):
+        return joblib.hash(transformer)
+    weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    rest = {k: v for k, v in transformer.__getstate__().items() if k not in ("model_", "device_")}
+    return joblib.hash((weights, rest))
 
 
 class CHMRHeadEstimator(BaseEstimator):
@@ -120,8 +137,10 @@ class CHMRHeadEstimator(BaseEstimator):
             if hasattr(self.transformer_, "feature_names_in_"):
                 self.feature_names_in_ = self.transformer_.feature_names_in_
         memory = check_memory(self.memory)
-        E = memory.cache(_embed)(self.transformer_, X) if isinstance(memory, Memory) and memory.location else \
-            _embed(self.transformer_, X)
+        if isinstance(memory, Memory) and memory.location:
+            E = memory.cache(_embed, ignore=["transformer"])(self.transformer_, X, _transformer_key(self.transformer_))
+        else:
+            E = _embed(self.transformer_, X, "")
         return E, ~np.isnan(E).any(axis=1)
 
     def _fp_columns(self) -> slice:
