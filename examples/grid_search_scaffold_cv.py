@@ -1,0 +1,89 @@
+"""Grid search with scaffold-grouped cross-validation and an embedding cache
+=========================================================================
+
+:class:`CHMRClassifier` is an ordinary scikit-learn estimator, so ``GridSearchCV`` tunes its
+head (dropout, learning rate, ...) like any other model. Three things make this right and fast
+for molecules:
+
+* **Scaffold groups.** A random K-fold puts near-identical analogues on both sides of a fold and
+  flatters every model; ``GroupKFold`` on :func:`~chmr_sklearn.model_selection.scaffold_groups`
+  keeps each Murcko scaffold inside one fold, as the benchmark splits do.
+* **Missing labels.** The five cytochrome P450 assays of ChEMBL2K were each measured on about
+  half of the molecules (NaN elsewhere). The head's loss skips NaN entries, and the scorer
+  ``get_scorer("mean_roc_auc")`` averages ROC-AUC over tasks using only labelled rows (sklearn's
+  ``"roc_auc"`` would fail on NaN).
+* **No re-embedding.** Embedding is the slow part; the head is cheap. ``memory=`` caches each
+  fold's embedding on disk (``joblib.Memory``), so every grid point after the first reuses it.
+
+``CHMRRegressor`` works the same way with ``get_scorer("neg_mean_mae")``.
+
+Run ``python examples/grid_search_scaffold_cv.py`` (600 molecules, 4 grid points, 5 folds) or
+with ``--quick`` (120 molecules, 2 grid points, 3 folds: seconds). Writes ``cv_results.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GridSearchCV, GroupKFold
+
+from chmr_sklearn import CHMRClassifier
+from chmr_sklearn.datasets import load_chembl2k
+from chmr_sklearn.model_selection import get_scorer, scaffold_groups
+
+TASKS = ["CYP1A2", "CYP2C9", "CYP2C19", "CYP2D6", "CYP3A4"]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="120 molecules, 2 grid points, 3 folds (seconds)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "output",
+                        help="folder for the results and the embedding cache (default: examples/output)")
+    parser.add_argument("--n-jobs", type=int, default=1, help="featurization worker processes")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    X, Y = load_chembl2k(return_X_y=True)
+    Y = Y[TASKS]
+    labelled = np.flatnonzero(Y.notna().any(axis=1).to_numpy())  # rows with at least one CYP label
+    keep = labelled[np.linspace(0, len(labelled) - 1, num=120 if args.quick else 600).astype(int)]
+    X, Y = X.iloc[keep].reset_index(drop=True), Y.iloc[keep].reset_index(drop=True)
+    groups = scaffold_groups(X)
+    print(f"ChEMBL2K CYP tasks: {len(X)} molecules, {len(np.unique(groups))} scaffolds, "
+          f"{Y.isna().to_numpy().mean():.0%} of the labels missing")
+
+    cache = args.out / "embedding_cache"
+    clf = CHMRClassifier(hidden=256 if args.quick else 1200, max_epochs=10 if args.quick else 60,
+                         memory=str(cache), n_jobs=args.n_jobs, random_state=args.seed)
+    grid = {"dropout": [0.2, 0.5]} if args.quick else {"dropout": [0.2, 0.5], "lr": [1e-3, 3e-4]}
+    n_folds = 3 if args.quick else 5
+    search = GridSearchCV(clf, grid, scoring=get_scorer("mean_roc_auc"), cv=GroupKFold(n_folds))
+    tic = time.perf_counter()
+    search.fit(X, Y, groups=groups)
+    seconds = time.perf_counter() - tic
+
+    results = pd.DataFrame(search.cv_results_)
+    columns = ["params", "mean_test_score", "std_test_score", "rank_test_score", "mean_fit_time"]
+    print(results[columns].to_string(index=False))
+    n_fits = len(results) * n_folds + 1  # + the refit on all molecules
+    n_cached = sum(1 for _ in cache.rglob("output.pkl"))  # one entry per distinct embedded set
+    print(f"{n_fits} head fits in {seconds:.1f} s; distinct embeddings computed: {n_cached} "
+          f"(the other embedding calls came from the cache)")
+    print(f"best params: {search.best_params_}")
+    print(f"best scaffold-CV mean ROC-AUC: {search.best_score_:.3f}")
+    results[columns].to_csv(args.out / "cv_results.csv", index=False)
+    print(f"wrote {args.out / 'cv_results.csv'}")
+    return {"search": search}
+
+
+if __name__ == "__main__":
+    main()
