@@ -31,9 +31,9 @@ import torch
 
 from chmr_sklearn import __version__
 from chmr_sklearn._inputs import to_smiles
+from chmr_sklearn._runtime import resolve_device
 from chmr_sklearn.featurize._base import map_chunks
 from chmr_sklearn.pretrain import PretrainConfig, PretrainCorpus, Pretrainer
-from chmr_sklearn._runtime import resolve_device
 
 STRUCTURE_FILES = {
     "moleculenet/bbbp.csv.gz": "smiles", "moleculenet/bace.csv.gz": "smiles", "moleculenet/clintox.csv.gz": "smiles",
@@ -72,7 +72,8 @@ def gather_molecules(home: Path, limit: int | None) -> list[str]:
         profiled += [to_smiles(s) for s in pd.read_csv(home / rel, usecols=["smiles"])["smiles"]]
     profiled = list(dict.fromkeys(s for s in profiled if s))
     if limit is not None and limit < len(unique):
-        rest = [s for s in unique if s not in set(profiled)]
+        taken = set(profiled)  # built once: a set per element made this loop quadratic
+        rest = [s for s in unique if s not in taken]
         rng = np.random.default_rng(0)
         keep = rng.choice(len(rest), size=max(0, limit - len(profiled)), replace=False)
         unique = profiled + [rest[i] for i in sorted(keep)]
