@@ -21,6 +21,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2  # argparse's code for bad usage; bad inputs are the user's to fix as well
 EXIT_UNEXPECTED = 1
 EXIT_INTERRUPTED = 130  # the shell convention for Ctrl-C
+RESUMABLE = ("embed", "pretrain")  # commands that continue where an interrupted run stopped
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".csv.gz", ".tsv.gz", ".txt.gz")
 _SHOWN = 20  # bad rows spelled out in a message; the count is always complete
 _NA_TOKENS = ("", "na", "nan", "n/a", "null", "none", "-")
@@ -73,6 +74,13 @@ def add_verbosity_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--debug", action="store_true", help="on failure, raise with the full traceback")
 
 
+def add_cache_option(parser: argparse.ArgumentParser) -> None:
+    """``--cache-dir``: embeddings kept on disk, so a rerun on the same molecules skips embedding."""
+    parser.add_argument("--cache-dir", default=None, metavar="DIR",
+                        help="keep embeddings in DIR/chmr_embeddings.sqlite and reuse them in later runs "
+                             "(about 8 kB per molecule)")
+
+
 def add_on_invalid_option(parser: argparse.ArgumentParser) -> None:
     """``--on-invalid raise|nan``: stop at invalid SMILES, or keep their rows with empty outputs."""
     parser.add_argument("--on-invalid", choices=("raise", "nan"), default="raise",
@@ -92,11 +100,9 @@ def is_main_process() -> bool:
 
 # ---- files -------------------------------------------------------------------------------
 def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    for suffix in sorted(TABLE_SUFFIXES + (".joblib", ".pkl", ".pt"), key=len, reverse=True):
-        if name.endswith(suffix):
-            return suffix
-    return path.suffix.lower()
+    """The extension, with the one before ``.gz`` for compressed files (``.csv.gz``)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    return "".join(suffixes[-2:]) if suffixes[-1:] == [".gz"] else "".join(suffixes[-1:])
 
 
 def check_suffix(path: str | os.PathLike, allowed: Sequence[str], *, what: str) -> Path:
@@ -273,7 +279,8 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
         except KeyboardInterrupt:
             if args.debug:
                 raise
-            print(f"{prog}: interrupted", file=sys.stderr)
+            resume = " (rerun the same command to resume)" if args.command in RESUMABLE else ""
+            print(f"{prog}: interrupted{resume}", file=sys.stderr)
             return EXIT_INTERRUPTED
         except (CLIError, ValueError, OSError, FloatingPointError) as err:
             # ValueError: the library's input checks (invalid SMILES, NaN profiles, bad params);
@@ -282,9 +289,14 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
                 raise
             print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
             return EXIT_USAGE
-        except Exception as err:
+        except Exception as err:  # the CLI promises no traceback without --debug
             if args.debug:
                 raise
+            from ..estimators._disk_cache import CacheError
+
+            if isinstance(err, CacheError):  # an unusable --cache-dir file: the user's to fix
+                print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
+                return EXIT_USAGE
             print(f"{prog}: error: unexpected {type(err).__name__}: {_one_line(err)} "
                   "(rerun with --debug for the traceback)", file=sys.stderr)
             return EXIT_UNEXPECTED

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 
 from ._common import (
+    CLIError,
+    add_cache_option,
     add_on_invalid_option,
     add_runtime_options,
     add_verbosity_options,
@@ -40,6 +42,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--no-resume", action="store_true", help="start afresh instead of skipping written chunks")
     parser.add_argument("--model", default=None, metavar="PATH",
                         help="encoder: a .pt checkpoint or a chmr pretrain directory (default: the shipped model)")
+    add_cache_option(parser)
     add_on_invalid_option(parser)
     add_runtime_options(parser)
     add_verbosity_options(parser)
@@ -50,18 +53,25 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Embed the file and print a one-line summary."""
     from ..estimators import CHMRTransformer
-    from ..streaming import embed_file
+    from ..streaming import InvalidRowsError, embed_file
 
     source = check_input_file(args.input, INPUT_SUFFIXES, what="input file")
     out = check_suffix(args.out, OUTPUT_SUFFIXES, what="output file (-o)")
-    verbose = verbosity(args)
     transformer = CHMRTransformer(pretrained=resolve_model_path(args.model), output=args.output,
                                   on_invalid=args.on_invalid, n_jobs=args.n_jobs, device=args.device,
-                                  random_state=args.seed, verbose=verbose)
+                                  random_state=args.seed, cache_dir=args.cache_dir, verbose=verbosity(args))
     # A pretrained encoder's fit only loads the checkpoint; the molecule is a placeholder.
     transformer.fit(["C"])
-    summary = embed_file(transformer, source, out, smiles_col=args.smiles_col, codes=args.codes,
-                         chunk_size=args.chunk_size, resume=not args.no_resume, verbose=verbose)
+    try:
+        # verbose=2: a line per chunk and the featurizers' progress bars (unless --quiet)
+        summary = embed_file(transformer, source, out, smiles_col=args.smiles_col, codes=args.codes,
+                             chunk_size=args.chunk_size, resume=not args.no_resume, verbose=2 * verbosity(args))
+    except InvalidRowsError as err:
+        rows = ", ".join(map(str, err.rows[:20])) + (f", ... ({len(err.rows) - 20} more)" if len(err.rows) > 20 else "")
+        raise CLIError(f"invalid SMILES in column {args.smiles_col!r} of {str(source)!r} at {len(err.rows)} data "
+                       f"row(s) [{rows}] (data rows count from 1 after the header); fix or remove them, or pass "
+                       "--on-invalid nan to keep them with empty outputs (chunks finished before the first "
+                       "invalid row are kept for that rerun).") from err
     skipped = f", {summary.n_chunks_skipped} already written" if summary.n_chunks_skipped else ""
     invalid = f", {summary.n_invalid} invalid SMILES left empty" if summary.n_invalid else ""
     print(f"embedded {summary.n_rows} row(s) in {summary.n_chunks} chunk(s){skipped}{invalid} "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ._common import (
     CLIError,
+    add_cache_option,
     add_on_invalid_option,
     add_runtime_options,
     add_verbosity_options,
@@ -48,6 +49,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, metavar="PATH",
                         help="pretrained encoder: a .pt checkpoint or a chmr pretrain directory "
                              "(default: the model shipped with chmr_sklearn)")
+    add_cache_option(parser)
     add_on_invalid_option(parser)
     add_runtime_options(parser)
     add_verbosity_options(parser)
@@ -93,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     X = frame[args.smiles_col].to_numpy(dtype=object)
 
     verbose = verbosity(args)
-    encoder = CHMRTransformer(pretrained=model_path, random_state=args.seed, verbose=verbose)
+    encoder = CHMRTransformer(pretrained=model_path, random_state=args.seed, cache_dir=args.cache_dir,
+                              verbose=verbose)
     Estimator = CHMRClassifier if args.task == "classification" else CHMRRegressor
     estimator = Estimator(transformer=encoder, max_epochs=args.epochs, smiles_col=args.smiles_col,
                           on_invalid=args.on_invalid, n_jobs=args.n_jobs, device=args.device,
@@ -102,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
         estimator.fit(X, Y)  # a DataFrame y: the target names are kept as task_names_
 
     if is_main_process():
+        # The cache folder is this machine's choice, not part of the model (predict takes its own).
+        estimator.transformer.set_params(cache_dir=None)
+        estimator.transformer_.set_params(cache_dir=None)
         _save(estimator, output, joblib)
         labelled = ~np.isnan(Y.to_numpy()).all(axis=1)
         history = estimator.net_.history

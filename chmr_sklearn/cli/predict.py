@@ -12,6 +12,7 @@ import argparse
 from ._common import (
     TABLE_SUFFIXES,
     CLIError,
+    add_cache_option,
     add_on_invalid_option,
     add_runtime_options,
     add_verbosity_options,
@@ -38,6 +39,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="output table (.csv, .tsv, .parquet): the input columns + one column per target")
     parser.add_argument("--smiles-col", default=None, metavar="COL",
                         help="SMILES column (default: the one the model was trained with)")
+    add_cache_option(parser)
     add_on_invalid_option(parser)
     add_runtime_options(parser, device=False, seed=False)
     add_verbosity_options(parser)
@@ -114,9 +116,10 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"input file {args.input!r} already has the prediction column(s) {clash}; rename them.")
 
     # The input policy and workers are this run's choice, not the training run's.
-    settings = {"on_invalid": args.on_invalid, "n_jobs": args.n_jobs}
-    model.set_params(**settings)
-    model.transformer_.set_params(**settings, verbose=verbosity(args))
+    # Plain attributes, not set_params: a model pickled by another version may lack a newer parameter.
+    for estimator in (model, model.transformer_):
+        estimator.on_invalid, estimator.n_jobs = args.on_invalid, args.n_jobs
+    model.transformer_.cache_dir, model.transformer_.verbose = args.cache_dir, verbosity(args)
     with molecule_errors(frame[smiles_col].to_numpy(dtype=object), smiles_col, args.input):
         predictions = predict_table(model, frame, smiles_col)
 

@@ -41,11 +41,17 @@ def train_csv(molecules, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def regressor_file(train_csv, tmp_path_factory):
+def cache_dir(tmp_path_factory):
+    """A ``--cache-dir`` shared by the CLI runs: each molecule is embedded once per session."""
+    return tmp_path_factory.mktemp("embedding_cache")
+
+
+@pytest.fixture(scope="session")
+def regressor_file(train_csv, cache_dir, tmp_path_factory):
     """A regressor trained by ``chmr fit`` (shared by the fit and predict tests)."""
     path = tmp_path_factory.mktemp("models") / "activity.joblib"
     code = main(["fit", str(train_csv), "--target", "activity", "--task", "regression", "-o", str(path),
-                 "--epochs", "3", "--n-jobs", "1", "--seed", "0", "-q"])
+                 "--epochs", "3", "--n-jobs", "1", "--seed", "0", "--cache-dir", str(cache_dir), "-q"])
     assert code == 0
     return path
 

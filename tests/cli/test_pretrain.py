@@ -14,14 +14,14 @@ META = ["broad_id", "pert_iname", "smiles", "inchikey"]
 
 @pytest.fixture(scope="module")
 def corpus_files(data_home, tmp_path_factory):
-    """100 molecules; morphology for 60 of them keyed by SMILES, expression for 60 keyed by InChIKey."""
+    """80 molecules; morphology for 60 of them keyed by SMILES, expression for 50 keyed by InChIKey."""
     folder = tmp_path_factory.mktemp("corpus")
     morph = pd.read_csv(data_home / "cell" / "derived_cmea_cellpainting_162.csv.gz")
     expr = pd.read_csv(data_home / "cell" / "derived_cmea_l1000_162.csv.gz")
-    morph[["smiles"]].iloc[:100].to_csv(folder / "molecules.csv", index=False)
+    morph[["smiles"]].iloc[:80].to_csv(folder / "molecules.csv", index=False)
     # ids and names stay in the files: non-numeric columns are not features
     morph[["broad_id", "smiles", *morph.columns[4:44]]].iloc[:60].to_csv(folder / "morph.csv", index=False)
-    expr[["pert_iname", "inchikey", *expr.columns[4:34]]].iloc[30:90].to_csv(folder / "expr.csv.gz", index=False)
+    expr[["pert_iname", "inchikey", *expr.columns[4:34]]].iloc[30:80].to_csv(folder / "expr.csv.gz", index=False)
     return folder
 
 
@@ -33,7 +33,7 @@ def test_pretrain_writes_a_checkpoint_the_transformer_loads(corpus_files, tmp_pa
                  "--n-jobs", "1", "-q"])
     assert code == 0
     stdout = capsys.readouterr().out
-    assert "pretrained on 100 molecule(s) (profiled: morphology 60, expression 60), 1 epoch(s)" in stdout
+    assert "pretrained on 80 molecule(s) (profiled: morphology 60, expression 50), 1 epoch(s)" in stdout
     assert (out / "last.pt").is_file() and (out / "model.pt").is_file()
 
     encoder = CHMRTransformer(pretrained=str(out / "model.pt")).fit(["CCO"])
@@ -46,6 +46,12 @@ def test_pretrain_writes_a_checkpoint_the_transformer_loads(corpus_files, tmp_pa
     assert emb.shape == default.shape == (4, 2091) and np.isfinite(emb).all()
     np.testing.assert_array_equal(emb[:, :1191], default[:, :1191])  # same fingerprint block
     assert not np.allclose(emb[:, 1191:], default[:, 1191:])  # a new encoder
+
+    # `--model CKPT_DIR` embeds with it from the command line too.
+    pd.DataFrame({"smiles": smiles}).to_csv(tmp_path / "four.csv", index=False)
+    assert main(["embed", str(tmp_path / "four.csv"), "-o", str(tmp_path / "four.parquet"), "--model", str(out),
+                 "--n-jobs", "1", "-q"]) == 0
+    np.testing.assert_array_equal(pd.read_parquet(tmp_path / "four.parquet").iloc[:, 1:].to_numpy(), emb)
 
 
 def test_pretrain_input_errors(corpus_files, tmp_path, capsys):
