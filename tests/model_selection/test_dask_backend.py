@@ -1,0 +1,45 @@
+"""Hyperparameter search through joblib's Dask backend gives the default backend's results.
+
+The same code runs on many machines with ``Client("tcp://scheduler:8786")``
+(docs/guide/distributed.md); here a local cluster of two worker processes stands in for them.
+"""
+
+import joblib
+import numpy as np
+import pytest
+from distributed import Client, get_task_stream
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+from chmr_sklearn import CHMRClassifier, CHMRTransformer
+from chmr_sklearn.datasets import load_bbbp
+
+
+@pytest.fixture(scope="module")
+def embedded(data_home):
+    """Shipped-model embeddings of 120 real BBBP molecules and their labels."""
+    X, y = load_bbbp(return_X_y=True, drop_invalid=True)
+    idx = np.linspace(0, len(X) - 1, 120).astype(int)
+    X, y = X.iloc[idx].reset_index(drop=True), y.iloc[idx].to_numpy()
+    return CHMRTransformer().fit(X).transform(X), y
+
+
+def test_grid_search_on_dask_equals_default_backend(embedded):
+    E, y = embedded
+    head = CHMRClassifier("passthrough", hidden=32, max_epochs=4, patience=None, batch_size=32, random_state=0)
+    grid = {"lr": [1e-3, 1e-2]}
+    cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
+    reference = GridSearchCV(head, grid, cv=cv).fit(E, y)
+
+    # Two worker processes with one thread each, as on a cluster: the head seeds torch's
+    # process-wide generator, so fits must not share a process concurrently.
+    with Client(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None) as client, \
+            get_task_stream(client) as tasks, joblib.parallel_backend("dask"):
+        searched = GridSearchCV(head, grid, cv=cv, n_jobs=-1).fit(E, y)
+    assert len({task["worker"] for task in tasks.data}) == 2  # the fits ran on both Dask workers
+    assert len(tasks.data) >= 2 * 3
+
+    for key in ("mean_test_score", "std_test_score", "rank_test_score"):
+        np.testing.assert_array_equal(searched.cv_results_[key], reference.cv_results_[key], err_msg=key)
+    assert searched.best_params_ == reference.best_params_
+    assert np.ptp(reference.cv_results_["mean_test_score"]) > 0  # the grid points differ: a real comparison
+    np.testing.assert_array_equal(searched.predict_proba(E), reference.predict_proba(E))
