@@ -169,6 +169,7 @@ def embed_file(transformer, input_path, output_path, *, smiles_col: str = "smile
     out_format = output_path.suffix.lower()
     if out_format not in (".parquet", ".csv"):
         raise ValueError(f"Output must be a .parquet or .csv file, got {output_path.name!r}.")
+    transformer._embedding_settings()  # hash the weights once, on the caller's instance
     worker = _streaming_worker(transformer, verbose)
     names = [str(n) for n in worker.get_feature_names_out()]
     if codes:
@@ -289,6 +290,8 @@ def _text_chunks(path: Path, sep: str, size: int) -> Iterator[pa.Table]:
     with pd.read_csv(path, sep=sep, dtype=str, na_filter=False, keep_default_na=False, skip_blank_lines=False,
                      chunksize=size) as chunks:
         for frame in chunks:
+            if frame.empty:  # a header-only file yields one empty frame
+                continue
             yield pa.table({c: pa.array(frame[c].to_numpy(dtype=object), type=pa.string()) for c in frame.columns})
 
 
@@ -372,8 +375,8 @@ def _write_part(table: pa.Table, emb: np.ndarray, tree: np.ndarray | None, names
     columns = list(np.asfortranarray(emb).T)  # contiguous columns, no per-column copy
     if tree is not None:
         columns += list(np.asfortranarray(tree).T)
-    for name, values in zip(names, columns):
-        table = table.append_column(name, pa.array(values))
+    # One from_arrays call: append_column would rebuild the table once per column (quadratic).
+    table = pa.Table.from_arrays(table.columns + [pa.array(c) for c in columns], names=table.column_names + names)
     tmp = part.with_name(part.name + ".tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, part)  # a part exists only once complete: resume trusts existence
