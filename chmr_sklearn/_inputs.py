@@ -45,6 +45,17 @@ class InvalidMoleculeError(ValueError):
     ----------
     rows : list of int
         Positional indices (0-based) of **every** invalid row.
+
+    Examples
+    --------
+    >>> try:
+    ...     raise_for_invalid(np.array([True, False, False]), ["CCO", "xyz", None], "raise")
+    ... except InvalidMoleculeError as err:
+    ...     print(err.rows, isinstance(err, ValueError))
+    ...     print(err)
+    [1, 2] True
+    2 invalid molecule(s) out of 3 at row(s) [1: 'xyz', 2: None]. Fix or remove them, or pass
+    on_invalid='nan' to get NaN rows.
     """
 
     def __init__(self, rows: Sequence[int], entries: Sequence[Any]):
@@ -79,6 +90,12 @@ class MoleculeColumn:
         Column names when the input was a DataFrame.
     index : pandas.Index or None
         The input's index when it was a pandas object (kept for pandas output).
+
+    Examples
+    --------
+    >>> col = molecule_column(pd.DataFrame({"smiles": ["CCO", "CCN"]}, index=[10, 11]))
+    >>> col.values.tolist(), col.n_features, col.feature_names.tolist(), col.index.tolist()
+    (['CCO', 'CCN'], 1, ['smiles'], [10, 11])
     """
 
     def __init__(self, values, n_features, feature_names=None, index=None):
@@ -244,6 +261,19 @@ def raise_for_invalid(valid: np.ndarray, entries: Sequence[Any], on_invalid: str
     entries : sequence
         The raw entries, used to quote the bad values in the message.
     on_invalid : {"raise", "nan"}
+
+    Raises
+    ------
+    InvalidMoleculeError
+        When some entry is invalid and ``on_invalid="raise"``.
+
+    Examples
+    --------
+    >>> raise_for_invalid(np.array([True, False]), ["CCO", "xyz"], "nan")  # keeps the rows
+    >>> raise_for_invalid(np.array([True, False]), ["CCO", "xyz"], "raise")
+    Traceback (most recent call last):
+    ...
+    chmr_sklearn._inputs.InvalidMoleculeError: 1 invalid molecule(s) out of 2 at row(s) [1: 'xyz']. ...
     """
     check_on_invalid(on_invalid)
     if on_invalid == "raise" and not np.all(valid):
@@ -256,6 +286,29 @@ def check_molecule_input(estimator: Any, X: Any, *, reset: bool) -> MoleculeColu
     ``reset=True`` (in ``fit``) records ``n_features_in_`` / ``feature_names_in_``;
     ``reset=False`` checks them against a fitted estimator (a stateless featurizer that was
     never fitted accepts anything).
+
+    Parameters
+    ----------
+    estimator : estimator
+        Supplies ``smiles_col`` and receives (or is checked against) the input facts.
+    X : array-like or DataFrame
+        See the module docstring for the accepted forms.
+    reset : bool
+        ``True`` in ``fit``, ``False`` in ``transform`` / ``predict``.
+
+    Returns
+    -------
+    MoleculeColumn
+
+    Examples
+    --------
+    >>> from chmr_sklearn.featurize import FingerprintFeaturizer
+    >>> est = FingerprintFeaturizer()
+    >>> X = pd.DataFrame({"id": [7, 8], "smiles": ["CCO", "CCN"]})
+    >>> check_molecule_input(est, X, reset=True).values.tolist()
+    ['CCO', 'CCN']
+    >>> est.n_features_in_, est.feature_names_in_.tolist()
+    (2, ['id', 'smiles'])
     """
     from sklearn.utils.validation import _check_feature_names
 

@@ -36,6 +36,15 @@ def deterministic() -> Iterator[None]:
     Multi-threaded CPU ``index_add_`` (the GNN's scatter) accumulates in a varying order, so
     two identical runs drift in the last bits; this makes same-seed runs bit-identical.
     ``warn_only`` keeps CUDA ops without a deterministic kernel usable.
+
+    Examples
+    --------
+    >>> before = torch.are_deterministic_algorithms_enabled()
+    >>> with deterministic():
+    ...     torch.are_deterministic_algorithms_enabled()
+    True
+    >>> torch.are_deterministic_algorithms_enabled() == before
+    True
     """
     import torch.utils.deterministic as det
 

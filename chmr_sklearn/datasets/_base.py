@@ -50,7 +50,23 @@ _BUILDERS: dict[str, Callable[[Path, bool], bytes]] = {}
 
 
 class ChecksumError(ValueError):
-    """A file's bytes do not match the hash recorded in the registry."""
+    """A file's bytes do not match the hash recorded in the registry.
+
+    The file is corrupt or another version. It is never overwritten: delete it to fetch it
+    again.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as home:
+    ...     Path(home, "moleculenet").mkdir()
+    ...     _ = Path(home, "moleculenet", "bbbp.csv.gz").write_bytes(b"not the real file")
+    ...     try:
+    ...         fetch_file("bbbp", data_home=home)
+    ...     except ChecksumError as err:
+    ...         print("does not match the registry" in str(err))
+    True
+    """
 
 
 def get_data_home(data_home: str | os.PathLike | None = None) -> Path:

@@ -90,6 +90,14 @@ class MolGraph(NamedTuple):
         bond ``k`` as columns ``2k`` (begin -> end) and ``2k + 1`` (end -> begin), as in OGB.
     edge_attr : ndarray of shape (2 * n_bonds, 3)
         OGB bond features of each directed edge.
+
+    Examples
+    --------
+    >>> g = GraphFeaturizer().fit_transform(["CCO"])[0, 0]
+    >>> g.num_nodes, g.x.shape, g.edge_attr.shape
+    (3, (3, 9), (4, 3))
+    >>> g.edge_index.tolist()  # bond k as columns 2k (begin -> end) and 2k + 1 (end -> begin)
+    [[0, 1, 1, 2], [1, 0, 2, 1]]
     """
 
     x: np.ndarray
@@ -193,6 +201,14 @@ class GraphBatch:
     num_graphs : int
         Number of graphs, including empty ones (``None`` entries), so that pooling by
         ``batch`` into ``num_graphs`` rows keeps one row per input molecule.
+
+    Examples
+    --------
+    >>> batch = GraphFeaturizer.collate(GraphFeaturizer().fit_transform(["CCO", "C"]))
+    >>> batch.num_graphs, batch.num_nodes, batch.batch.tolist()
+    (2, 4, [0, 0, 0, 1])
+    >>> sorted(batch.to_torch())
+    ['batch', 'edge_attr', 'edge_index', 'num_graphs', 'x']
     """
 
     x: np.ndarray

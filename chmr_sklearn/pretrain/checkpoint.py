@@ -36,7 +36,26 @@ class Checkpoint(dict):
 
 
 def build_model(spec: dict[str, Any]) -> CHMRModel:
-    """Rebuild the (untrained) module described by a checkpoint's ``spec``."""
+    """Rebuild the (untrained) module described by a checkpoint's ``spec``.
+
+    Parameters
+    ----------
+    spec : dict
+        Dimensions and architecture switches (``fp_dim``, ``conf_dim``, ``bio_dims``,
+        ``latent_dim``, ``gin``, ``tree``, ``tree_depth``, ``eta``, ``recon_dims``).
+
+    Returns
+    -------
+    CHMRModel
+
+    Examples
+    --------
+    >>> from chmr_sklearn.estimators.transformer import DEFAULT_MODEL
+    >>> ckpt = load_checkpoint(DEFAULT_MODEL)
+    >>> model = build_model(dict(ckpt["spec"], recon_dims=None))  # encoder only, no decoders
+    >>> model.load_state_dict(ckpt["model"], strict=False).missing_keys
+    []
+    """
     return CHMRModel(
         fp_dim=spec["fp_dim"], conf_dim=spec["conf_dim"], bio_dims=spec.get("bio_dims") or {},
         latent_dim=spec["latent_dim"], gin=spec.get("gin"), tree=spec.get("tree"),
@@ -59,8 +78,40 @@ def save_checkpoint(
 
     Parameters
     ----------
-    half : bool
+    path : str or path-like
+        Destination file (``.pt``).
+    config : PretrainConfig
+        Settings the model was pretrained with.
+    spec : dict
+        What :func:`build_model` needs to rebuild the module.
+    model_state : dict of str to Tensor
+        The module's ``state_dict`` (moved to the CPU when saved).
+    scaler : ConformerScaler
+        Standardization of the 3D descriptors.
+    meta : dict, optional
+        JSON-serialisable extras (loss history, data provenance).
+    train : dict, optional
+        Optimizer / scheduler state and epoch, for resuming.
+    half : bool, default=False
         Store floating weights as float16 (the shipped model; loaded back as float32).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Examples
+    --------
+    Copy the shipped model's encoder into a new file and read it back:
+
+    >>> import tempfile
+    >>> from chmr_sklearn.estimators.transformer import DEFAULT_MODEL
+    >>> ckpt = load_checkpoint(DEFAULT_MODEL)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = save_checkpoint(Path(tmp, "copy.pt"), config=ckpt.config, spec=ckpt["spec"],
+    ...                            model_state=ckpt["model"], scaler=ckpt["scaler"], half=True)
+    ...     load_checkpoint(path).config == ckpt.config
+    True
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

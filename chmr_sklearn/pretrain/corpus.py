@@ -51,6 +51,21 @@ class BioModality:
         Molecule index of each observed row.
     mean, std : ndarray (d,)
         Standardization of the raw features (stored in checkpoints).
+
+    Examples
+    --------
+    Two of six molecules have an expression profile; the others are filled by propagation:
+
+    >>> from chmr_sklearn.pretrain import PretrainConfig, PretrainCorpus
+    >>> smiles = ["CCO", "CCN", "c1ccccc1O", "c1ccccc1N", "CC(=O)O", "CCCl"]
+    >>> expr = pd.DataFrame({"smiles": ["CCO", "c1ccccc1O"], "g1": [0.5, -1.0], "g2": [1.0, 0.0]})
+    >>> bio = PretrainCorpus.build(smiles, {"expression": expr}, PretrainConfig(knn_k=2)).bio["expression"]
+    >>> bio.observed.tolist(), bio.rows_mol.tolist()
+    ([True, False, True, False, False, False], [0, 2])
+    >>> bio.inputs.shape, bio.augmented.shape, bio.targets.shape
+    ((6, 2), (6, 2), (2, 2))
+    >>> bool(np.isfinite(bio.inputs).all())
+    True
     """
 
     name: str
@@ -94,7 +109,30 @@ def _standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray
 
 @dataclass
 class PretrainCorpus:
-    """The pretraining inputs; see the module docstring."""
+    """The pretraining inputs; see the module docstring. Build it with :meth:`build`.
+
+    Attributes
+    ----------
+    smiles : list of str
+        The pretraining molecules, in order (invalid ones left out with ``on_invalid="nan"``).
+    mol : MolecularFeatures
+        Their 1D fingerprints, 2D graphs and standardized 3D descriptors, row-aligned.
+    scaler : ConformerScaler
+        Standardization of the 3D descriptors (stored in checkpoints).
+    bio : dict of str to BioModality
+        One entry per profile table.
+    graph : ContextGraph or None
+        The context graph of the CPR random walks (``None`` when ``use_cpr=False``).
+
+    Examples
+    --------
+    >>> from chmr_sklearn.pretrain import PretrainConfig
+    >>> smiles = ["CCO", "CCN", "c1ccccc1O", "c1ccccc1N", "CC(=O)O", "CCCl"]
+    >>> expr = pd.DataFrame({"smiles": ["CCO", "c1ccccc1O"], "g1": [0.5, -1.0], "g2": [1.0, 0.0]})
+    >>> corpus = PretrainCorpus.build(smiles, {"expression": expr}, PretrainConfig(knn_k=2))
+    >>> len(corpus), list(corpus.bio), corpus.graph.n_mol
+    (6, ['expression'], 6)
+    """
 
     smiles: list
     mol: MolecularFeatures

@@ -79,6 +79,22 @@ class Pretrainer:
     computed over the whole global batch, so the result matches a single-process run (see
     :mod:`chmr_sklearn.pretrain.distributed`). Only rank 0 shows progress, writes
     checkpoints and :meth:`export` files.
+
+    Examples
+    --------
+    One epoch of a small model on six molecules, two with an expression profile:
+
+    >>> import pandas as pd
+    >>> from chmr_sklearn.pretrain import PretrainConfig, PretrainCorpus
+    >>> smiles = ["CCO", "CCN", "c1ccccc1O", "c1ccccc1N", "CC(=O)O", "CCCl"]
+    >>> expr = pd.DataFrame({"smiles": ["CCO", "c1ccccc1O"], "g1": [0.5, -1.0], "g2": [1.0, 0.0]})
+    >>> config = PretrainConfig(max_epochs=1, batch_size=6, knn_k=2, latent_dim=16, gin_layers=2)
+    >>> corpus = PretrainCorpus.build(smiles, {"expression": expr}, config)
+    >>> trainer = Pretrainer(config, verbose=0).fit(corpus)
+    >>> [sorted(k for k in epoch if k in ("loss", "cpr", "sca", "tree")) for epoch in trainer.history_]
+    [['cpr', 'loss', 'sca', 'tree']]
+    >>> trainer.model_.training
+    False
     """
 
     def __init__(self, config: PretrainConfig, *, device: str = "auto", checkpoint_dir: str | Path | None = None,

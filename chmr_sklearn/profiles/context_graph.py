@@ -132,6 +132,17 @@ class ContextGraph:
         name); always ``>= min_threshold``.
     edge_counts : dict of str to int
         Undirected edges per pair of node types, e.g. ``"molecule-expression"``.
+
+    Examples
+    --------
+    Three molecules (0 and 1 identical) and one expression profile, measured for molecule 2:
+
+    >>> fps = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1]], dtype=bool)
+    >>> g = ContextGraph.build(fps, {"expression": (np.array([[1.0, 0.0]]), np.array([2]))})
+    >>> g.n_mol, g.n_nodes, g.edge_counts
+    (3, 4, {'molecule-molecule': 1, 'molecule-expression': 1})
+    >>> g.node_type.tolist(), g.node_molecule.tolist()
+    ([0, 0, 0, 1], [0, 1, 2, 2])
     """
 
     def __init__(
