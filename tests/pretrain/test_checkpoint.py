@@ -1,9 +1,17 @@
 """Checkpoints: safe loading, round trip, corrupt and incompatible files refused clearly."""
 
+import os
+
 import pytest
 import torch
 
-from chmr_sklearn.pretrain import PretrainConfig, PretrainCorpus, Pretrainer, build_model, load_checkpoint
+from chmr_sklearn.pretrain import (
+    PretrainConfig,
+    PretrainCorpus,
+    Pretrainer,
+    build_model,
+    load_checkpoint,
+)
 from chmr_sklearn.pretrain.checkpoint import save_checkpoint
 
 
@@ -29,7 +37,7 @@ def test_corrupt_truncated_and_foreign_files_are_refused(trained, tmp_path):
     path = trained.export(tmp_path / "enc.pt")
     data = path.read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="truncated or corrupt"):
+    with pytest.raises(ValueError, match="cut.pt is not a readable .* checkpoint .truncated or corrupt"):
         load_checkpoint(tmp_path / "cut.pt")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a chmr_sklearn checkpoint"):
@@ -45,18 +53,27 @@ def test_incompatible_version_is_refused(trained, tmp_path, monkeypatch):
     path = save_checkpoint(tmp_path / "v99.pt", config=trained.config, spec=trained.spec_,
                            model_state=trained.model_.encoder_state_dict(), scaler=trained.scaler_)
     monkeypatch.undo()
-    with pytest.raises(ValueError, match="version 99"):
+    with pytest.raises(ValueError, match=r"v99.pt has checkpoint format version 99.*reads version 1 only"):
         load_checkpoint(path)
 
 
-def test_pickled_objects_cannot_hide_in_a_checkpoint(tmp_path):
-    class Evil:
-        def __reduce__(self):
-            return (print, ("pwned",))
+class _Bomb:
+    """Unpickling this runs a shell command that creates a marker file."""
 
-    torch.save({"format": "chmr_sklearn.checkpoint", "version": 1, "x": Evil()}, tmp_path / "evil.pt")
-    with pytest.raises(ValueError, match="truncated or corrupt"):
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pickle_bomb_is_refused_and_never_executed(trained, tmp_path):
+    path = trained.export(tmp_path / "enc.pt")
+    raw = torch.load(path, weights_only=True)
+    torch.save({**raw, "meta": _Bomb(tmp_path / "pwned")}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="evil.pt is not a readable chmr_sklearn checkpoint"):
         load_checkpoint(tmp_path / "evil.pt")
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_config_rejects_unknown_keys():
