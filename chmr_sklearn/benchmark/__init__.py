@@ -1,0 +1,42 @@
+"""Downstream benchmark: CHMR vs RF, a fingerprint MLP and chemprop on identical scaffold splits.
+
+One function per step: :func:`load_split` (load + the benchmark split), :func:`embed` (once per
+dataset), :func:`grid_then_seeds` (grid on validation, then every seed), :func:`fit_chemprop`
+(chemprop's own CLI on the same indices) and :func:`write_report`; :func:`run_downstream`
+chains them (``chmr benchmark`` and ``benchmarks/downstream.py`` call it).
+
+Examples
+--------
+>>> from chmr_sklearn.benchmark import DATASETS, plan
+>>> sorted(DATASETS)[:3]
+['bace', 'bbbp', 'broad6k']
+>>> plan("bace", quick=True)["epochs"]
+10
+"""
+
+from ._chemprop import chemprop_executable, fit_chemprop
+from ._data import DATASETS, BenchData, embed, load_split, split_digest
+from ._models import fit_head, fit_rf, grid_then_seeds, score
+from ._report import PAPER, summarize, write_report
+from ._run import MODELS, VARIANTS, plan, run_downstream
+
+__all__ = [
+    "DATASETS",
+    "MODELS",
+    "PAPER",
+    "VARIANTS",
+    "BenchData",
+    "chemprop_executable",
+    "embed",
+    "fit_chemprop",
+    "fit_head",
+    "fit_rf",
+    "grid_then_seeds",
+    "load_split",
+    "plan",
+    "run_downstream",
+    "score",
+    "split_digest",
+    "summarize",
+    "write_report",
+]

@@ -1,0 +1,98 @@
+"""chmr_sklearn.benchmark: report structure, one split for every model, selection blind to test."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.utils import Bunch
+
+from chmr_sklearn.benchmark import (
+    DATASETS,
+    MODELS,
+    load_split,
+    run_downstream,
+    split_digest,
+)
+
+N = 100  # the first ESOL molecules: a quick run stays within seconds
+
+
+def _esol_subset(permute_test: bool = False):
+    """Loader of the first N ESOL molecules; optionally with the test split's labels shuffled."""
+    full = DATASETS["esol"](drop_invalid=True)
+    data, target = full.data.iloc[:N].reset_index(drop=True), full.target.iloc[:N].reset_index(drop=True).copy()
+    if permute_test:
+        split = load_split("esol_sub", lambda drop_invalid: Bunch(
+            data=data, target=target, target_names=full.target_names, metric=full.metric,
+            split_protocol=full.split_protocol, n_invalid_dropped=0)).split
+        te = split[2]
+        target.iloc[te] = np.random.default_rng(0).permutation(target.iloc[te].to_numpy())
+
+    def loader(drop_invalid=True):
+        return Bunch(data=data, target=target, target_names=full.target_names, metric=full.metric,
+                     split_protocol=full.split_protocol, n_invalid_dropped=0)
+
+    return loader
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "downstream.md"
+    kw = {"seeds": (0, 1), "quick": True, "n_jobs": 1, "chemprop": False, "log": lambda m: None}
+    plain = run_downstream([("esol_sub", _esol_subset())], out=out, **kw)
+    permuted = run_downstream([("esol_sub", _esol_subset(permute_test=True))], **kw)
+    return out, plain["results"][0], permuted["results"][0]
+
+
+def test_report_structure(runs):
+    out, res, _ = runs
+    text = out.read_text()
+    assert "| esol_sub (MAE) |" in text and "## Where we win and lose" in text
+    assert out.with_suffix(".png").stat().st_size > 0
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved["results"][0]["name"] == "esol_sub" and saved["meta"]["seeds"] == [0, 1]
+    assert set(res["models"]) == set(MODELS)
+    assert res["models"]["chemprop"]["status"] == "not run"
+    for model in ("chmr", "chmr_rf", "fp_mlp", "rf"):
+        block = res["models"][model]
+        assert block["status"] == "ok"
+        chosen = block["runs"][block["chosen"]]
+        assert [r["seed"] for r in chosen] == [0, 1]  # the chosen point ran on every seed
+        assert all(np.isfinite(r["test"]["mae"]) and r["test"]["mae"] > 0 for r in chosen)
+    # the head grid has two points: both tried on the first seed, only the chosen one on seed 1
+    assert len(res["models"]["chmr"]["runs"]) == 2
+
+
+def test_one_split_for_every_model(runs):
+    _, res, _ = runs
+    tr, va, te = (np.asarray(p) for p in res["split_indices"])
+    assert len(np.intersect1d(tr, te)) == 0 and len(np.intersect1d(va, te)) == 0
+    assert sorted(np.concatenate([tr, va, te]).tolist()) == list(range(N))
+    digests = {r["split"] for block in res["models"].values() for rs in block["runs"].values() for r in rs}
+    assert digests == {split_digest((tr, va, te))}
+
+
+def test_test_labels_never_select(runs):
+    _, res, permuted = runs
+    assert permuted["split_indices"] == res["split_indices"]
+    for model in ("chmr", "chmr_rf", "fp_mlp", "rf"):
+        a, b = res["models"][model], permuted["models"][model]
+        assert a["chosen"] == b["chosen"]
+        assert a["selection"] == pytest.approx(b["selection"])  # validation scores untouched
+    # ...while the test scores did see the shuffled labels
+    a = res["models"]["rf"]["runs"][res["models"]["rf"]["chosen"]][0]["test"]["mae"]
+    b = permuted["models"]["rf"]["runs"][permuted["models"]["rf"]["chosen"]][0]["test"]["mae"]
+    assert a != pytest.approx(b)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["_data", "_models", "_chemprop", "_report", "_run", "__init__"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module("chmr_sklearn.benchmark" + ("" if module == "__init__" else f".{module}"))
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
