@@ -68,6 +68,19 @@ class EmbedSummary:
         Wall time of the call.
     output_path : Path
         The file written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from chmr_sklearn import CHMRTransformer
+    >>> enc = CHMRTransformer(output="anchor", on_invalid="nan").fit(["CCO"])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = Path(tmp, "mols.csv").write_text("id,smiles\\na,CCO\\nb,xyz\\nc,c1ccccc1O\\n")
+    ...     summary = embed_file(enc, Path(tmp, "mols.csv"), Path(tmp, "emb.csv"))
+    ...     print(pd.read_csv(summary.output_path).shape)
+    (3, 302)
+    >>> summary.n_rows, summary.n_invalid, summary.n_chunks, summary.n_chunks_skipped
+    (3, 1, 1, 0)
     """
 
     n_rows: int
@@ -86,6 +99,18 @@ class InvalidRowsError(ValueError):
     rows : list of int
         1-based row numbers of **every** invalid row in the file, counting data rows (a
         header line is not counted).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from chmr_sklearn import CHMRTransformer
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = Path(tmp, "mols.csv").write_text("id,smiles\\na,CCO\\nb,xyz\\nc,c1ccccc1O\\n")
+    ...     try:
+    ...         embed_file(CHMRTransformer().fit(["CCO"]), Path(tmp, "mols.csv"), Path(tmp, "emb.csv"))
+    ...     except InvalidRowsError as err:
+    ...         print(err.rows, isinstance(err, ValueError))
+    [2] True
     """
 
     def __init__(self, path: Path, smiles_col: str, rows: list[int], shown: dict[int, str], note: str):

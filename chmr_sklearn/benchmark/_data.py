@@ -43,7 +43,18 @@ _EXPECTED_SIZES = {"chembl2k": (1413, 353, 589), "broad6k": (3940, 985, 1642)}
 
 @dataclass
 class BenchData:
-    """One dataset, split once: every model sees exactly these index arrays."""
+    """One dataset, split once: every model sees exactly these index arrays.
+
+    Build it with :func:`load_split`.
+
+    Examples
+    --------
+    >>> d = load_split("esol")
+    >>> d.name, d.kind, d.Y.shape, [len(part) for part in d.split]
+    ('esol', 'regression', (1128, 1), [902, 113, 113])
+    >>> d.protocol["method"], d.n_invalid_dropped
+    ('ogb', 0)
+    """
 
     name: str
     smiles: np.ndarray
