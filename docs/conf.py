@@ -159,6 +159,21 @@ def _expand_guides(app, docname, source):
     source[0] = source[0].replace(marker, "\n".join(ordered))
 
 
+# ``[[guide:cli|the CLI guide]]`` links a guide page another part of the project writes when
+# the page exists, and stays plain text otherwise, so a page still being written breaks nothing.
+_GUIDE_LINK = re.compile(r"\[\[guide:([a-z_]+)\|([^\]]+)\]\]")
+
+
+def _expand_guide_links(app, docname, source):
+    def link(match):
+        page, text = match.groups()
+        if (DOCS / "guide" / f"{page}.md").is_file():
+            return f"{{doc}}`{text} </guide/{page}>`"
+        return text
+
+    source[0] = _GUIDE_LINK.sub(link, source[0])
+
+
 def _skip_metadata_requests(app, what, name, obj, skip, options):
     # sklearn generates set_{fit,score,...}_request methods whose docstrings reference
     # sklearn's own glossary; they are routing plumbing, documented by scikit-learn.
@@ -171,4 +186,5 @@ def setup(app):
     app.connect("source-read", _expand_api)
     app.connect("source-read", _expand_results)
     app.connect("source-read", _expand_guides)
+    app.connect("source-read", _expand_guide_links)
     app.connect("autodoc-skip-member", _skip_metadata_requests)

@@ -24,6 +24,8 @@ API_PAGES = {
     "datasets": "chmr_sklearn.datasets",
     "model_selection": "chmr_sklearn.model_selection",
     "cli": "chmr_sklearn.cli",
+    "streaming": "chmr_sklearn.streaming",
+    "benchmark": "chmr_sklearn.benchmark",
 }
 GUIDES = ["featurizers", "profiles", "pretraining", "tree_codes", "estimators", "model_selection", "datasets"]
 
@@ -42,7 +44,8 @@ def built(tmp_path_factory) -> Path:
 
 def _public_names(modname: str) -> list[str]:
     # Read ``__all__`` from the source (no import: torch would cost seconds in this process).
-    init = REPO.joinpath(*modname.split(".")) / "__init__.py"
+    base = REPO.joinpath(*modname.split("."))
+    init = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
     for node in ast.parse(init.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
             return [n for n in ast.literal_eval(node.value) if not n.startswith("__")]
