@@ -270,7 +270,8 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
     prog = f"chmr {args.command}"
 
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"{prog}: warning: {_one_line(message)}", file=sys.stderr)
+        if is_main_process():  # under torchrun every rank would repeat it
+            print(f"{prog}: warning: {_one_line(message)}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show

@@ -19,7 +19,16 @@ HELP = "downstream benchmark: CHMR vs RF, FP-MLP and chemprop on scaffold splits
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    """Register ``chmr benchmark`` on the subparsers ``sub``."""
+    """Register ``chmr benchmark`` on the subparsers ``sub`` (from ``add_subparsers``).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> sub = argparse.ArgumentParser(prog="chmr").add_subparsers(dest="command")
+    >>> args = add_parser(sub).parse_args(["--dataset", "bbbp", "esol", "--quick"])
+    >>> args.dataset, args.seeds, args.quick
+    (['bbbp', 'esol'], [0, 1, 2], True)
+    """
     parser = sub.add_parser("benchmark", help=HELP, description=HELP + ".")
     parser.add_argument("--dataset", nargs="+", required=True, metavar="NAME",
                         help="datasets: chembl2k broad6k toxcast bbbp bace clintox sider hiv esol freesolv "
@@ -32,11 +41,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="write the Markdown report here (and its .json / .png siblings)")
     add_runtime_options(parser, device=False, seed=False)
     add_verbosity_options(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=_run)
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
     """Run the benchmark; progress lines go to stdout unless ``--quiet``."""
     import tempfile
     from pathlib import Path

@@ -16,7 +16,16 @@ HELP = "CHMR vs random forest on real molecules shipped with RDKit (offline)"
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    """Register ``chmr demo`` on the subparsers ``sub``."""
+    """Register ``chmr demo`` on the subparsers ``sub`` (from ``add_subparsers``).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> sub = argparse.ArgumentParser(prog="chmr").add_subparsers(dest="command")
+    >>> args = add_parser(sub).parse_args(["--n", "100"])
+    >>> args.n, args.epochs, args.seed
+    (100, 50, 0)
+    """
     parser = sub.add_parser("demo", help=HELP, description=HELP + ".")
     parser.add_argument("--n", type=positive_int, default=None, metavar="N",
                         help="use an evenly spaced subset of N molecules (default: all 1017)")
@@ -24,11 +33,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="maximum epochs of the heads (default: %(default)s)")
     add_runtime_options(parser)
     add_verbosity_options(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=_run)
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
     """CHMR vs a random forest on the same scaffold split of real molecules (offline)."""
     import numpy as np
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
@@ -58,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             "max_epochs": args.epochs}
     rows = []
 
-    def run(name, model, features, target, metric):
+    def evaluate(name, model, features, target, metric):
         start = time.perf_counter()
         if name.startswith("CHMR"):
             model.fit(features[train], target[train], validation_data=(features[valid], target[valid]))
@@ -71,13 +80,13 @@ def run(args: argparse.Namespace) -> int:
             value = float("nan")
         rows.append((name, metric.__name__, value, time.perf_counter() - start))
 
-    run("CHMRRegressor", CHMRRegressor(**head), emb, y, mean_mae)
-    run("RandomForestRegressor", RandomForestRegressor(500, n_jobs=args.n_jobs, random_state=args.seed), fp, y,
-        mean_mae)
+    evaluate("CHMRRegressor", CHMRRegressor(**head), emb, y, mean_mae)
+    evaluate("RandomForestRegressor", RandomForestRegressor(500, n_jobs=args.n_jobs, random_state=args.seed), fp, y,
+             mean_mae)
     print(f"classification task: activity > {threshold:.2f} (training median)")
-    run("CHMRClassifier", CHMRClassifier(**head), emb, active, mean_roc_auc)
-    run("RandomForestClassifier", RandomForestClassifier(500, n_jobs=args.n_jobs, random_state=args.seed), fp,
-        active, mean_roc_auc)
+    evaluate("CHMRClassifier", CHMRClassifier(**head), emb, active, mean_roc_auc)
+    evaluate("RandomForestClassifier", RandomForestClassifier(500, n_jobs=args.n_jobs, random_state=args.seed), fp,
+             active, mean_roc_auc)
     print(f"\nCHMR embedding (shipped default model, {emb.shape[1]} columns): {embed_s:.1f} s "
           f"({len(X) / embed_s:.0f} mol/s)")
     print(f"{'model':<24}{'test metric':<16}{'value':>8}{'fit s':>8}")

@@ -28,7 +28,16 @@ OUTPUT_SUFFIXES = (".parquet", ".csv")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    """Register ``chmr embed`` on the subparsers ``sub``."""
+    """Register ``chmr embed`` on the subparsers ``sub`` (from ``add_subparsers``).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> sub = argparse.ArgumentParser(prog="chmr").add_subparsers(dest="command")
+    >>> args = add_parser(sub).parse_args(["in.csv", "-o", "out.parquet", "--codes"])
+    >>> args.out, args.output, args.codes
+    ('out.parquet', 'concat', True)
+    """
     parser = sub.add_parser("embed", help=HELP, description=HELP + ". Rerun the same command to resume.")
     parser.add_argument("input", metavar="IN", help="molecules (.csv, .tsv, .smi, .txt, optionally .gz, or .parquet)")
     parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output file (.parquet or .csv)")
@@ -46,11 +55,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_on_invalid_option(parser)
     add_runtime_options(parser)
     add_verbosity_options(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=_run)
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
     """Embed the file and print a one-line summary."""
     from ..estimators import CHMRTransformer
     from ..streaming import InvalidRowsError, embed_file

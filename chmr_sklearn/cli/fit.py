@@ -34,7 +34,16 @@ MODEL_SUFFIXES = (".joblib",)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    """Register ``chmr fit`` on the subparsers ``sub``."""
+    """Register ``chmr fit`` on the subparsers ``sub`` (from ``add_subparsers``).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> sub = argparse.ArgumentParser(prog="chmr").add_subparsers(dest="command")
+    >>> args = add_parser(sub).parse_args(["train.csv", "--target", "a", "b", "--task", "classification", "-o", "m.joblib"])
+    >>> args.target, args.task
+    (['a', 'b'], 'classification')
+    """
     parser = sub.add_parser("fit", help=HELP, description=HELP + ". Empty target cells are missing labels.")
     parser.add_argument("train", metavar="TRAIN", help="training table (.csv, .tsv, .parquet; .gz allowed)")
     parser.add_argument("--target", nargs="+", required=True, metavar="COL",
@@ -53,11 +62,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_on_invalid_option(parser)
     add_runtime_options(parser)
     add_verbosity_options(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=_run)
     return parser
 
 
-def read_targets(frame, targets: list[str], task: str, path):
+def _read_targets(frame, targets: list[str], task: str, path):
     """Target columns as a float DataFrame (NaN = missing), checked for the task."""
     import numpy as np
     import pandas as pd
@@ -80,7 +89,7 @@ def read_targets(frame, targets: list[str], task: str, path):
     return Y
 
 
-def run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
     """Train and save the model; print what was learnt."""
     import joblib
     import numpy as np
@@ -91,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     model_path = resolve_model_path(args.model)
     frame = read_table(args.train, what="training file", as_text=True)
     require_columns(frame, [args.smiles_col, *args.target], args.train, what="training file")
-    Y = read_targets(frame, args.target, args.task, args.train)
+    Y = _read_targets(frame, args.target, args.task, args.train)
     X = frame[args.smiles_col].to_numpy(dtype=object)
 
     verbose = verbosity(args)

@@ -31,7 +31,16 @@ OUTPUT_SUFFIXES = (".csv", ".tsv", ".parquet", ".csv.gz", ".tsv.gz")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    """Register ``chmr predict`` on the subparsers ``sub``."""
+    """Register ``chmr predict`` on the subparsers ``sub`` (from ``add_subparsers``).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> sub = argparse.ArgumentParser(prog="chmr").add_subparsers(dest="command")
+    >>> args = add_parser(sub).parse_args(["m.joblib", "in.csv", "-o", "preds.csv"])
+    >>> args.model, args.smiles_col, args.on_invalid
+    ('m.joblib', None, 'raise')
+    """
     parser = sub.add_parser("predict", help=HELP, description=HELP + "; input columns and row order are kept.")
     parser.add_argument("model", metavar="MODEL.joblib", help="a model written by chmr fit")
     parser.add_argument("input", metavar="IN", help="table with a SMILES column (.csv, .tsv, .parquet; .gz allowed)")
@@ -43,11 +52,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_on_invalid_option(parser)
     add_runtime_options(parser, device=False, seed=False)
     add_verbosity_options(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=_run)
     return parser
 
 
-def load_model(path: str):
+def _load_model(path: str):
     """The fitted CHMR estimator in ``path``, or a CLIError saying why it is not one.
 
     Loading runs pickle code: only load model files you trust (as with any joblib file).
@@ -76,7 +85,7 @@ def load_model(path: str):
     return model
 
 
-def prediction_columns(model) -> list[str]:
+def _prediction_columns(model) -> list[str]:
     """One output column name per task: ``<target>_proba`` or ``<target>_pred``."""
     from ..estimators import CHMRClassifier
 
@@ -85,7 +94,7 @@ def prediction_columns(model) -> list[str]:
     return [f"{name}_{suffix}" for name in names]
 
 
-def predict_table(model, frame, smiles_col: str):
+def _predict_table(model, frame, smiles_col: str):
     """Predictions ``(n_rows, n_tasks)`` for the molecules of ``frame[smiles_col]``."""
     import numpy as np
 
@@ -100,17 +109,17 @@ def predict_table(model, frame, smiles_col: str):
     return np.asarray(model.predict(X)).reshape(len(frame), -1)
 
 
-def run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
     """Load the model, predict, write the table."""
     import numpy as np
 
     output = check_suffix(args.output, OUTPUT_SUFFIXES, what="output file (-o)")
     check_input_file(args.input, TABLE_SUFFIXES, what="input file")
-    model = load_model(args.model)
+    model = _load_model(args.model)
     frame = read_table(args.input, as_text=True)
     smiles_col = args.smiles_col or model.smiles_col
     require_columns(frame, [smiles_col], args.input)
-    columns = prediction_columns(model)
+    columns = _prediction_columns(model)
     clash = [c for c in columns if c in frame.columns]
     if clash:
         raise CLIError(f"input file {args.input!r} already has the prediction column(s) {clash}; rename them.")
@@ -121,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         estimator.on_invalid, estimator.n_jobs = args.on_invalid, args.n_jobs
     model.transformer_.cache_dir, model.transformer_.verbose = args.cache_dir, verbosity(args)
     with molecule_errors(frame[smiles_col].to_numpy(dtype=object), smiles_col, args.input):
-        predictions = predict_table(model, frame, smiles_col)
+        predictions = _predict_table(model, frame, smiles_col)
 
     out = frame.copy()
     for j, name in enumerate(columns):

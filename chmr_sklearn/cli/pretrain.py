@@ -1,8 +1,8 @@
 """``chmr pretrain``: pretrain a CHMR encoder on your molecules and cell-profile tables.
 
 Each ``--profiles NAME=PATH`` is one biological modality (e.g. ``morphology=cellpainting.csv``):
-a table with a ``smiles`` (or ``inchikey``) column and numeric feature columns; other columns
-(ids, names) are ignored, several rows of one molecule are averaged. The molecules file lists
+a table with a ``smiles`` column (else an ``inchikey`` column) and numeric feature columns;
+other columns (ids, names) are ignored, several rows of one molecule are averaged. The molecules file lists
 every pretraining molecule, profiled or not (missing profiles are filled by propagation).
 
 ``CKPT_DIR/last.pt`` is written after every epoch, so rerunning the same command after an
@@ -53,7 +53,16 @@ def profile_spec(text: str) -> tuple[str, str]:
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    """Register ``chmr pretrain`` on the subparsers ``sub``."""
+    """Register ``chmr pretrain`` on the subparsers ``sub`` (from ``add_subparsers``).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> sub = argparse.ArgumentParser(prog="chmr").add_subparsers(dest="command")
+    >>> args = add_parser(sub).parse_args(["--molecules", "m.csv", "--profiles", "cp=cp.csv", "-o", "ckpt"])
+    >>> args.profiles, args.epochs, args.batch_size
+    ([('cp', 'cp.csv')], 20, 512)
+    """
     parser = sub.add_parser("pretrain", help=HELP, description=HELP + ". Rerun the same command to resume.")
     parser.add_argument("--molecules", required=True, metavar="MOLS",
                         help="table of the pretraining molecules (.csv, .tsv, .parquet; .gz allowed)")
@@ -70,11 +79,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_on_invalid_option(parser)
     add_runtime_options(parser)
     add_verbosity_options(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=_run)
     return parser
 
 
-def read_profiles(specs: list[tuple[str, str]], smiles_col: str) -> dict:
+def _read_profiles(specs: list[tuple[str, str]], smiles_col: str) -> dict:
     """``{name: ProfileTable}`` from ``NAME=PATH`` pairs, keyed by SMILES or InChIKey."""
     from ..profiles import ProfileTable
 
@@ -85,10 +94,12 @@ def read_profiles(specs: list[tuple[str, str]], smiles_col: str) -> dict:
     for name, path in specs:
         what = f"profile file {name!r}"
         frame = read_table(path, what=what)
-        if "inchikey" in frame.columns:  # cheaper and unambiguous; a SMILES column is then left out
-            keys, values = {"inchikey_col": "inchikey", "smiles_col": smiles_col}, []
-        elif smiles_col in frame.columns:
+        # SMILES first: their keys are computed exactly as the molecules' are, whereas an
+        # InChIKey column from another source may standardize differently (and then not match).
+        if smiles_col in frame.columns:
             keys, values = {"smiles_col": smiles_col}, frame[smiles_col].to_numpy(dtype=object)
+        elif "inchikey" in frame.columns:
+            keys, values = {"inchikey_col": "inchikey", "smiles_col": None}, []
         else:
             raise CLIError(f"{what} {path!r} has neither a {smiles_col!r} nor an 'inchikey' column to identify "
                            f"the molecules; available columns: {available_columns(frame)}.")
@@ -97,7 +108,7 @@ def read_profiles(specs: list[tuple[str, str]], smiles_col: str) -> dict:
     return tables
 
 
-def run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
     """Build the corpus, pretrain (resuming from ``CKPT_DIR/last.pt``), export ``model.pt``."""
     from ..pretrain import PretrainConfig, PretrainCorpus, Pretrainer
 
@@ -109,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     frame = read_table(args.molecules, what="molecules file", as_text=True)
     require_columns(frame, [args.smiles_col], args.molecules, what="molecules file")
     smiles = frame[args.smiles_col].tolist()
-    tables = read_profiles(args.profiles, args.smiles_col)
+    tables = _read_profiles(args.profiles, args.smiles_col)
 
     verbose = verbosity(args) and is_main_process()
     config = PretrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)

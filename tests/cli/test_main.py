@@ -48,7 +48,8 @@ def test_parser_defaults_match_the_agreed_interface():
     assert bench.dataset == ["bbbp", "esol"] and bench.seeds == [0, 1, 2] and not bench.quick
 
 
-@pytest.mark.parametrize("module", ["chmr_sklearn.cli", "chmr_sklearn.cli._common", "chmr_sklearn.cli.pretrain"])
+@pytest.mark.parametrize("module", ["__init__", "_common", *SUBCOMMANDS])
 def test_docstring_examples(module):
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    name = "chmr_sklearn.cli" + ("" if module == "__init__" else f".{module}")
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
