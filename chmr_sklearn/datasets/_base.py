@@ -5,30 +5,37 @@ Rules (DESIGN §5):
 * ``data_home`` = the argument, else the ``CHMR_DATA_HOME`` environment variable, else
   ``~/chmr_sklearn_data``. Files sit under it with the registry's relative path
   (``moleculenet/bbbp.csv.gz``: the same layout as the project's ``shared/data``).
-* Only registry names can be fetched; nothing is ever written outside ``data_home``.
+* Only registry names can be fetched; nothing is ever written outside ``data_home``: a
+  registry path that is absolute, has ``..``/``.``/empty parts or backslashes, or that resolves
+  outside ``data_home`` through a symlink is refused with a ValueError.
 * An existing file is **never rewritten** (``shared/`` is read-only in CI); it is verified
   (sha256 of the stored bytes, or of its decompressed content) and a mismatch raises.
 * A download is verified in memory on its decompressed content, written to a temporary file
   in the destination folder and moved into place only then; a mismatch leaves nothing behind.
+  Downloads and decompressed contents are capped (``_MAX_BYTES``) so a hostile server or a
+  gzip bomb cannot exhaust memory before the hash check, and redirects may only lead to
+  http(s) URLs. No archive is ever extracted: data files are single (gzip) files.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import tempfile
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any
 
 from ._registry import REGISTRY
 
 __all__ = [
-    "ChecksumError",
     "DATA_HOME_ENV",
+    "ChecksumError",
     "fetch_file",
     "get_data_home",
     "list_data_files",
@@ -39,10 +46,14 @@ _DEFAULT_HOME = "~/chmr_sklearn_data"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ALLOWED_SCHEMES = ("https://", "http://", "file://")
 _TIMEOUT_S = 60
+# The largest registry file holds ~10 MB of content; anything far bigger is not ours.
+_MAX_BYTES = 256 * 2**20
 
-# (resolved path, size, mtime_ns) -> sha256 it was verified against; hashing a few MB is cheap,
-# but loaders are called in loops (benchmarks x seeds), so each file is hashed once per process.
-_VERIFIED: dict[tuple[str, int, int], str] = {}
+# (resolved path, inode, size, mtime_ns, ctime_ns) -> sha256 it was verified against; hashing a
+# few MB is cheap, but loaders are called in loops (benchmarks x seeds), so each file is hashed
+# once per process. ctime and inode change whenever the file is rewritten or replaced (unlike
+# mtime, they cannot be set back), so a swapped file is hashed again.
+_VERIFIED: dict[tuple[str, int, int, int, int], str] = {}
 
 # name -> function(data_home, download_if_missing) -> bytes of the uncompressed derived file.
 # Filled by the modules that know how to rebuild a derived file (see _profiles.py).
@@ -125,7 +136,15 @@ def _local_path(entry: dict[str, Any], home: Path) -> Path:
         or ":" in pure.parts[0]
     ):
         raise ValueError(f"Registry path {rel!r} is not a plain relative path under data_home.")
-    return home.joinpath(*pure.parts)
+    path = home.joinpath(*pure.parts)
+    # A symlinked folder or file inside data_home must not lead reads or writes elsewhere.
+    root = home.resolve()
+    if not path.resolve().is_relative_to(root):
+        raise ValueError(
+            f"Registry path {rel!r} resolves to {str(path.resolve())!r}, outside data_home "
+            f"{str(root)!r} (a symlink?); refusing to read or write there."
+        )
+    return path
 
 
 def _sha256(data: bytes) -> str:
@@ -133,13 +152,19 @@ def _sha256(data: bytes) -> str:
 
 
 def _payload(data: bytes) -> bytes:
-    """Decompressed content of gzip bytes; other bytes unchanged."""
-    return gzip.decompress(data) if data[:2] == _GZIP_MAGIC else data
+    """Decompressed content of gzip bytes (at most ``_MAX_BYTES``); other bytes unchanged."""
+    if data[:2] != _GZIP_MAGIC:
+        return data
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+        content = stream.read(_MAX_BYTES + 1)
+    if len(content) > _MAX_BYTES:
+        raise OSError(f"decompresses to more than {_MAX_BYTES} bytes (a gzip bomb?)")
+    return content
 
 
 def _verify_existing(name: str, path: Path, entry: dict[str, Any]) -> None:
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     if _VERIFIED.get(key) == entry["sha256"]:
         return
     data = path.read_bytes()
@@ -161,12 +186,25 @@ def _verify_existing(name: str, path: Path, entry: dict[str, Any]) -> None:
     _VERIFIED[key] = entry["sha256"]
 
 
+class _WebOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) URLs only (urllib would also follow ftp://)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if not newurl.startswith(("https://", "http://")):
+            raise urllib.error.URLError(f"refusing to follow a redirect to {newurl!r}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _fetch_bytes(url: str) -> bytes:
     """Download ``url`` (https or file) and return its bytes. Tests replace this function."""
     if not url.startswith(_ALLOWED_SCHEMES):
         raise ValueError(f"Refusing to download from {url!r}: only {_ALLOWED_SCHEMES} URLs.")
-    with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:  # noqa: S310 (scheme checked)
-        return response.read()
+    opener = urllib.request.build_opener(_WebOnlyRedirects)
+    with opener.open(url, timeout=_TIMEOUT_S) as response:  # scheme checked above
+        data = response.read(_MAX_BYTES + 1)
+    if len(data) > _MAX_BYTES:
+        raise OSError(f"{url} is larger than {_MAX_BYTES} bytes; no registry file is that big.")
+    return data
 
 
 def _verify_payload(name: str, entry: dict[str, Any], raw: bytes, origin: str) -> bytes:

@@ -14,6 +14,8 @@ import pytest
 
 from chmr_sklearn.datasets import (
     ChecksumError,
+    _base,
+    _profiles,
     fetch_file,
     get_data_home,
     list_data_files,
@@ -22,7 +24,6 @@ from chmr_sklearn.datasets import (
     load_cmea_paired,
     load_l1000_drugbank,
 )
-from chmr_sklearn.datasets import _base, _profiles
 from chmr_sklearn.datasets._registry import REGISTRY
 
 SHARED_DIRS = ("moleculenet", "infoalign", "cell")
@@ -153,7 +154,7 @@ def test_download_plain_file_url_is_verified_and_gzipped(monkeypatch, tmp_path, 
     assert path == home / "moleculenet" / "bbbp.csv.gz"
     assert gzip.decompress(path.read_bytes()) == plain_upstream.read_bytes()
     assert [p.name for p in path.parent.iterdir()] == ["bbbp.csv.gz"]  # no temp file left
-    X, y = load_bbbp(data_home=home, return_X_y=True)
+    X, _ = load_bbbp(data_home=home, return_X_y=True)
     assert len(X) == 2050
     mtime = path.stat().st_mtime_ns
     fetch_file("bbbp", data_home=home)  # second call: verified, not rewritten
@@ -269,3 +270,183 @@ def test_cmea_missing_explains_recipe(tmp_path):
         with pytest.raises(FileNotFoundError, match=r"derived_cmea_cellpainting.*pyreadr.*lincs_pertinfo"):
             load_cmea_paired(data_home=tmp_path, download_if_missing=flag)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- download security
+
+
+@pytest.fixture
+def web(tmp_path):
+    """A local HTTP server (no internet): serves tmp_path/www, counts requests, can redirect."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    hits: list[str] = []
+    redirects: dict[str, str] = {}
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            if self.path in redirects:
+                self.send_response(302)
+                self.send_header("Location", redirects[self.path])
+                self.end_headers()
+                return
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield {"root": root, "url": f"http://127.0.0.1:{server.server_address[1]}", "hits": hits,
+               "redirects": redirects}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _files(home: Path) -> list[str]:
+    return sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file()) if home.exists() else []
+
+
+def test_http_download_is_verified_stored_atomically_and_cached(monkeypatch, tmp_path, web, plain_upstream):
+    (web["root"] / "BBBP.csv").write_bytes(plain_upstream.read_bytes())
+    monkeypatch.setitem(REGISTRY, "bbbp", {**REGISTRY["bbbp"], "url": web["url"] + "/BBBP.csv"})
+    temp_dirs = []
+    real_mkstemp = _base.tempfile.mkstemp
+    monkeypatch.setattr(_base.tempfile, "mkstemp", lambda **kw: temp_dirs.append(kw["dir"]) or real_mkstemp(**kw))
+    home = tmp_path / "home"
+    path = fetch_file("bbbp", data_home=home)
+    assert _files(home) == ["moleculenet/bbbp.csv.gz"]  # the temp file was renamed, not left
+    assert temp_dirs == [path.parent] and path.parent.is_relative_to(home)
+    assert gzip.decompress(path.read_bytes()) == plain_upstream.read_bytes()
+    fetch_file("bbbp", data_home=home)
+    assert web["hits"] == ["/BBBP.csv"]  # the cached file is verified, not downloaded again
+
+
+def test_http_download_with_wrong_content_leaves_nothing(monkeypatch, tmp_path, web):
+    (web["root"] / "BBBP.csv").write_text("smiles,p_np\nCCO,1\n")
+    monkeypatch.setitem(REGISTRY, "bbbp", {**REGISTRY["bbbp"], "url": web["url"] + "/BBBP.csv"})
+    with pytest.raises(ChecksumError, match="Nothing was saved"):
+        fetch_file("bbbp", data_home=tmp_path / "home")
+    assert _files(tmp_path / "home") == []
+
+
+def test_redirects_only_to_web_urls(monkeypatch, tmp_path, web, plain_upstream):
+    (web["root"] / "BBBP.csv").write_bytes(plain_upstream.read_bytes())
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for download")
+    web["redirects"]["/to-file"] = secret.as_uri()
+    web["redirects"]["/to-ftp"] = "ftp://127.0.0.1:9/BBBP.csv"  # urllib alone would follow this
+    web["redirects"]["/to-web"] = web["url"] + "/BBBP.csv"
+    home = tmp_path / "home"
+    monkeypatch.setitem(REGISTRY, "bbbp", {**REGISTRY["bbbp"], "url": web["url"] + "/to-file"})
+    with pytest.raises(OSError, match="redirect"):
+        fetch_file("bbbp", data_home=home)
+    monkeypatch.setitem(REGISTRY, "bbbp", {**REGISTRY["bbbp"], "url": web["url"] + "/to-ftp"})
+    with pytest.raises(OSError, match="refusing to follow a redirect to 'ftp://"):
+        fetch_file("bbbp", data_home=home)
+    assert _files(home) == []
+    monkeypatch.setitem(REGISTRY, "bbbp", {**REGISTRY["bbbp"], "url": web["url"] + "/to-web"})
+    assert fetch_file("bbbp", data_home=home).is_file()
+
+
+def test_oversized_download_and_gzip_bomb_are_refused(monkeypatch, tmp_path, web):
+    monkeypatch.setattr(_base, "_MAX_BYTES", 2**20)
+    (web["root"] / "big.csv").write_bytes(b"x" * (2**20 + 1))
+    (web["root"] / "bomb.csv.gz").write_bytes(gzip.compress(b"\0" * (4 * 2**20)))  # 4 MiB from ~4 kB
+    home = tmp_path / "home"
+    monkeypatch.setitem(REGISTRY, "bbbp", {**REGISTRY["bbbp"], "url": web["url"] + "/big.csv"})
+    with pytest.raises(OSError, match="larger than"):
+        fetch_file("bbbp", data_home=home)
+    monkeypatch.setitem(REGISTRY, "bbbp", {**REGISTRY["bbbp"], "url": web["url"] + "/bomb.csv.gz"})
+    with pytest.raises(ChecksumError, match="gzip bomb"):
+        fetch_file("bbbp", data_home=home)
+    assert _files(home) == []
+
+
+def test_remote_name_never_chooses_the_local_path(monkeypatch, tmp_path, plain_upstream):
+    """The URL's file name ('..', absolute, other names) is ignored: the registry path decides."""
+    weird = plain_upstream.parent / "sub"
+    weird.mkdir()
+    url = weird.as_uri() + "/../BBBP.csv"  # resolves to plain_upstream
+    monkeypatch.setitem(REGISTRY, "bbbp", {**REGISTRY["bbbp"], "url": url})
+    home = tmp_path / "home"
+    assert fetch_file("bbbp", data_home=home) == home / "moleculenet" / "bbbp.csv.gz"
+    assert _files(home) == ["moleculenet/bbbp.csv.gz"]
+    assert sorted(p.name for p in plain_upstream.parent.iterdir()) == ["BBBP.csv", "sub"]
+
+
+@pytest.mark.parametrize("evil", ["C:/evil.csv.gz", "C:evil.csv.gz", "moleculenet/./bbbp.csv.gz",
+                                  "moleculenet//bbbp.csv.gz", "moleculenet/bbbp.csv.gz/", "..", "."])
+def test_more_registry_paths_that_could_escape(monkeypatch, tmp_path, evil):
+    monkeypatch.setattr(_base, "_fetch_bytes", lambda url: pytest.fail("must not download"))
+    monkeypatch.setitem(REGISTRY, "bbbp", {**REGISTRY["bbbp"], "path": evil})
+    with pytest.raises(ValueError, match="plain relative path"):
+        fetch_file("bbbp", data_home=tmp_path / "home")
+    assert not (tmp_path / "home").exists()
+
+
+def test_every_registry_path_stays_under_data_home(tmp_path):
+    for name, entry in REGISTRY.items():
+        assert _base._local_path(entry, tmp_path).resolve().is_relative_to(tmp_path.resolve()), name
+
+
+def test_symlinks_escaping_data_home_are_refused(monkeypatch, tmp_path, data_home, plain_upstream):
+    monkeypatch.setitem(REGISTRY, "bbbp", {**REGISTRY["bbbp"], "url": plain_upstream.as_uri()})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "moleculenet").symlink_to(outside, target_is_directory=True)  # a folder escaping
+    with pytest.raises(ValueError, match="outside data_home"):
+        fetch_file("bbbp", data_home=home)
+    assert list(outside.iterdir()) == []
+    (home / "moleculenet").unlink()
+    (home / "moleculenet").mkdir()
+    (home / "moleculenet" / "bbbp.csv.gz").symlink_to(data_home / REGISTRY["bbbp"]["path"])  # a file
+    with pytest.raises(ValueError, match="outside data_home"):
+        load_bbbp(data_home=home)
+    # a symlink that stays inside data_home is fine
+    (home / "moleculenet" / "bbbp.csv.gz").unlink()
+    (home / "store").mkdir()
+    shutil.copyfile(data_home / REGISTRY["bbbp"]["path"], home / "store" / "bbbp.csv.gz")
+    (home / "moleculenet" / "bbbp.csv.gz").symlink_to(home / "store" / "bbbp.csv.gz")
+    assert fetch_file("bbbp", data_home=home, download_if_missing=False).is_file()
+
+
+def test_a_cached_file_swapped_later_is_verified_again(tmp_path, data_home):
+    """The once-per-process hash cache must not trust a file rewritten with the same size and
+    mtime (mtime can be set back; inode/ctime cannot)."""
+    rel = REGISTRY["bbbp"]["path"]
+    path = tmp_path / rel
+    path.parent.mkdir(parents=True)
+    good = (data_home / rel).read_bytes()
+    path.write_bytes(good)
+    fetch_file("bbbp", data_home=tmp_path)  # verified and remembered
+    stat = path.stat()
+    bad = bytearray(good)
+    bad[-9] ^= 0xFF  # same size, corrupt gzip trailer/content
+    path.write_bytes(bytes(bad))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    with pytest.raises(ChecksumError):
+        fetch_file("bbbp", data_home=tmp_path)
+
+
+def test_failed_write_leaves_no_temp_file(monkeypatch, tmp_path, plain_upstream):
+    monkeypatch.setitem(REGISTRY, "bbbp", {**REGISTRY["bbbp"], "url": plain_upstream.as_uri()})
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_base.os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        fetch_file("bbbp", data_home=tmp_path / "home")
+    assert _files(tmp_path / "home") == []
