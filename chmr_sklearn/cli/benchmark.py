@@ -12,7 +12,6 @@ from ._common import (
     add_runtime_options,
     add_verbosity_options,
     check_suffix,
-    is_main_process,
 )
 
 HELP = "downstream benchmark: CHMR vs RF, FP-MLP and chemprop on scaffold splits"
@@ -53,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..benchmark import run_downstream
 
     out = None if args.output is None else check_suffix(args.output, (".md",), what="report file (-o)")
-    log = print if not args.quiet and is_main_process() else (lambda message: None)
+    log = (lambda message: None) if args.quiet else print
     with tempfile.TemporaryDirectory(prefix="chmr_benchmark_") as tmp:
         # Without -o the report still exists, in a temporary folder, and is printed at the end.
         report = out if out is not None else Path(tmp) / "results.md"

@@ -19,7 +19,6 @@ from ._common import (
     add_runtime_options,
     add_verbosity_options,
     check_suffix,
-    is_main_process,
     molecule_errors,
     parse_numeric,
     positive_int,
@@ -113,22 +112,20 @@ def _run(args: argparse.Namespace) -> int:
     with molecule_errors(X, args.smiles_col, args.train):
         estimator.fit(X, Y)  # a DataFrame y: the target names are kept as task_names_
 
-    if is_main_process():
-        # The cache folder is this machine's choice, not part of the model (predict takes its own).
-        estimator.transformer.set_params(cache_dir=None)
-        estimator.transformer_.set_params(cache_dir=None)
-        _save(estimator, output, joblib)
-        labelled = ~np.isnan(Y.to_numpy()).all(axis=1)
-        history = estimator.net_.history
-        monitor = estimator.monitor_
-        best = ""
-        if monitor is not None:
-            scores = [h[monitor] for h in history if monitor in h]
-            value = max(scores) if monitor == "valid_roc_auc" else min(scores)
-            best = f"; best validation {monitor.removeprefix('valid_')} {value:.3f}"
-        print(f"trained {Estimator.__name__} on {int(labelled.sum())} labelled row(s) of {len(X)} "
-              f"({len(args.target)} target(s)), {estimator.n_epochs_} epoch(s){best}")
-        print(f"saved model to {output}")
+    # The cache folder is this machine's choice, not part of the model (predict takes its own).
+    estimator.transformer.set_params(cache_dir=None)
+    estimator.transformer_.set_params(cache_dir=None)
+    _save(estimator, output, joblib)
+    labelled = ~np.isnan(Y.to_numpy()).all(axis=1)
+    monitor, best = estimator.monitor_, ""
+    if monitor is not None:
+        scores = [h[monitor] for h in estimator.net_.history if monitor in h]
+        value = max(scores) if monitor == "valid_roc_auc" else min(scores)
+        best = f"; best validation {monitor.removeprefix('valid_')} {value:.3f}"
+    skipped = " (rows with invalid SMILES skipped)" if args.on_invalid == "nan" else ""
+    print(f"trained {Estimator.__name__}: {len(args.target)} target(s), {int(labelled.sum())} labelled row(s) "
+          f"of {len(X)}{skipped}, {estimator.n_epochs_} epoch(s){best}")
+    print(f"saved model to {output}")
     return 0
 
 

@@ -19,6 +19,7 @@ from ._common import (
     check_input_file,
     check_suffix,
     molecule_errors,
+    positive_int,
     read_table,
     require_columns,
     verbosity,
@@ -48,6 +49,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="output table (.csv, .tsv, .parquet): the input columns + one column per target")
     parser.add_argument("--smiles-col", default=None, metavar="COL",
                         help="SMILES column (default: the one the model was trained with)")
+    parser.add_argument("--chunk-size", type=positive_int, default=10_000, metavar="N",
+                        help="molecules embedded and predicted at a time; bounds memory (default: %(default)s)")
     add_cache_option(parser)
     add_on_invalid_option(parser)
     add_runtime_options(parser, device=False, seed=False)
@@ -109,6 +112,31 @@ def _predict_table(model, frame, smiles_col: str):
     return np.asarray(model.predict(X)).reshape(len(frame), -1)
 
 
+def _predict_chunks(model, frame, smiles_col: str, chunk_size: int):
+    """:func:`_predict_table` ``chunk_size`` rows at a time: memory stays bounded on big files.
+
+    An invalid molecule stops the predictions but not the scan: every invalid row of the file
+    is found (by parsing alone) and reported in one :class:`InvalidMoleculeError`.
+    """
+    import numpy as np
+
+    from .._inputs import InvalidMoleculeError, to_mol
+
+    parts, bad = [], []
+    for start in range(0, len(frame), chunk_size):
+        chunk = frame.iloc[start : start + chunk_size]
+        if bad:
+            bad += [start + i for i, entry in enumerate(chunk[smiles_col]) if to_mol(entry) is None]
+            continue
+        try:
+            parts.append(_predict_table(model, chunk, smiles_col))
+        except InvalidMoleculeError as err:
+            bad += [start + row for row in err.rows]
+    if bad:
+        raise InvalidMoleculeError(bad, frame[smiles_col].to_numpy(dtype=object))
+    return np.concatenate(parts)
+
+
 def _run(args: argparse.Namespace) -> int:
     """Load the model, predict, write the table."""
     import numpy as np
@@ -130,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
         estimator.on_invalid, estimator.n_jobs = args.on_invalid, args.n_jobs
     model.transformer_.cache_dir, model.transformer_.verbose = args.cache_dir, verbosity(args)
     with molecule_errors(frame[smiles_col].to_numpy(dtype=object), smiles_col, args.input):
-        predictions = _predict_table(model, frame, smiles_col)
+        predictions = _predict_chunks(model, frame, smiles_col, args.chunk_size)
 
     out = frame.copy()
     for j, name in enumerate(columns):

@@ -29,7 +29,7 @@ def test_multi_target_classifier_with_missing_labels_and_an_invalid_row(molecule
                  "-o", str(out), "--epochs", "2", "--on-invalid", "nan", "--n-jobs", "1", "--cache-dir", str(cache_dir)])
     assert code == 0
     captured = capsys.readouterr()
-    assert "trained CHMRClassifier on 48 labelled row(s) of 48 (2 target(s)), 2 epoch(s)" in captured.out
+    assert "trained CHMRClassifier: 2 target(s), 48 labelled row(s) of 48 (rows with invalid SMILES skipped), 2 epoch(s)" in captured.out
     assert "epoch" in captured.out and "train_loss" in captured.out  # skorch's table without --quiet
     model = joblib.load(out)
     assert isinstance(model, CHMRClassifier) and model.task_names_ == ["active", "potent"]

@@ -36,7 +36,9 @@ def test_invalid_smiles_rows_stay_empty_or_are_listed(regressor_file, molecules,
     frame = molecules[["smiles", "id"]].iloc[:6].copy()
     frame.loc[[1, 4], "smiles"] = ["C1=CC=CN1(C)(C)C(", "xyz"]
     frame.to_csv(tmp_path / "in.tsv", sep="\t", index=False)
-    args = ["predict", str(regressor_file), str(tmp_path / "in.tsv"), "-o", str(tmp_path / "p.parquet"), "-q"]
+    # chunks of 2 rows: the invalid rows fall in the first and the third chunk
+    args = ["predict", str(regressor_file), str(tmp_path / "in.tsv"), "-o", str(tmp_path / "p.parquet"), "-q",
+            "--chunk-size", "2"]
     assert main(args) == 2
     assert "2 data row(s) [2: 'C1=CC=CN1(C)(C)C(', 5: 'xyz']" in error_line(capsys, "predict")
     assert not (tmp_path / "p.parquet").exists()
