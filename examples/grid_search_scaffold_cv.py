@@ -13,7 +13,9 @@ for molecules:
   ``get_scorer("mean_roc_auc")`` averages ROC-AUC over tasks using only labelled rows (sklearn's
   ``"roc_auc"`` would fail on NaN).
 * **No re-embedding.** Embedding is the slow part; the head is cheap. ``memory=`` caches each
-  fold's embedding on disk (``joblib.Memory``), so every grid point after the first reuses it.
+  fold's embedding on disk (``joblib.Memory``), so every grid point after the first reuses it;
+  the transformer's ``cache_dir=`` keeps each molecule's embedding, so the folds (which overlap)
+  and the final refit compute every molecule only once.
 
 ``CHMRRegressor`` works the same way with ``get_scorer("neg_mean_mae")``.
 
@@ -31,7 +33,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
-from chmr_sklearn import CHMRClassifier
+from chmr_sklearn import CHMRClassifier, CHMRTransformer
 from chmr_sklearn.datasets import load_chembl2k
 from chmr_sklearn.model_selection import get_scorer, scaffold_groups
 
@@ -62,8 +64,9 @@ def main(argv=None) -> dict:
           f"{Y.isna().to_numpy().mean():.0%} of the labels missing")
 
     cache = args.out / "embedding_cache"
-    clf = CHMRClassifier(hidden=256 if args.quick else 1200, max_epochs=10 if args.quick else 60,
-                         memory=str(cache), n_jobs=args.n_jobs, random_state=args.seed)
+    clf = CHMRClassifier(CHMRTransformer(cache_dir=cache), hidden=256 if args.quick else 1200,
+                         max_epochs=10 if args.quick else 60, memory=str(cache), n_jobs=args.n_jobs,
+                         random_state=args.seed)
     grid = {"dropout": [0.2, 0.5]} if args.quick else {"dropout": [0.2, 0.5], "lr": [1e-3, 3e-4]}
     n_folds = 3 if args.quick else 5
     search = GridSearchCV(clf, grid, scoring=get_scorer("mean_roc_auc"), cv=GroupKFold(n_folds))

@@ -14,7 +14,7 @@ such a cluster has in common, using only RDKit and the labels:
 It prints a table of the largest paths and draws the molecules of the largest one with
 ``rdkit.Chem.Draw`` (legend: BBBP label and scaffold).
 
-Run ``python examples/interpret_tree_codes.py`` (1,000 BBBP molecules) or with ``--quick`` (150
+Run ``python examples/interpret_tree_codes.py`` (1,000 BBBP molecules) or with ``--quick`` (120
 molecules: seconds). Writes ``tree_paths.csv`` and ``tree_path_molecules.png``.
 """
 
@@ -35,7 +35,7 @@ from chmr_sklearn.datasets import load_bbbp
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="150 molecules (seconds)")
+    parser.add_argument("--quick", action="store_true", help="120 molecules (seconds)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "output",
                         help="folder for the table and the picture (default: examples/output)")
     parser.add_argument("--level", type=int, default=3, help="tree level whose codes define the paths (0-5)")
@@ -56,7 +56,7 @@ def main(argv=None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
 
     X, y = load_bbbp(return_X_y=True, as_frame=False, drop_invalid=True)
-    keep = np.linspace(0, len(X) - 1, num=150 if args.quick else 1000).astype(int)
+    keep = np.linspace(0, len(X) - 1, num=120 if args.quick else 1000).astype(int)
     X, y = X[keep], y[keep].astype(int)
     codes = CHMRTransformer(output="anchor", n_jobs=args.n_jobs).fit(X).tree_codes(X)
     path = codes[:, args.level]  # the code at this level fixes the path from the root

@@ -21,7 +21,7 @@ switch; the ablation here pretrains a second encoder with one switch changed (de
 with zeros instead of propagating them) and compares both on a small downstream task (BBBP, scaffold split, logistic regression on the 300-d anchor).
 
 Run ``python examples/pretrain_with_profiles.py`` (all 1,332 profiled molecules + 2,000 WEHI,
-10 epochs: minutes) or with ``--quick`` (120 molecules, 1 epoch: seconds; the scores then only
+10 epochs: minutes) or with ``--quick`` (88 molecules, 1 epoch: seconds; the scores then only
 show that the pipeline runs). Writes ``pretrain_ablation.csv``.
 """
 
@@ -74,21 +74,21 @@ def main(argv=None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
 
     # Profile tables: keep the SMILES key and the numeric features, drop the other identifiers.
-    l1000 = evenly(load_l1000_drugbank(), 50 if args.quick else None)
+    l1000 = evenly(load_l1000_drugbank(), 40 if args.quick else None)
     cmea = load_cmea_paired()
-    cell_painting = evenly(cmea.cell_painting, 30 if args.quick else None)
+    cell_painting = evenly(cmea.cell_painting, 24 if args.quick else None)
     profiles = {
         "expression": l1000.drop(columns=["drugbank_id", "name", "inchikey"]),
         "morphology": cell_painting.drop(columns=["broad_id", "pert_iname", "inchikey"]),
     }
-    unprofiled = evenly(load_wehi_molecules().frame, 40 if args.quick else 2000).smiles
+    unprofiled = evenly(load_wehi_molecules().frame, 24 if args.quick else 2000).smiles
     molecules = list(dict.fromkeys([*l1000.smiles, *cell_painting.smiles, *unprofiled]))
     print(f"pretraining corpus: {len(molecules)} molecules; {len(l1000)} with L1000 expression, "
           f"{len(cell_painting)} with Cell Painting, {len(unprofiled)} with no profile")
 
     # Downstream task: BBBP with a scaffold split.
     X, y = load_bbbp(return_X_y=True, as_frame=False, drop_invalid=True)
-    keep = np.linspace(0, len(X) - 1, num=120 if args.quick else len(X)).astype(int)
+    keep = np.linspace(0, len(X) - 1, num=100 if args.quick else len(X)).astype(int)
     X, y = X[keep], y[keep]
     train, _, test = scaffold_split(X, sizes=(0.8, 0.0, 0.2))
 

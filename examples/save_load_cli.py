@@ -21,7 +21,7 @@ interchangeable, so this example goes both ways:
 (``chmr ...`` is the installed console script; ``python -m chmr_sklearn ...`` is the same
 command and makes sure the current interpreter runs it.)
 
-Run ``python examples/save_load_cli.py`` (all molecules) or with ``--quick`` (60 molecules,
+Run ``python examples/save_load_cli.py`` (all molecules) or with ``--quick`` (40 molecules,
 10 epochs: seconds). Writes ``train.csv``, ``test.csv``, ``model.joblib``, ``preds_fresh.parquet``
 and ``model_cli.joblib``.
 """
@@ -45,7 +45,7 @@ from chmr_sklearn.model_selection import mean_mae, scaffold_split
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="60 molecules, 10 epochs (seconds)")
+    parser.add_argument("--quick", action="store_true", help="40 molecules, 10 epochs (seconds)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "output",
                         help="folder for the CSV and model files (default: examples/output)")
     parser.add_argument("--n-jobs", type=int, default=1, help="featurization worker processes")
@@ -69,7 +69,7 @@ def main(argv=None) -> dict:
     bunch = load_chembl2321810()
     frame = bunch.frame
     if args.quick:  # evenly spaced: the file is ordered by compound series
-        frame = frame.iloc[np.linspace(0, len(frame) - 1, num=60).astype(int)].reset_index(drop=True)
+        frame = frame.iloc[np.linspace(0, len(frame) - 1, num=40).astype(int)].reset_index(drop=True)
     train, _, test = scaffold_split(frame.smiles, sizes=(0.8, 0.0, 0.2))
     train_csv, test_csv = args.out / "train.csv", args.out / "test.csv"
     frame.iloc[train].to_csv(train_csv, index=False)

@@ -9,13 +9,15 @@ anchor down a binary tree of codes (2 codes at level 0, 4 at level 1, ... 64 at 
 This example embeds BBBP molecules with the shipped encoder, projects the anchors to 2-D with
 PCA (or t-SNE with ``--method tsne``), and draws the map twice: coloured by the level-1 tree code
 (which of the 4 top branches a molecule took) and by the BBBP label (penetrates the
-blood-brain barrier or not). Codes should form regions of the map, since they quantize the same
-space; labels are a downstream property the encoder never saw.
+blood-brain barrier or not). The codes quantize the anchor space, so an informative tree puts
+them in regions of the map; the printed silhouette score measures that in the full 300-d space
+(1: tight separate groups, about 0: the codes cut across each other). The labels are a
+downstream property the encoder never saw.
 
 Embeddings and tree codes come from one computation: the transformer caches each molecule's
 embedding, so ``tree_codes`` after ``transform`` costs nothing extra.
 
-Run ``python examples/visualize_embeddings.py`` (1,000 molecules) or with ``--quick`` (150
+Run ``python examples/visualize_embeddings.py`` (1,000 molecules) or with ``--quick`` (120
 molecules: seconds). Writes ``embedding_map.png``.
 """
 
@@ -39,7 +41,7 @@ from chmr_sklearn.datasets import load_bbbp
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="150 molecules (seconds)")
+    parser.add_argument("--quick", action="store_true", help="120 molecules (seconds)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "output",
                         help="folder for the figure (default: examples/output)")
     parser.add_argument("--method", choices=["pca", "tsne"], default="pca", help="2-D projection")
@@ -53,7 +55,7 @@ def main(argv=None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
 
     X, y = load_bbbp(return_X_y=True, as_frame=False, drop_invalid=True)
-    keep = np.linspace(0, len(X) - 1, num=150 if args.quick else 1000).astype(int)
+    keep = np.linspace(0, len(X) - 1, num=120 if args.quick else 1000).astype(int)
     X, y = X[keep], y[keep]
 
     encoder = CHMRTransformer(output="anchor", n_jobs=args.n_jobs).fit(X)

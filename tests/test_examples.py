@@ -56,7 +56,7 @@ def test_quickstart_pipeline(tmp_path):
     assert 0 <= chmr <= 1 and 0 <= rf <= 1
     scores = pd.read_csv(tmp_path / "quickstart_scores.csv")
     assert scores.model.tolist() == ["CHMR pipeline", "RandomForest on fingerprints"]
-    assert scores.test_roc_auc.round(3).tolist() == [chmr, rf]
+    assert abs(scores.test_roc_auc - [chmr, rf]).max() <= 5e-4 + 1e-9  # the printed values, rounded
 
 
 def test_grid_search_scaffold_cv(tmp_path):
@@ -85,7 +85,9 @@ def test_multitask_missing_labels(tmp_path):
 
 def test_pretrain_with_profiles(tmp_path):
     out = run_example("pretrain_with_profiles.py", tmp_path)
-    assert number(r"pretraining corpus: (\d+) molecules", out) >= 100
+    n, *parts = (number(rf"{p} (\d+) {q}", out) for p, q in [("corpus:", "molecules"), (";", "with L1000"),
+                                                               (",", "with Cell Painting"), (",", "with no profile")])
+    assert max(parts) <= n <= sum(parts)  # union of the three molecule sets (duplicates once)
     full = number(r"CHMR \(all parts\).*BBBP test ROC-AUC: ([\d.]+)", out)
     ablated = number(r"use_tree_vq=False .*BBBP test ROC-AUC: ([\d.]+)", out)
     assert 0 <= full <= 1 and 0 <= ablated <= 1
@@ -99,7 +101,7 @@ def test_visualize_embeddings(tmp_path):
     out = run_example("visualize_embeddings.py", tmp_path)
     assert 0 < number(r"explain ([\d.]+)% of the anchor variance", out) <= 100
     sizes = [int(n) for n in re.findall(r"\d+: (\d+)", out.split("level-1 tree code sizes:")[1].splitlines()[0])]
-    assert sum(sizes) == 150 and len(sizes) >= 2
+    assert sum(sizes) == 120 and len(sizes) >= 2
     check_png(tmp_path / "embedding_map.png", (1000, 450))
 
 
@@ -110,7 +112,7 @@ def test_interpret_tree_codes(tmp_path):
         overall = number(rf"pairs {what}: [\d.]+ within a path vs ([\d.]+) overall", out)
         assert 0 <= within <= 1 and 0 <= overall <= 1
     paths = pd.read_csv(tmp_path / "tree_paths.csv")
-    assert paths.molecules.sum() == 150 and (paths.scaffolds <= paths.molecules).all()
+    assert paths.molecules.sum() == 120 and (paths.scaffolds <= paths.molecules).all()
     check_png(tmp_path / "tree_path_molecules.png", (1000, 200))
 
 
