@@ -46,7 +46,19 @@ CREATE TABLE IF NOT EXISTS embeddings (
 
 
 class CacheError(RuntimeError):
-    """The embedding cache file cannot be used (corrupt, not a cache, or locked too long)."""
+    """The embedding cache file cannot be used (corrupt, not a cache, or locked too long).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = Path(d, CACHE_FILENAME).write_bytes(b"not a database" * 100)
+    ...     try:
+    ...         EmbeddingCache(d, "ns", {}, width=3).__enter__()
+    ...     except CacheError as error:
+    ...         print("corrupt" in str(error))
+    True
+    """
 
 
 class EmbeddingCache:
