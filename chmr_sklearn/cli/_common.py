@@ -22,7 +22,7 @@ EXIT_USAGE = 2  # argparse's code for bad usage; bad inputs are the user's to fi
 EXIT_UNEXPECTED = 1
 EXIT_INTERRUPTED = 130  # the shell convention for Ctrl-C
 RESUMABLE = ("embed", "pretrain")  # commands that continue where an interrupted run stopped
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".csv.gz", ".tsv.gz", ".txt.gz")
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".csv.gz", ".tsv.gz")
 _SHOWN = 20  # bad rows spelled out in a message; the count is always complete
 _NA_TOKENS = ("", "na", "nan", "n/a", "null", "none", "-")
 
@@ -128,7 +128,7 @@ def check_input_file(path: str | os.PathLike, allowed: Sequence[str], *, what: s
 
 
 def read_table(path: str | os.PathLike, *, what: str = "input file", as_text: bool = False):
-    """Read a .csv / .tsv / .txt (optionally .gz) or .parquet table with a header row.
+    """Read a .csv / .tsv (optionally .gz) or .parquet table with a header row.
 
     Parameters
     ----------
@@ -174,8 +174,13 @@ def require_columns(frame, columns: Sequence[str], path: str | os.PathLike, *, w
     """A CLIError naming the missing columns and the available ones."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
+        header = str(frame.columns[0])
+        # A one-column frame whose name holds ';' or tabs: another separator than the extension's.
+        hint = "" if frame.shape[1] > 1 or not any(sep in header for sep in ";\t|") else (
+            "; the header looks split by another separator: save the file comma-separated as .csv "
+            "(tab-separated as .tsv)")
         raise CLIError(f"{what} {str(path)!r} has no column(s) {', '.join(map(repr, missing))}; "
-                       f"available columns: {available_columns(frame)}.")
+                       f"available columns: {available_columns(frame)}{hint}.")
 
 
 def available_columns(frame) -> str:

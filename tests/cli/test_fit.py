@@ -57,6 +57,9 @@ def test_input_errors_are_one_line_with_exit_code_2(molecules, tmp_path, capsys)
     assert "no column(s) 'pIC50'" in line and "available columns: smiles, id, activity, active, potent" in line
     assert _fit(path, "--target", "activity", "--smiles-col", "SMILES") == 2
     assert "no column(s) 'SMILES'" in error_line(capsys, "fit")
+    molecules.to_csv(tmp_path / "excel.csv", sep=";", index=False)  # a spreadsheet's ';'-separated export
+    assert _fit(tmp_path / "excel.csv", "--target", "activity") == 2
+    assert "looks split by another separator" in error_line(capsys, "fit")
 
 
 def test_bad_values_name_their_rows(molecules, tmp_path, capsys):
