@@ -122,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
     smiles = frame[args.smiles_col].tolist()
     tables = _read_profiles(args.profiles, args.smiles_col)
 
-    verbose = verbosity(args) and is_main_process()
+    verbose = verbosity(args) if is_main_process() else 0
     config = PretrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     tic = time.perf_counter()
     with molecule_errors(smiles, args.smiles_col, args.molecules,
