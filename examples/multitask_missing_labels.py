@@ -30,6 +30,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from chmr_sklearn import CHMRClassifier
 from chmr_sklearn.datasets import load_chembl2k
@@ -93,6 +94,8 @@ def main(argv=None) -> dict:
         ax.annotate(row.task, (row.train_labels, row.test_roc_auc), fontsize=6, alpha=0.8)
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ScalarFormatter())  # 10, 100 rather than 10^1, 10^2
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("labelled training molecules of the task (log)")
     ax.set_ylabel("test ROC-AUC")
     ax.set_title("ChEMBL2K: per-task ROC-AUC (marker size ~ test labels)")
