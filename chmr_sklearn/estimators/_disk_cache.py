@@ -98,16 +98,20 @@ class EmbeddingCache:
 
     def __enter__(self) -> Self:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._errors():
-            self._conn = sqlite3.connect(self.path, timeout=_TIMEOUT_S)
-            # WAL: readers never block the writer and vice versa (persists in the file).
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            with self._conn:
-                self._conn.executescript(_SCHEMA)
-                self._conn.execute(
-                    "INSERT OR IGNORE INTO namespaces VALUES (?, ?, ?)",
-                    (self.namespace, json.dumps(self.settings, sort_keys=True), self.width),
-                )
+        try:
+            with self._errors():
+                self._conn = sqlite3.connect(self.path, timeout=_TIMEOUT_S)
+                # WAL: readers never block the writer and vice versa (persists in the file).
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                with self._conn:
+                    self._conn.executescript(_SCHEMA)
+                    self._conn.execute(
+                        "INSERT OR IGNORE INTO namespaces VALUES (?, ?, ?)",
+                        (self.namespace, json.dumps(self.settings, sort_keys=True), self.width),
+                    )
+        except CacheError:
+            self.__exit__()  # no connection left open behind the error
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
