@@ -152,8 +152,15 @@ def molecule_column(X: Any, smiles_col: str | int | None = "smiles") -> Molecule
                 f"DataFrame has no molecule column {smiles_col!r}; its columns are "
                 f"{list(X.columns)[:20]}. Pass smiles_col=<the column with SMILES>."
             )
+        if values.ndim != 1:  # duplicated names or a MultiIndex level select several columns
+            raise ValueError(f"DataFrame column {smiles_col!r} is not unique: it selects {values.shape[1]} columns.")
         str_names = all(isinstance(c, str) for c in names)
         column = MoleculeColumn(values, X.shape[1], names.astype(object) if str_names else None, X.index)
+    elif isinstance(X, (dict, set, frozenset)):
+        # a dict iterates over its keys and a set has no order: rows could not match the input
+        raise ValueError(  # noqa: TRY004 - bad input is a ValueError throughout the package
+            f"Expected molecules as a list, array, Series or DataFrame; got a {type(X).__name__}"
+            + (" (pass pd.DataFrame(X) for a dict of columns)." if isinstance(X, dict) else "."))
     elif isinstance(X, (pd.Series, pd.Index)):
         column = MoleculeColumn(X.to_numpy(dtype=object), 1, None, X.index if isinstance(X, pd.Series) else None)
     else:

@@ -129,6 +129,20 @@ def test_unsanitized_mol_input_regression():
     assert raw.NeedsUpdatePropertyCache()  # the caller's Mol is left untouched
 
 
+@pytest.mark.parametrize("X", [
+    {"smiles": ["CCO", "CCN"]},  # a dict iterates over its keys: one "molecule" called "smiles"
+    {"CCO", "CCN"},  # a set has no row order
+    pd.DataFrame([["CCO", "CCN"]], columns=["smiles", "smiles"]),  # two "smiles" columns
+    pd.DataFrame({("smiles", "a"): ["CCO"], ("smiles", "b"): ["CCN"]}),  # a MultiIndex level
+], ids=["dict", "set", "duplicated-column", "multiindex"])
+def test_containers_without_row_order_raise_regression(X):
+    """Bug found by fuzzing: a dict or set was accepted with rows not matching the input (a dict
+    gave one row per key); a non-unique molecule column turned every row into an invalid one."""
+    for estimator in (FingerprintFeaturizer(on_invalid="nan"), CHMRTransformer(on_invalid="nan", device="cpu")):
+        with pytest.raises(ValueError, match="Expected molecules|not unique"):
+            estimator.fit(X)
+
+
 # ----------------------------------------------------------------------- CHMRTransformer
 
 
