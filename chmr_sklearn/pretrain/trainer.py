@@ -178,10 +178,10 @@ class Pretrainer:
         torch.manual_seed(cfg.seed * 1_000_003 + epoch)
         step.train()
         sums = {"loss": 0.0, "cpr": 0.0, "sca": 0.0, "tree": 0.0}
-        batches = _batches(rng.permutation(len(corpus)), cfg.batch_size, getattr(self, "_min_batch", 2))
+        batches = _batches(rng.permutation(len(corpus)), cfg.batch_size, self._min_batch)
         tic = time.perf_counter()
         for batch_no, idx in enumerate(tqdm(batches, desc=f"epoch {epoch + 1}", leave=False,
-                                            disable=self.verbose < 2 or getattr(self, "rank_", 0) != 0)):
+                                            disable=self.verbose < 2 or self.rank_ != 0)):
             parts = step(idx, rng, (epoch, batch_no))
             loss = parts["cpr"] + cfg.lambda_sca * parts["sca"] + cfg.lambda_tree * parts["tree"]
             if not torch.isfinite(loss):

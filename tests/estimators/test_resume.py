@@ -17,7 +17,7 @@ from chmr_sklearn import CHMRClassifier, CHMRRegressor
 from chmr_sklearn.estimators._head import MaskedLoss
 from chmr_sklearn.featurize import FingerprintFeaturizer
 
-HEAD = {"hidden": 32, "batch_size": 64, "max_epochs": 9, "random_state": 0}
+HEAD = {"hidden": 32, "batch_size": 64, "max_epochs": 6, "random_state": 0}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def tasks(bbbp):
 
 def _make(kind, **params):
     cls = CHMRClassifier if kind == "classifier" else CHMRRegressor
-    return cls("passthrough", **HEAD, **params)
+    return cls("passthrough", **{**HEAD, **params})
 
 
 def _patch_training_steps(monkeypatch, interrupt_at: int | None = None) -> dict:
@@ -64,7 +64,7 @@ def _same_weights(a, b) -> bool:
     return all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-@pytest.mark.parametrize("kind, patience", [("classifier", 3), ("regressor", None)])
+@pytest.mark.parametrize("kind, patience", [("classifier", 2), ("regressor", None)])
 def test_interrupted_fit_resumes_bit_identically(tasks, kind, patience, tmp_path, monkeypatch):
     E, targets = tasks
     y = targets[kind]
@@ -73,8 +73,8 @@ def test_interrupted_fit_resumes_bit_identically(tasks, kind, patience, tmp_path
     full_steps = calls["n"]
     monkeypatch.undo()
 
-    # 270 training rows / 64 = 5 batches per epoch: Ctrl-C in the middle of epoch 5.
-    _interrupt_after(monkeypatch, 4 * 5 + 3)
+    # 270 training rows / 64 = 5 batches per epoch: Ctrl-C in the middle of epoch 4.
+    _interrupt_after(monkeypatch, 3 * 5 + 3)
     with pytest.raises(KeyboardInterrupt):
         _make(kind, patience=patience, checkpoint_dir=tmp_path).fit(E, y)
     monkeypatch.undo()
@@ -89,7 +89,7 @@ def test_interrupted_fit_resumes_bit_identically(tasks, kind, patience, tmp_path
     (tmp_path / name).write_bytes(saved)
     calls = _patch_training_steps(monkeypatch)
     resumed = _make(kind, patience=patience, checkpoint_dir=tmp_path).fit(E, y)
-    assert calls["n"] == full_steps - 4 * 5  # it resumed after epoch 4 instead of starting over
+    assert calls["n"] == full_steps - 3 * 5  # it resumed after epoch 3 instead of starting over
     assert resumed.n_epochs_ == reference.n_epochs_
     assert resumed.net_.history[:, "train_loss"] == reference.net_.history[:, "train_loss"]
     assert _same_weights(resumed, reference)
