@@ -195,7 +195,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         column = self._check_input(X, reset=True)
-        self._cache, self._canon, self._model64, self._settings = {}, {}, None, None
+        self._cache, self._canon, self._model64, self._weights_sha256 = {}, {}, None, None
         if self.pretrained is None:
             self._pretrain(column, profiles)
         else:
