@@ -14,14 +14,14 @@ META = ["broad_id", "pert_iname", "smiles", "inchikey"]
 
 @pytest.fixture(scope="module")
 def corpus_files(data_home, tmp_path_factory):
-    """80 molecules; morphology for 60 of them keyed by SMILES, expression for 50 keyed by InChIKey."""
+    """60 molecules; morphology for 40 of them keyed by SMILES, expression for 40 keyed by InChIKey."""
     folder = tmp_path_factory.mktemp("corpus")
     morph = pd.read_csv(data_home / "cell" / "derived_cmea_cellpainting_162.csv.gz")
     expr = pd.read_csv(data_home / "cell" / "derived_cmea_l1000_162.csv.gz")
-    morph[["smiles"]].iloc[:80].to_csv(folder / "molecules.csv", index=False)
+    morph[["smiles"]].iloc[:60].to_csv(folder / "molecules.csv", index=False)
     # ids and names stay in the files: non-numeric columns are not features
-    morph[["broad_id", "smiles", *morph.columns[4:44]]].iloc[:60].to_csv(folder / "morph.csv", index=False)
-    expr[["pert_iname", "inchikey", *expr.columns[4:34]]].iloc[30:80].to_csv(folder / "expr.csv.gz", index=False)
+    morph[["broad_id", "smiles", *morph.columns[4:44]]].iloc[:40].to_csv(folder / "morph.csv", index=False)
+    expr[["pert_iname", "inchikey", *expr.columns[4:34]]].iloc[20:60].to_csv(folder / "expr.csv.gz", index=False)
     return folder
 
 
@@ -33,7 +33,7 @@ def test_pretrain_writes_a_checkpoint_the_transformer_loads(corpus_files, tmp_pa
                  "--n-jobs", "1", "-q"])
     assert code == 0
     stdout = capsys.readouterr().out
-    assert "pretrained on 80 molecule(s) (profiled: morphology 60, expression 50), 1 epoch(s)" in stdout
+    assert "pretrained on 60 molecule(s) (profiled: morphology 40, expression 40), 1 epoch(s)" in stdout
     assert (out / "last.pt").is_file() and (out / "model.pt").is_file()
 
     encoder = CHMRTransformer(pretrained=str(out / "model.pt")).fit(["CCO"])
