@@ -78,9 +78,10 @@ def main(argv=None) -> dict:
     columns = ["params", "mean_test_score", "std_test_score", "rank_test_score", "mean_fit_time"]
     print(results[columns].to_string(index=False))
     n_fits = len(results) * n_folds + 1  # + the refit on all molecules
+    n_calls = 2 * len(results) * n_folds + 1  # each fold's fit embeds its train part, scoring its test part
     n_cached = sum(1 for _ in cache.rglob("output.pkl"))  # one entry per distinct embedded set
-    print(f"{n_fits} head fits in {seconds:.1f} s; distinct embeddings computed: {n_cached} "
-          f"(the other embedding calls came from the cache)")
+    print(f"{n_fits} head fits in {seconds:.1f} s; memory= cache: {n_cached} distinct embedding sets "
+          f"for {n_calls} embedding calls")
     print(f"best params: {search.best_params_}")
     print(f"best scaffold-CV mean ROC-AUC: {search.best_score_:.3f}")
     results[columns].to_csv(args.out / "cv_results.csv", index=False)

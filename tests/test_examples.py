@@ -64,7 +64,8 @@ def test_grid_search_scaffold_cv(tmp_path):
     assert 0 <= number(r"best scaffold-CV mean ROC-AUC: ([\d.]+)", out) <= 1
     # 2 grid points x 3 folds: each fold's train and test part, and the refit set, are embedded
     # once; without the memory= cache every grid point would embed them again (13).
-    assert number(r"distinct embeddings computed: (\d+)", out) == 2 * 3 + 1
+    assert number(r"memory= cache: (\d+) distinct embedding sets", out) == 2 * 3 + 1
+    assert number(r"distinct embedding sets for (\d+) embedding calls", out) == 2 * 2 * 3 + 1
     results = pd.read_csv(tmp_path / "cv_results.csv")
     assert len(results) == 2 and results.mean_test_score.between(0, 1).all()
 
