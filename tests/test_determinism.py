@@ -117,7 +117,7 @@ def test_different_seed_changes_the_results(results):
         assert not np.allclose(value, here[key]), key  # so the comparisons above can fail
 
 
-def test_n_jobs_does_not_change_embeddings_or_predictions(results):
+def _check_n_jobs(results):
     _, y, _, here, *_ = results
     wehi = load_wehi_molecules().data.tolist()
     batch = wehi[:66:2] + ["not a smiles", None] + wehi[1:66:2]  # > 64 rows: two chunks
@@ -131,6 +131,18 @@ def test_n_jobs_does_not_change_embeddings_or_predictions(results):
     a = CHMRClassifier("passthrough", n_jobs=1, **kwargs).fit(E, y).predict_proba(E)
     b = CHMRClassifier("passthrough", n_jobs=2, **kwargs).fit(E, y).predict_proba(E)
     np.testing.assert_array_equal(a, b)
+
+
+def test_n_jobs_does_not_change_embeddings_or_predictions(results):
+    # Threads run the same chunking and merging as worker processes without their start-up
+    # cost; process workers are exercised by the featurizer tests and by the slow test below.
+    with joblib.parallel_config(backend="threading"):
+        _check_n_jobs(results)
+
+
+@pytest.mark.slow
+def test_n_jobs_with_worker_processes(results):
+    _check_n_jobs(results)
 
 
 def _tag_as_cuda(monkeypatch):
