@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import joblib
 import numpy as np
@@ -27,14 +27,14 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 from torch import nn
 
+from .._runtime import resolve_device
 from ..nn import MLPHead
 from ..nn.losses import masked_bce_loss, masked_l1_loss, masked_mse_loss
-from .._runtime import resolve_device
 from ._resume import ResumeCheckpoint, fingerprint
 from .rf_residual import RandomForestResidual
 from .transformer import CHMRTransformer
 
-__all__ = ["HeadModule", "MaskedLoss", "CHMRHeadEstimator"]
+__all__ = ["CHMRHeadEstimator", "HeadModule", "MaskedLoss"]
 
 
 class HeadModule(nn.Module):
@@ -56,7 +56,7 @@ class HeadModule(nn.Module):
 class MaskedLoss(nn.Module):
     """Task loss over labelled entries only (NaN targets are ignored)."""
 
-    _LOSSES = {"bce": masked_bce_loss, "l1": masked_l1_loss, "mse": masked_mse_loss}
+    _LOSSES: ClassVar[dict] = {"bce": masked_bce_loss, "l1": masked_l1_loss, "mse": masked_mse_loss}
 
     def __init__(self, kind: str = "bce"):
         super().__init__()
@@ -90,7 +90,7 @@ def _transformer_key(transformer) -> str:
 class CHMRHeadEstimator(BaseEstimator):
     """Base class; use :class:`CHMRClassifier` or :class:`CHMRRegressor`."""
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "transformer": [HasMethods(["fit", "transform"]), StrOptions({"passthrough"}), None],
         "hidden": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -185,7 +185,7 @@ class CHMRHeadEstimator(BaseEstimator):
             train_rows = rows
         elif self.validation_fraction > 0 and len(rows) >= 10:
             perm = rng.permutation(rows)
-            n_valid = max(1, int(round(self.validation_fraction * len(rows))))
+            n_valid = max(1, round(self.validation_fraction * len(rows)))
             train_rows, valid_rows = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
             Ev, Yv = E[valid_rows], Y[valid_rows]
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 from sklearn.base import RegressorMixin
@@ -42,7 +44,7 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
     (2,)
     """
 
-    _parameter_constraints = {**CHMRHeadEstimator._parameter_constraints, "loss": [StrOptions({"l1", "mse"})]}
+    _parameter_constraints: ClassVar[dict] = {**CHMRHeadEstimator._parameter_constraints, "loss": [StrOptions({"l1", "mse"})]}
 
     def __init__(self, transformer=None, *, loss="l1", hidden=1200, dropout=0.5, norm="layer", lr=1e-3,
                  batch_size=256, max_epochs=100, patience=20, weight_decay=1e-5, validation_fraction=0.1,

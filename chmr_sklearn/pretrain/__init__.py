@@ -5,5 +5,5 @@ from .config import PretrainConfig
 from .corpus import BioModality, PretrainCorpus
 from .trainer import Pretrainer
 
-__all__ = ["PretrainConfig", "PretrainCorpus", "BioModality", "Pretrainer", "save_checkpoint", "load_checkpoint",
-           "build_model"]
+__all__ = ["BioModality", "PretrainConfig", "PretrainCorpus", "Pretrainer", "build_model", "load_checkpoint",
+           "save_checkpoint"]

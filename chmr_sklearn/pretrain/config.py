@@ -80,7 +80,7 @@ class PretrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PretrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> PretrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error (a newer, incompatible file)."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known

@@ -9,14 +9,19 @@ the biological context graph for the random walks.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._inputs import raise_for_invalid
-from ..featurize.molecular import ConformerScaler, MolecularFeatures, featurize_molecular
+from ..featurize.molecular import (
+    ConformerScaler,
+    MolecularFeatures,
+    featurize_molecular,
+)
 from ..profiles import (
     ContextGraph,
     ProfileTable,
@@ -87,7 +92,7 @@ def as_profile_tables(profiles: Mapping[str, Any] | None, smiles_col: str = "smi
     if profiles is None:
         return {}
     if not isinstance(profiles, Mapping):
-        raise ValueError("profiles must be a dict {modality name: DataFrame or ProfileTable}, "
+        raise ValueError("profiles must be a dict {modality name: DataFrame or ProfileTable}, "  # noqa: TRY004 - one ValueError for bad input
                          f"got {type(profiles).__name__}.")
     tables = {}
     for name, table in profiles.items():
@@ -99,7 +104,8 @@ def as_profile_tables(profiles: Mapping[str, Any] | None, smiles_col: str = "smi
             tables[name] = ProfileTable(table, name=name, smiles_col=smiles_col if smiles_col in table.columns else None,
                                         inchikey_col=None if smiles_col in table.columns else "inchikey")
         else:
-            raise ValueError(f"Profile {name!r} must be a pandas DataFrame or ProfileTable, got {type(table).__name__}.")
+            raise ValueError(  # noqa: TRY004 - one ValueError for bad input
+                f"Profile {name!r} must be a pandas DataFrame or ProfileTable, got {type(table).__name__}.")
     return tables
 
 
@@ -153,7 +159,7 @@ class PretrainCorpus:
         on_invalid: str = "raise",
         n_jobs: int | None = None,
         verbose: int = 0,
-    ) -> "PretrainCorpus":
+    ) -> PretrainCorpus:
         """Featurize ``smiles`` and align ``profiles`` to them.
 
         Parameters

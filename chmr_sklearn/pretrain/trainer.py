@@ -77,7 +77,7 @@ class Pretrainer:
     DistributedDataParallel (gloo on CPU, NCCL on CUDA, one GPU per process): each global
     batch of ``config.batch_size`` molecules is split over the processes and every loss is
     computed over the whole global batch, so the result matches a single-process run (see
-    :mod:`chmr_sklearn.pretrain.distributed`). Only rank 0 shows progress, writes
+    ``chmr_sklearn.pretrain.distributed``). Only rank 0 shows progress, writes
     checkpoints and :meth:`export` files.
 
     Examples
