@@ -17,8 +17,9 @@ propagation from similar measured molecules (``fill="propagate"``).
 ``CHMRTransformer(pretrained=None).fit(molecules, profiles=...)`` pretrains; the fitted
 transformer embeds new molecules like the shipped one. Every part of the method has an off
 switch; the ablation here pretrains a second encoder with one switch changed (default:
-``use_tree_vq=False``, no hierarchical codebook; ``--ablation fill=zero`` fills missing profiles
-with zeros instead of propagating them) and compares both on a small downstream task (BBBP, scaffold split, logistic regression on the 300-d anchor).
+``use_tree_vq=False``, no hierarchical codebook; ``--ablation`` picks another: ``fill=zero``,
+``use_cpr=False``, ``use_sca=False``) and compares both on a small downstream task (BBBP,
+scaffold split, logistic regression on the 300-d anchor).
 
 Run ``python examples/pretrain_with_profiles.py`` (all 1,332 profiled molecules + 2,000 WEHI,
 10 epochs: minutes) or with ``--quick`` (88 molecules, 1 epoch: seconds; the scores then only
