@@ -118,9 +118,12 @@ _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
 _LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
 
 
-def _inline_result(path: Path) -> str:
+def _inline_result(path: Path, drop_title: bool = False) -> str:
     out, fenced, prev = [], False, 1
-    for line in path.read_text(encoding="utf-8").splitlines():
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if drop_title and lines and lines[0].startswith("# "):
+        lines = lines[1:]  # the including page has its own title
+    for line in lines:
         if line.lstrip().startswith(("```", "~~~")):
             fenced = not fenced
         if not fenced:
@@ -142,6 +145,10 @@ def _inline_result(path: Path) -> str:
 
 
 def _expand_results(app, docname, source):
+    readme = ROOT / "examples" / "README.md"
+    if "{chmr-examples-readme}" in source[0]:
+        body = _inline_result(readme, drop_title=True) if readme.is_file() else "No `examples/` folder in this checkout."
+        source[0] = source[0].replace("{chmr-examples-readme}", body)
     marker = "{chmr-benchmark-results}"
     if marker not in source[0]:
         return

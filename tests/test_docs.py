@@ -58,7 +58,7 @@ def _text(path: Path) -> str:
 
 
 def test_pages_exist(built):
-    for page in ["index", "getting_started", "faq", "benchmarks", "guide/index", "api/index"]:
+    for page in ["index", "getting_started", "faq", "benchmarks", "examples", "guide/index", "api/index"]:
         assert (built / f"{page}.html").is_file(), page
     for guide in GUIDES:
         assert (built / "guide" / f"{guide}.html").is_file(), guide
@@ -102,6 +102,14 @@ def test_benchmark_results_are_included(built):
         first_heading = next(line for line in path.read_text(encoding="utf-8").splitlines()
                              if line.startswith("#"))
         assert first_heading.lstrip("# ").strip()[:40] in text, path.name
+
+
+def test_examples_page_lists_the_scripts(built):
+    text = _text(built / "examples.html")
+    scripts = sorted(p.name for p in (REPO / "examples").glob("*.py"))
+    assert scripts
+    for name in scripts:
+        assert name in text, name
 
 
 def test_faq_answers_the_common_questions(built):
