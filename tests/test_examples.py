@@ -18,11 +18,13 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+DATA_HOME = Path(os.environ["CHMR_DATA_HOME"])  # set by tests/conftest.py
 
 
 def run_example(name: str, out: Path) -> str:
     """Run one example in quick mode; its stdout (the test fails with its stderr on error)."""
     env = dict(os.environ)
+    env["CHMR_DATA_HOME"] = str(DATA_HOME)  # the benchmark files (tests/conftest.py's default)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])  # this checkout, not an install
     env["MPLBACKEND"] = "Agg"
     env["OMP_NUM_THREADS"] = "1"  # the test machine's cores are shared: extra threads only contend
