@@ -36,6 +36,8 @@ import json
 import os
 import platform
 import resource
+import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -97,7 +99,7 @@ class Monitor(threading.Thread):
 
     def run(self) -> None:
         start = time.perf_counter()
-        seen = 0
+        seen = self.resumed = len(list(self.parts.glob("part-*.parquet"))) if self.parts.is_dir() else 0
         while not self.stop.wait(0.5):
             elapsed = time.perf_counter() - start
             rss = self.proc.memory_info().rss
@@ -136,7 +138,8 @@ def _peak_rss() -> int:
 
 def stream(frame: pd.DataFrame, work: Path, chunk_size: int, budget_s: float) -> dict:
     src, out = work / "library.csv.gz", work / "library.parquet"
-    frame.to_csv(src, index=False)
+    if not src.is_file():  # kept by --work-dir: rewriting it would change its bytes (gzip time stamp)
+        frame.to_csv(src, index=False)
     t = CHMRTransformer(cache=False, n_jobs=2, on_invalid="nan").fit(["CCO"])
     monitor = Monitor(out.with_name(out.name + ".parts"), chunk_size, budget_s)
     monitor.start()
@@ -160,6 +163,7 @@ def stream(frame: pd.DataFrame, work: Path, chunk_size: int, budget_s: float) ->
         rows[-1]["rows"] = summary.n_rows
     return {
         "completed": summary is not None, "seconds": seconds, "progress": rows,
+        "resumed_rows": monitor.resumed * chunk_size,
         "n_rows_done": rows[-1]["rows"] if rows else 0, "summary": None if summary is None else {
             "n_rows": summary.n_rows, "n_invalid": summary.n_invalid, "n_chunks": summary.n_chunks,
             "seconds": summary.seconds},
@@ -182,6 +186,7 @@ def disk_cache(frame: pd.DataFrame, work: Path, chunk_size: int, baseline: pd.Da
     src = work / "subset.csv"
     frame.to_csv(src, index=False)
     cache_dir = work / "cache"
+    shutil.rmtree(cache_dir, ignore_errors=True)  # the cold run must start from an empty cache
     runs = {}
     for label in ("cold (fills the cache)", "warm (all rows from the cache)"):
         t = CHMRTransformer(cache=False, cache_dir=cache_dir, n_jobs=2, on_invalid="nan").fit(["CCO"])
@@ -231,7 +236,8 @@ def report(result: dict, quick: bool) -> str:
     s, ref, cache = result["stream"], result["reference"], result["cache"]
     prog = s["progress"]
     n = s["n_rows_done"]
-    rate = n / prog[-1]["seconds"] if prog else float("nan")
+    resumed = s.get("resumed_rows", 0)
+    rate = (n - resumed) / prog[-1]["seconds"] if prog else float("nan")
     # steady state: from the end of the first chunk (loky start, model load) to the last
     steady = ((prog[-1]["rows"] - prog[0]["rows"]) / (prog[-1]["seconds"] - prog[0]["seconds"])
               if len(prog) > 1 else rate)
@@ -256,6 +262,11 @@ def report(result: dict, quick: bool) -> str:
         "## Summary",
         "",
     ]
+    if resumed:
+        lines.append(f"- resumed: an earlier invocation, stopped by its time budget, had finished the first "
+                     f"{resumed:,} rows ({resumed // result['chunk_size']} chunks); this run skipped them "
+                     "(`embed_file(resume=True)`) and computed the following rows. Rates below count only "
+                     "the rows computed by this run.")
     if s["completed"]:
         lines.append(f"- streamed all **{n:,} rows** in {s['seconds']:.0f} s: **{rate:,.0f} rows/s** overall, "
                      f"{steady:,.0f} rows/s after the first chunk.")
@@ -301,13 +312,20 @@ def report(result: dict, quick: bool) -> str:
         "| load1 |"),
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    prev_rows = prev_s = 0
+    prev_rows, prev_s = resumed, 0
     for p in prog:
         chunk_rate = (p["rows"] - prev_rows) / (p["seconds"] - prev_s) if p["seconds"] > prev_s else float("nan")
-        lines.append(f"| {p['rows']:,} | {p['seconds']:.0f} | {p['rows'] / p['seconds']:,.0f} | {chunk_rate:,.0f} | "
+        lines.append(f"| {p['rows']:,} | {p['seconds']:.0f} | {(p['rows'] - resumed) / p['seconds']:,.0f} | {chunk_rate:,.0f} | "
                      f"{p.get('cpu_s', '–')} | {p['rss_mib'] if p['rss_mib'] is not None else '–'} | {p['peak_rss_mib']} | "
                      f"{p['children_rss_mib'] if p['children_rss_mib'] is not None else '–'} | {p['load1']} |")
         prev_rows, prev_s = p["rows"], p["seconds"]
+    for i, inv in enumerate(result.get("earlier_invocations", [])):
+        lines += ["", (f"Earlier invocation {i + 1} of this stream ({inv['date']}), stopped before the end; its "
+                  "finished chunks were reused by the run above:"), "",
+                  "| rows | s | CPU s | RSS MiB | peak RSS MiB | workers RSS MiB | load1 |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {p['rows']:,} | {p['seconds']:.0f} | {p.get('cpu_s', '–')} | {p['rss_mib']} | "
+                  f"{p['peak_rss_mib']} | {p['children_rss_mib']} | {p['load1']} |" for p in inv["progress"]]
     lines += [
         "",
         "## Disk cache",
@@ -332,7 +350,11 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=600.0, help="stop the stream after this many seconds")
     parser.add_argument("--cache-rows", type=int, default=5_000, help="rows of the disk-cache cold/warm runs")
     parser.add_argument("--chunk-size", type=int, default=10_000, help="embed_file chunk_size (rows)")
+    parser.add_argument("--work-dir", default=None, help="keep the input and finished chunks here (resumable)")
     args = parser.parse_args()
+    # A background job started by a non-interactive shell ignores SIGINT, and then
+    # _thread.interrupt_main() (the time budget) does nothing: restore Ctrl-C semantics.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     started = time.perf_counter()
     machine = {
@@ -349,8 +371,15 @@ def main() -> None:
     frame = frame.iloc[:n]
     print(f"library: {n_library:,} molecules; streaming {n:,} rows in chunks of {chunk:,}", flush=True)
     with tempfile.TemporaryDirectory(prefix="chmr_stream_") as tmp:
-        work = Path(tmp)
+        work = Path(args.work_dir or tmp)  # --work-dir: kept, so a later invocation resumes the stream
+        work.mkdir(parents=True, exist_ok=True)
         s = stream(frame, work, chunk, args.budget_s)
+        # Each invocation on a kept --work-dir appends its progress, so a resumed stream reports all of them.
+        log = work / "invocations.json"
+        earlier = json.loads(log.read_text()) if log.is_file() else []
+        if args.work_dir:
+            log.write_text(json.dumps(earlier + [{"date": machine["date"], "progress": s["progress"],
+                                                   "resumed_rows": s["resumed_rows"], "completed": s["completed"]}]))
         done = s["n_rows_done"]
         print(f"stream: {done:,} rows in {s['seconds']:.0f} s (completed: {s['completed']})", flush=True)
         ref = reference(frame["smiles"].iloc[:done].tolist())
@@ -367,7 +396,7 @@ def main() -> None:
     result = {
         "machine": dict(machine, load_end=", ".join(f"{x:.2f}" for x in os.getloadavg())),
         "n_library": n_library, "n_unparsable": n_unparsable, "n_input": n, "chunk_size": chunk,
-        "budget_s": args.budget_s, "stream": {k: v for k, v in s.items() if k not in ("output_path", "parts")},
+        "budget_s": args.budget_s, "earlier_invocations": earlier, "stream": {k: v for k, v in s.items() if k not in ("output_path", "parts")},
         "reference": ref, "cache": cache, "total_s": time.perf_counter() - started,
     }
     text = report(result, args.quick)
