@@ -67,7 +67,8 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         fit (settings + data), and deleted when the fit completes. An interrupted fit
         (Ctrl-C) raises ``KeyboardInterrupt``; calling ``fit`` again with the same
         arguments continues from the last epoch and gives the same model as an
-        uninterrupted fit. Needs an integer ``random_state``.
+        uninterrupted fit. Needs an integer ``random_state``; not used when ``warm_start``
+        continues an existing head.
     verbose : int, default=0
         1 prints skorch's epoch table.
 
