@@ -184,7 +184,7 @@ def pretrain_variant(name: str, corpora: dict, base: dict, log) -> tuple[Path, d
                 info["n_molecules"] == len(corpus):
             log(f"[{name}] reusing {path} (pretrained earlier with the same settings)")
             return path, info
-    trainer = Pretrainer(config, device="cpu", verbose=0)
+    trainer = Pretrainer(config, device=DEVICE[0], verbose=0)
     tic = time.perf_counter()
     if kind == "random":
         # The same model build_model makes before the first pretraining step, never updated.
@@ -267,6 +267,7 @@ def _pred(est, E, kind, T):
 
 
 PATIENCE = [10]  # set from --patience in main
+DEVICE = ["cpu"]  # pretraining device, set from --device in main (heads and embeddings stay on CPU)
 
 
 def fit_head(ds: dict, E: np.ndarray, params: dict, seed: int, max_epochs: int) -> dict:
@@ -302,10 +303,35 @@ def fit_rf(ds: dict, seed: int) -> dict:
             "valid": metric(ds["kind"], Y[va], Pv), "test": metric(ds["kind"], Y[te], Pt)}
 
 
-def rf_from_downstream(path: Path, name: str, ds: dict, seeds) -> list | None:
+# The committed downstream run (benchmarks/results/downstream.json of commit 61795bd, 14:57 UTC):
+# pinned because that file is rewritten by its owner's later runs in another format.
+DOWNSTREAM_COMMIT = "61795bd"
+
+
+def downstream_results() -> list | None:
+    import subprocess
+
+    try:
+        text = subprocess.run(["git", "show", f"{DOWNSTREAM_COMMIT}:benchmarks/results/downstream.json"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return json.loads(text)["results"]
+
+
+def heads_from_downstream(results: list) -> dict:
+    """The head hyperparameters downstream.py chose on the validation split for the shipped model."""
+    out = {}
+    for r in results:
+        params = dict(kv.split("=") for kv in r["head"]["chosen"].split(","))
+        out[r["name"]] = {"lr": float(params["lr"]), "dropout": float(params["dropout"]), "hidden": int(params["hidden"])}
+    return out
+
+
+def rf_from_downstream(results: list, name: str, ds: dict, seeds) -> list | None:
     """The RF runs (500 trees, min_samples_leaf=2, seeded) that downstream.py measured on the same
     split: identical forests to what this script would fit, so not refitted here."""
-    for r in json.loads(path.read_text())["results"]:
+    for r in results:
         if r["name"] != name or r["split_sizes"] != [len(s) for s in ds["split"]]:
             continue
         runs = [x for x in r["rf"]["runs"].get("min_samples_leaf=2", []) if x["seed"] in seeds]
@@ -315,7 +341,7 @@ def rf_from_downstream(path: Path, name: str, ds: dict, seeds) -> list | None:
         for x in runs:
             for part in ("valid", "test"):
                 x[part] = {k: v * scale if k == "roc_auc" else v for k, v in x[part].items()}
-            x["source"] = "benchmarks/results/downstream.json"
+            x["source"] = f"benchmarks/results/downstream.json at commit {DOWNSTREAM_COMMIT}"
         return runs
     return None
 
@@ -536,7 +562,12 @@ def main(argv=None) -> None:
                              "checkpoint); all: one after the other in this process")
     parser.add_argument("--with-eval-structures", action="store_true",
                         help="force the ChEMBL2K / ESOL structures (no labels) into the corpus")
+    parser.add_argument("--corpus", default=None, help="pretrain stage: a corpus pickle written by an earlier run")
+    parser.add_argument("--device", default="cpu", help="pretraining device (e.g. cuda)")
     parser.add_argument("--head-epochs", type=int, default=60)
+    parser.add_argument("--heads", choices=("grid", "downstream"), default="grid",
+                        help="grid: pick the head on the full variant's validation split; downstream: take "
+                             "downstream.py's validation choice for the shipped model (saves 8 fits)")
     parser.add_argument("--patience", type=int, default=10)
     parser.add_argument("-o", "--out", default=None, help="default: benchmarks/results/ablations.md "
                         "(--quick: runs/ablations_quick/ablations.md, so a smoke run never overwrites results)")
@@ -545,6 +576,7 @@ def main(argv=None) -> None:
         args.n_molecules, args.epochs, args.seeds = 600, 1, [0]
     head_epochs = 10 if args.quick else args.head_epochs
     PATIENCE[0] = args.patience
+    DEVICE[0] = args.device
     home = Path(os.environ.setdefault("CHMR_DATA_HOME", str(ROOT.parent / "shared" / "data")))
     torch.set_num_threads(args.threads)
     global RUNS
@@ -559,8 +591,18 @@ def main(argv=None) -> None:
         print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", flush=True)
 
     base = {"max_epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": 0}
-    variants = ["full"] + [v for v in args.variants if v != "full"]
+    # the full variant comes first (the reference of Δ); an evaluate stage keeps the given order, so
+    # it can score what is already there (e.g. the shipped model) while the pretrain stage works
+    variants = args.variants if args.stage == "evaluate" or args.corpus else ["full"] + [v for v in args.variants if v != "full"]
     corpus_meta = RUNS / "corpus_meta.json"
+    if args.stage == "pretrain" and args.corpus:
+        # a second pretrain process beside a first one: same corpus, other variants
+        with open(args.corpus, "rb") as fh:
+            corpora = pickle.load(fh)
+        log(f"corpus loaded from {args.corpus}")
+        for name in variants:
+            pretrain_variant(name, corpora, base, log)
+        return
     if args.stage in ("all", "pretrain"):
         corpus_meta.unlink(missing_ok=True)  # an evaluate stage must not read an earlier run's
         smiles, corpus_info = corpus_smiles(home, args.n_molecules, args.quick, log, args.with_eval_structures)
@@ -601,10 +643,10 @@ def main(argv=None) -> None:
 
     sets = load_eval_sets(args.quick)
     rf = {}
-    downstream = RESULTS / "downstream.json"
+    downstream = None if args.quick else downstream_results()
     for ds_name, ds in sets.items():
         runs = None
-        if not args.quick and downstream.is_file():
+        if downstream is not None:
             runs = rf_from_downstream(downstream, ds_name, ds, args.seeds)
         if runs is None:
             ds["F"] = FingerprintFeaturizer().fit_transform(ds["X"])  # = the embedding's first 1191 columns
@@ -617,6 +659,11 @@ def main(argv=None) -> None:
     embedder = Embedder()
     results, pretrain_s, eval_s = {}, 0.0, 0.0
     chosen, grid_runs, embed_check = {}, {}, {}
+    if args.heads == "downstream" and downstream is not None:
+        # CPU budget: the shared cores gave this job ~5 % of a core, so the head grid is not rerun
+        chosen = {k: v for k, v in heads_from_downstream(downstream).items() if k in sets}
+        grid_runs = {k: [] for k in chosen}
+        log(f"head hyperparameters from downstream.py's validation choice for the shipped model: {chosen}")
     for name in variants:
         torch.set_num_threads(args.threads)
         if args.stage == "all":
@@ -629,10 +676,11 @@ def main(argv=None) -> None:
         info["eval"] = {}
         for ds_name, ds in sets.items():
             E = embedder(path, ds["X"])
-            if ds_name not in chosen:
-                diff = embedder.check(path, ds["X"], E)
+            if ds_name not in embed_check:
+                diff = embedder.check(path, ds["X"], E, 16)
                 embed_check[ds_name] = diff
-                log(f"featurize-once embedding vs CHMRTransformer on 64 {ds_name} molecules: max |diff| {diff:.1e}")  # once, on the full variant's validation split
+                log(f"featurize-once embedding vs CHMRTransformer on 16 {ds_name} molecules: max |diff| {diff:.1e}")
+            if ds_name not in chosen:  # once, on the full variant's validation split
                 grid = [{"lr": lr, "dropout": dr, "hidden": 1200} for lr in (1e-3, 1e-4) for dr in (0.2, 0.5)]
                 if args.quick:
                     grid = grid[:2]
@@ -656,6 +704,8 @@ def main(argv=None) -> None:
             "command": "python benchmarks/ablations.py " + " ".join(sys.argv[1:] if argv is None else argv),
             "corpus": corpus_info, "observed": observed, "graph": graph, "base": base, "threads": args.threads,
             "head_epochs": head_epochs, "patience": args.patience, "seeds": args.seeds, "grid_runs": grid_runs, "embed_check": embed_check,
+            "heads_source": ("downstream.py's validation choice for the shipped full model, commit " + DOWNSTREAM_COMMIT)
+            if args.heads == "downstream" else "chosen on the validation split for the full variant, seed 0",
         }
         meta["findings"] = findings(summary, rf)
         write_report(out, meta, results, summary, rf, chosen, sets)
