@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 from chmr_sklearn import CHMRClassifier, CHMRRegressor, CHMRTransformer
 
 POOL = WEHI[:8] + ["xyz", None, ""]
-SLOW = budget(10)
+SLOW = budget(1, minimum=100)
 
 
 @pytest.fixture(scope="module")

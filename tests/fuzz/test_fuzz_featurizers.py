@@ -14,6 +14,7 @@ from _fuzz_strategies import (
     HUGE,
     INVALID,
     TRICKY,
+    UNEMBEDDABLE,
     WEHI,
     batches,
     budget,
@@ -32,7 +33,7 @@ from chmr_sklearn.featurize import (
 )
 
 FEATURIZERS = [FingerprintFeaturizer, GraphFeaturizer, ConformerFeaturizer]
-SLOW = budget(20)
+SLOW = budget(1, minimum=200)
 
 
 def _invalid_rows(batch) -> list[int]:
@@ -111,6 +112,16 @@ def test_fixed_edge_cases_featurize():
     assert conf[TRICKY.index("[Na+].[Cl-]"), -1] == 0.0
     assert (conf[len(TRICKY): len(TRICKY) + len(HUGE), -1] == 0.0).all()
     assert conf[TRICKY.index("C[C@H](N)C(=O)O"), -1] == 1.0
+
+
+def test_unembeddable_molecules_get_flag_zero_and_a_finite_embedding(transformers):
+    """Valid molecules whose conformer cannot be embedded: NaN descriptors and conformer_ok = 0
+    (not an invalid row), and CHMRTransformer still embeds them (the 3D latent is masked)."""
+    conf = ConformerFeaturizer().fit_transform(UNEMBEDDABLE)
+    assert (conf[:, -1] == 0.0).all() and np.isnan(conf[:, :-1]).all()
+    emb = transformers["raise"].transform(UNEMBEDDABLE + ["CCO"])
+    assert np.isfinite(emb).all()
+    assert len({row.tobytes() for row in emb}) == len(emb)
 
 
 def test_unsanitized_mol_input_regression():

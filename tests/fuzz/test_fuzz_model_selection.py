@@ -21,7 +21,7 @@ from chmr_sklearn.model_selection import (
     scaffold_split,
 )
 
-SLOW = budget(20)
+SLOW = budget(1, minimum=200)
 _SIZES = st.sampled_from([(0.8, 0.1, 0.1), (0.6, 0.2, 0.2), (1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.34, 0.33, 0.33)])
 
 
