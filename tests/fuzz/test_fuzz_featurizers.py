@@ -124,6 +124,15 @@ def test_unembeddable_molecules_get_flag_zero_and_a_finite_embedding(transformer
     assert len({row.tobytes() for row in emb}) == len(emb)
 
 
+@pytest.mark.parametrize("empty", [[], (), np.array([], dtype=object), pd.Series([], dtype=object),
+                                   pd.DataFrame({"smiles": []}), np.empty((0, 2), dtype=object)],
+                         ids=["list", "tuple", "array", "series", "frame", "2d-array"])
+def test_empty_input_raises_valueerror(empty):
+    for cls in FEATURIZERS:
+        with pytest.raises(ValueError, match="0 molecules"):
+            cls().fit_transform(empty)
+
+
 def test_unsanitized_mol_input_regression():
     """Bug found by fuzzing: an unsanitized or SMARTS Mol crashed deep in RDKit (RuntimeError)."""
     raw = Chem.MolFromSmiles("c1ccccc1O", sanitize=False)

@@ -159,3 +159,11 @@ def test_infinite_regression_label_raises_regression():
     with pytest.raises(ValueError, match="inf"):
         mean_rmse([[1.0, -np.inf]], [[1.0, 1.0]])
     assert mean_mae([np.nan, 1.0], [5.0, 1.5]) == 0.5
+
+
+def test_empty_and_all_missing_labels_raise():
+    for metric in (mean_roc_auc, mean_mae, mean_rmse):
+        with pytest.raises(ValueError):
+            metric([], [])
+        with pytest.raises(ValueError):
+            metric([np.nan, np.nan], [0.2, 0.8])
