@@ -22,7 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import torch
 
-from chmr_sklearn.benchmark import DATASETS, VARIANTS, run_downstream, write_report
+from chmr_sklearn.benchmark import (
+    DATASETS,
+    MODELS,
+    VARIANTS,
+    run_downstream,
+    write_report,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "downstream.md"
 # Small sets first so results accumulate early; the big ones (and the ToxCast variant) last.
@@ -36,16 +42,33 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--quick", action="store_true", help="tiny grids and epoch budgets (a smoke run)")
     ap.add_argument("--no-chemprop", action="store_true")
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
+                    help="columns to run (e.g. split one dataset's models over processes, then --merge)")
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--merge", nargs="+", type=Path, metavar="PART.json",
                     help="only write --out from the results of these runs' JSON files (runs split over processes)")
+    ap.add_argument("--notes", type=Path, help="with --merge: a paragraph to put under 'where we win and lose'")
     args = ap.parse_args(argv)
     if args.merge:
         parts = [json.loads(p.read_text()) for p in args.merge]
+        results: dict = {}
+        for r in (r for p in parts for r in p["results"]):  # one dataset's models may come from several runs
+            if r["name"] not in results:
+                results[r["name"]] = r
+                continue
+            kept = results[r["name"]]
+            kept["models"].update({m: b for m, b in r["models"].items() if b.get("status") == "ok"
+                                   or kept["models"].get(m, {}).get("status") in (None, "not run")})
+            kept["status"] = "done" if "done" == kept["status"] == r["status"] else "running"
+            for k in ("embed_seconds", "wall_seconds"):
+                kept[k] = max(kept.get(k, 0), r.get(k, 0))
+        results = list(results.values())
         meta = dict(parts[0]["meta"], wall_seconds=max(p["meta"].get("wall_seconds", 0) for p in parts),
-                    command=" + ".join(p["meta"].get("command", "") for p in parts))
-        write_report({"meta": meta, "results": [r for p in parts for r in p["results"]]}, args.out)
+                    command=" + ".join(p["meta"].get("command", "") for p in parts),
+                    pending=[d for d in args.datasets if d not in {r["name"] for r in results}],
+                    notes=args.notes.read_text().strip() if args.notes else "")
+        write_report({"meta": meta, "results": results}, args.out)
         return
     # One torch thread: on a loaded 2-core machine it was 2-4x faster per epoch than two.
     torch.set_num_threads(1)
@@ -55,7 +78,7 @@ def main(argv=None) -> None:
         print(f"{time.perf_counter() - start:7.1f}s {msg}", flush=True)
 
     run_downstream(args.datasets, seeds=args.seeds, quick=args.quick, n_jobs=args.n_jobs, out=args.out, log=log,
-                   chemprop=not args.no_chemprop)
+                   chemprop=not args.no_chemprop, models=args.models)
     log(f"wrote {args.out} (+ .json, .png)")
 
 

@@ -77,7 +77,7 @@ def _five_mean(results: list[dict]) -> dict:
     return out
 
 
-def _top_table(results: list[dict]) -> list[str]:
+def _top_table(results: list[dict], pending=()) -> list[str]:
     L = ["| dataset (metric) | " + " | ".join(_LABELS.values()) + " | paper CHMR | paper InfoAlign |",
          "|---|" + "---:|" * (len(_LABELS) + 2)]
     for r in results:
@@ -88,6 +88,9 @@ def _top_table(results: list[dict]) -> list[str]:
         paper = PAPER.get(r["name"])
         pc, pi = (f"{paper[0]:.1f}", f"{paper[1]:.1f}") if paper else ("–", "–")
         L.append(f"| {r['name']} ({metric}) | " + " | ".join(cells) + f" | {pc} | {pi} |")
+    for name in pending:
+        L.append(f"| {name} | " + " | ".join(["not reached"] * len(_LABELS)) + " | "
+                 + (" | ".join(f"{x:.1f}" for x in PAPER[name]) if name in PAPER else "– | –") + " |")
     five = _five_mean(results)
     if five:
         L.append("| **5-MoleculeNet mean** (BBBP, BACE, ClinTox, SIDER, HIV) | "
@@ -105,7 +108,7 @@ def _wins(results: list[dict]) -> list[str]:
             win, lose = [], []
             for r in results:
                 s = summarize(r)
-                if ours in s and other in s:
+                if ours in s and other in s and not r.get("extra"):  # extra: a repeat shown for context
                     (win if _better(r["kind"], s[ours]["mean"], s[other]["mean"]) else lose).append(r["name"])
             if win or lose:
                 parts.append(f"vs {_LABELS[other]}: wins {len(win)}/{len(win) + len(lose)} "
@@ -224,11 +227,11 @@ def write_report(report: dict, out) -> Path:
          + ("; **QUICK mode (not a result)**" if meta["quick"] else ""),
          (f"- python {platform.python_version()}, torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
          f"chmr_sklearn {__version__}; chemprop CLI: {meta['chemprop_executable'] or 'not installed'}"),
-         f"- command: `{meta.get('command', 'run_downstream(...)')}`", "", key_note, "", *_top_table(results), "",
+         f"- command: `{meta.get('command', 'run_downstream(...)')}`", "", key_note, "", *_top_table(results, meta.get("pending", ())), "",
          ("Paper columns: CHMR's and InfoAlign's reported test ROC-AUC (reference §3.1), with their own encoders "
          "and pretraining; context, not like for like. Per-dataset paper numbers for the five MoleculeNet sets "
          "are not recoverable, only their mean. ESOL / FreeSolv / Lipophilicity are not in the paper."), "",
-         "## Where we win and lose", "", *_wins(results), "",
+         "## Where we win and lose", "", *([meta["notes"], ""] if meta.get("notes") else []), *_wins(results), "",
          "## Protocol", "",
          ("- splits: ChEMBL2K / Broad6K InfoAlign's Murcko groups shuffled with seed 3, filled 60/15/25; ToxCast and "
          "the MoleculeNet sets the deterministic OGB scaffold split 80/10/10 (CHMR's code; `toxcast_6015` is "
