@@ -545,6 +545,32 @@ def findings(summary: dict, rf: dict) -> list[str]:
     return L + [""]
 
 
+def merge(paths: list, out: Path) -> None:
+    """One report from several evaluate stages' JSON files (same corpus, heads and RF reference)."""
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    first = parts[0]
+    results = {}
+    for part in parts:
+        if part["chosen"] != first["chosen"] or part["meta"]["base"] != first["meta"]["base"]:
+            raise ValueError("the evaluate stages used different heads or pretraining settings")
+        results.update(part["results"])
+    order = [v for v in ALL_VARIANTS if v in results]
+    results = {v: results[v] for v in order}
+    sets = {"chembl2k": {"kind": "classification"}, "esol": {"kind": "regression"}}
+    summary = summarize(results, sets)
+    meta = dict(first["meta"])
+    meta["wall_minutes"] = max(p["meta"]["wall_minutes"] for p in parts)
+    meta["eval_seconds"] = sum(p["meta"]["eval_seconds"] for p in parts)
+    meta["command"] = " + ".join(p["meta"]["command"] for p in parts) + " (evaluate stages side by side, merged)"
+    meta["load_end"] = parts[-1]["meta"]["load_end"]
+    meta["findings"] = findings(summary, first["rf"])
+    write_report(out, meta, results, summary, first["rf"], first["chosen"], sets)
+    out.with_suffix(".json").write_text(json.dumps(
+        {"meta": meta, "chosen": first["chosen"], "rf": first["rf"], "summary": summary, "results": results},
+        indent=1, default=str))
+    plot(summary, results, first["rf"], out.with_suffix(".png"))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny corpus, 1 epoch, 1 seed: a few minutes")
@@ -571,7 +597,12 @@ def main(argv=None) -> None:
     parser.add_argument("--patience", type=int, default=10)
     parser.add_argument("-o", "--out", default=None, help="default: benchmarks/results/ablations.md "
                         "(--quick: runs/ablations_quick/ablations.md, so a smoke run never overwrites results)")
+    parser.add_argument("--merge", nargs="+", default=None,
+                        help="only combine the .json files of evaluate stages run side by side into --out")
     args = parser.parse_args(argv)
+    if args.merge:
+        merge(args.merge, Path(args.out or RESULTS / "ablations.md"))
+        return
     if args.quick:
         args.n_molecules, args.epochs, args.seeds = 600, 1, [0]
     head_epochs = 10 if args.quick else args.head_epochs
