@@ -17,8 +17,8 @@ from chmr_sklearn.pretrain.checkpoint import save_checkpoint
 
 @pytest.fixture(scope="module")
 def trained(pretrain_smiles):
-    corpus = PretrainCorpus.build(pretrain_smiles[162:], None, PretrainConfig(batch_size=32))
-    return Pretrainer(PretrainConfig(max_epochs=1, batch_size=32), verbose=0).fit(corpus)
+    config = PretrainConfig(max_epochs=1, batch_size=32, latent_dim=32, gin_layers=2)
+    return Pretrainer(config, verbose=0).fit(PretrainCorpus.build(pretrain_smiles[162:], None, config))
 
 
 def test_export_round_trip_without_decoders(trained, tmp_path):

@@ -4,10 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from chmr_sklearn.pretrain import PretrainConfig, PretrainCorpus, Pretrainer, load_checkpoint
+from chmr_sklearn.pretrain import (
+    PretrainConfig,
+    PretrainCorpus,
+    Pretrainer,
+    load_checkpoint,
+)
 from chmr_sklearn.pretrain.trainer import LAST
 
-FAST = dict(batch_size=64, lr=1e-3, graph_min_threshold=0.8)
+# A narrower, shallower network than the default (300 wide, 5 GIN layers) keeps these tests quick.
+FAST = {"batch_size": 64, "lr": 1e-3, "graph_min_threshold": 0.8, "latent_dim": 64, "gin_layers": 3}
 
 
 @pytest.fixture(scope="module")
