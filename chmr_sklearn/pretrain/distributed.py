@@ -28,6 +28,7 @@ with DDP's own gradient all-reduce on the default group.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -93,9 +94,6 @@ class DistContext:
     rank, world_size : int
     group : ProcessGroup or None
         Dedicated group for the batch-statistics collectives (None in a single process).
-    owns_default_group : bool
-        True when :func:`setup` initialised the default process group (and
-        :func:`teardown` must destroy it).
 
     Examples
     --------
@@ -107,7 +105,6 @@ class DistContext:
     rank: int = 0
     world_size: int = 1
     group: Any = None
-    owns_default_group: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -126,12 +123,18 @@ class DistContext:
         return np.array_split(idx, self.world_size)[self.rank]
 
 
+# The statistics group of the current default group: created once, reused by every fit.
+_STATS_GROUP: dict[int, Any] = {}
+
+
 def setup(device: str | torch.device = "auto") -> tuple[DistContext, torch.device]:
     """Join (or start) the process group of a ``torchrun`` launch and pick this rank's device.
 
     Uses an already initialised default group as is; otherwise initialises one from the
     ``torchrun`` environment (``env://``): NCCL when the device is CUDA, gloo on CPU. On CUDA
-    each rank takes the GPU ``LOCAL_RANK`` (unless ``device`` names one).
+    each rank takes the GPU ``LOCAL_RANK`` (unless ``device`` names one). The group then lives
+    until the process exits (or :func:`teardown`), so later fits in the same process reuse it
+    instead of tearing down and re-forming the group (re-forming it can deadlock).
 
     Returns
     -------
@@ -157,27 +160,26 @@ def setup(device: str | torch.device = "auto") -> tuple[DistContext, torch.devic
         torch.cuda.set_device(device)
     if not initialized:
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        atexit.register(teardown)
     world = dist.get_world_size()
     if world == 1:
-        return DistContext(owns_default_group=not initialized), device
-    group = dist.new_group(backend=dist.get_backend())
-    return DistContext(rank=dist.get_rank(), world_size=world, group=group,
-                       owns_default_group=not initialized), device
+        return DistContext(), device
+    key = id(dist.group.WORLD)
+    if key not in _STATS_GROUP:
+        _STATS_GROUP[key] = dist.new_group(backend=dist.get_backend())
+    return DistContext(rank=dist.get_rank(), world_size=world, group=_STATS_GROUP[key]), device
 
 
-def teardown(ctx: DistContext) -> None:
-    """Destroy what :func:`setup` created (the dedicated group; the default one if it made it).
+def teardown() -> None:
+    """Destroy the process groups (all of them): what :func:`setup` registers for process exit.
 
     Examples
     --------
-    >>> teardown(DistContext())  # nothing to do in a single process
+    >>> teardown()  # nothing to do in a single process
     """
-    if ctx.group is not None:
-        dist.destroy_process_group(ctx.group)
-        ctx.group = None
-    if ctx.owns_default_group and dist.is_initialized():
+    _STATS_GROUP.clear()
+    if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
-        ctx.owns_default_group = False
 
 
 # ---- differentiable collectives -------------------------------------------------------------

@@ -124,10 +124,7 @@ class Pretrainer:
         """Run (or resume) pretraining; returns self with ``model_`` and ``history_``."""
         ctx, device = distributed.setup(self.device)
         self.rank_, self.world_size_ = ctx.rank, ctx.world_size
-        try:
-            return self._fit(corpus, ctx, device)
-        finally:
-            distributed.teardown(ctx)
+        return self._fit(corpus, ctx, device)
 
     def _fit(self, corpus: PretrainCorpus, ctx: DistContext, device: torch.device) -> Pretrainer:
         cfg = self.config

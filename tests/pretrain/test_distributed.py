@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,7 @@ from chmr_sklearn.pretrain.trainer import LAST, _batches
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("_ddp_worker.py")
+GRAD_BATCH, GRAD_SEED = 25, 123  # as in _ddp_worker.py
 # GIN dropout 0: each rank draws its own dropout masks, which cannot equal the 1-process masks.
 TINY = {"latent_dim": 32, "gin_layers": 2, "gin_dropout": 0.0, "batch_size": 25, "max_epochs": 2, "lr": 1e-3,
         "fp_bits": 256, "tree_depth": 3}
@@ -68,9 +70,28 @@ def _run_torchrun(corpus, config, out: Path) -> None:
            "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
            str(out / "corpus.pkl"), str(out / "config.json"), str(out)]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # A session of its own, so that a hang kills torchrun's workers too, not only the launcher.
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail("torchrun did not finish in 300 s:\n" + stdout[-3000:] + stderr[-3000:])
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
+
+
+def _single_gradients(corpus, config) -> dict:
+    """What the worker's first_batch_gradients computes, in one process."""
+    trainer = Pretrainer(config, device="cpu", verbose=0)
+    torch.manual_seed(0)
+    model = build_model(trainer._spec(corpus))
+    torch.manual_seed(GRAD_SEED)
+    parts = trainer.batch_losses(model, corpus, np.arange(GRAD_BATCH), np.random.default_rng(GRAD_SEED),
+                                 torch.device("cpu"))
+    (parts["cpr"] + config.lambda_sca * parts["sca"] + config.lambda_tree * parts["tree"]).backward()
+    return {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
 
 
 def _anchors(state, spec, corpus) -> torch.Tensor:
@@ -88,6 +109,15 @@ def test_two_gloo_processes_match_one_process(tiny_corpus, tmp_path):
 
     ranks = [torch.load(tmp_path / "ddp" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert [(r["rank"], r["world_size"]) for r in ranks] == [(0, 2), (1, 2)]
+
+    # One global batch's gradient after DDP's averaging equals the single-process gradient:
+    # no factor of the world size (Adam would hide one in the weights compared below).
+    reference = _single_gradients(tiny_corpus, config)
+    for grads in (r["grads"] for r in ranks):
+        assert grads.keys() == reference.keys()
+        for name, grad in reference.items():  # per tensor: round-off relative to its largest entry
+            assert (grads[name] - grad).abs().max() <= 1e-4 * grad.abs().max() + 1e-5, name
+    assert reference["gnn.convs.0.mlp.0.weight"].abs().max() > 1e-3  # a wrong scale would show
     for key, value in ranks[0]["state"].items():  # DDP keeps the replicas identical
         assert torch.equal(value, ranks[1]["state"][key]), key
 
