@@ -131,7 +131,8 @@ def test_pretraining_from_scratch_through_the_public_api(data_home, wehi_smiles,
     morph = pd.read_csv(data_home / "cell" / "derived_cmea_cellpainting_162.csv.gz")
     profiles = {"morphology": morph.drop(columns=["broad_id", "pert_iname", "inchikey"]).iloc[:, :120]}
     X = list(morph["smiles"]) + wehi_smiles[:40]
-    kwargs = dict(pretrained=None, max_epochs=2, batch_size=64, random_state=0, checkpoint_dir=str(tmp_path))
+    kwargs = {"pretrained": None, "max_epochs": 2, "batch_size": 64, "random_state": 0,
+              "checkpoint_dir": str(tmp_path)}
     t = CHMRTransformer(**kwargs).fit(X, profiles=profiles)
     assert [h["epoch"] for h in t.history_] == [1, 2]
     emb = t.transform(X[:10])
