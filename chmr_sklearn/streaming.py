@@ -356,8 +356,11 @@ def _parquet_chunks(path: Path, size: int) -> Iterator[pa.Table]:
 
 
 def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()  # hashlib.file_digest would need Python 3.11
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ---- parts and output ----------------------------------------------------------------------

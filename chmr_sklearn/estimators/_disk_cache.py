@@ -21,7 +21,6 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
 
 import numpy as np
 
@@ -96,7 +95,7 @@ class EmbeddingCache:
         self.width = int(width)
         self._conn: sqlite3.Connection | None = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> EmbeddingCache:  # noqa: PYI034 (typing.Self needs Python 3.11)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with self._errors():
