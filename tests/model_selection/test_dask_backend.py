@@ -23,6 +23,8 @@ def embedded(data_home):
     return CHMRTransformer().fit(X).transform(X), y
 
 
+# ~25 s CPU (two worker processes importing torch, two searches): beyond the default budget.
+@pytest.mark.slow
 def test_grid_search_on_dask_equals_default_backend(embedded):
     E, y = embedded
     head = CHMRClassifier("passthrough", hidden=32, max_epochs=4, patience=None, batch_size=32, random_state=0)
