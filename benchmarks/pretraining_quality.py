@@ -462,8 +462,8 @@ def findings(res: dict) -> list[str]:
              f"three latents the gap is {pr('latents, shipped (900)', 'logreg') - pr('latents, random-init (900)', 'logreg'):+.1f} "
              f"and the raw fingerprint alone gives {pr('fingerprint (1191 bits)', 'logreg'):.1f}. kNN: anchor "
              f"{pr('anchor, shipped (300)', 'knn'):.1f} vs {pr('anchor, random-init (300)', 'knn'):.1f} untrained, "
-             f"fingerprint (Jaccard) {pr('fingerprint (1191 bits)', 'knn'):.1f}: pretraining has not organised the "
-             "neighbourhoods beyond what the fingerprint already gives.")
+             f"fingerprint (Jaccard) {pr('fingerprint (1191 bits)', 'knn'):.1f}: most of the neighbourhood quality the "
+             "encoder adds over the fingerprint is already there before any training.")
     h = res.get("heads", {})
     if h:
         parts = ", ".join(f"{k} {v['test'][0]:.1f} ± {v['test'][1]:.1f}" for k, v in h.items())

@@ -400,6 +400,21 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+QUIET_PLAIN_LOOP = 1740  # mol/s of the plain loop on a quiet machine (benchmarks/results/featurize.md)
+
+
+def contention_note(rows: list[dict]) -> str:
+    """How much slower than a quiet machine this run was, from its own reference rows."""
+    rates = [r["mol_per_s"] for r in rows if r["step"].startswith("plain RDKit")]
+    if not rates:
+        return ""
+    return (f"**Contention**: the plain fingerprint loop ran at {min(rates):,.0f}–{max(rates):,.0f} mol/s in this run vs "
+            f"{QUIET_PLAIN_LOOP:,} mol/s on a quiet machine (`featurize.md`): the job got roughly 1/"
+            f"{QUIET_PLAIN_LOOP / np.median(rates):.0f} of a core, and that share changed during the run. Absolute "
+            "times are therefore far slower than the machine can do; compare each step with its reference measured "
+            "right next to it (the ratios), and read exponents from sizes measured close in time.")
+
+
 def write_report(out: Path, meta: dict, rows: list[dict], pre: list[dict], fits: dict, tail: dict,
                  n_tasks: int, knn_fit) -> None:
     L = ["# Speed and memory: CHMR steps vs their plain references (same run)", "",
@@ -412,6 +427,8 @@ def write_report(out: Path, meta: dict, rows: list[dict], pre: list[dict], fits:
          ("- molecules: RDKit's WEHI set (first n of 10,000) for featurization / embedding / predict; ChEMBL2K "
          "(InfoAlign split, train 1413) for the fits; the pretraining corpus of `scripts/pretrain_default.py` "
          "(profiled molecules first, then a seeded shuffle of the rest) for pretraining"), "",
+         contention_note(rows),
+         "",
          "ratio = this step's time ÷ its reference's time on the same molecules (> 1: slower than the reference).",
          "", "| step | molecules | s | mol/s | ratio vs reference | peak RSS MiB (Δ during step) |",
          "|---|---:|---:|---:|---|---:|"]
@@ -434,7 +451,7 @@ def write_report(out: Path, meta: dict, rows: list[dict], pre: list[dict], fits:
           (f"All-pairs steps alone (Tanimoto kNN + context graph on given fingerprints): **b = {knn_fit[1]:.2f}** "
            f"(a = {knn_fit[0]:.2e} s) → {knn_fit[0] * 83909 ** knn_fit[1] / 60:.1f} min at 83,909 molecules."
            if knn_fit else "All-pairs steps alone: not measured in this run."), "",
-          (f"Extrapolation with these fits to the shipped corpus (83,909 molecules): build "
+          (f"Extrapolation with these fits (at this run's CPU share) to the shipped corpus (83,909 molecules): build "
           f"{fits['build'][0] * 83909 ** fits['build'][1] / 60:.0f} min, one epoch "
           f"{fits['epoch'][0] * 83909 ** fits['epoch'][1] / 60:.1f} min (the shipped run logged 13.7 min "
           "featurization and 4.6–5.4 min per epoch after the first, with other jobs on the machine)."), "",
