@@ -472,7 +472,7 @@ def write_report(out: Path, meta: dict, results: dict, summary: dict, rf: dict, 
           (f"- pretraining budget (every variant): {meta['base']['max_epochs']} epochs, batch "
           f"{meta['base']['batch_size']}, Adam lr {meta['base']['lr']} (cosine), seed {meta['base']['seed']}, "
           f"torch threads {meta['threads']}; the shipped default: 4 epochs on 83,909 molecules, lr 1e-3"),
-          (f"- heads: fixed hyperparameters chosen on the validation split for the full variant (seed 0): "
+          (f"- heads: fixed hyperparameters ({meta.get('heads_source', 'chosen on the validation split for the full variant, seed 0')}): "
           f"{ {k: v for k, v in chosen.items()} }; max {meta['head_epochs']} epochs, patience {meta['patience']} on validation "
           f"(best epoch restored); seeds {meta['seeds']}; embedding `CHMRTransformer(pretrained=ckpt, "
           "precision='float32')` (`concat`, 2091 columns)"), ""]
@@ -545,7 +545,7 @@ def findings(summary: dict, rf: dict) -> list[str]:
     return L + [""]
 
 
-def merge(paths: list, out: Path) -> None:
+def merge(paths: list, out: Path, wall_minutes: float | None = None) -> None:
     """One report from several evaluate stages' JSON files (same corpus, heads and RF reference)."""
     parts = [json.loads(Path(p).read_text()) for p in paths]
     first = parts[0]
@@ -559,7 +559,7 @@ def merge(paths: list, out: Path) -> None:
     sets = {"chembl2k": {"kind": "classification"}, "esol": {"kind": "regression"}}
     summary = summarize(results, sets)
     meta = dict(first["meta"])
-    meta["wall_minutes"] = max(p["meta"]["wall_minutes"] for p in parts)
+    meta["wall_minutes"] = wall_minutes or max(p["meta"]["wall_minutes"] for p in parts)
     meta["eval_seconds"] = sum(p["meta"]["eval_seconds"] for p in parts)
     meta["command"] = " + ".join(p["meta"]["command"] for p in parts) + " (evaluate stages side by side, merged)"
     meta["load_end"] = parts[-1]["meta"]["load_end"]
@@ -597,11 +597,13 @@ def main(argv=None) -> None:
     parser.add_argument("--patience", type=int, default=10)
     parser.add_argument("-o", "--out", default=None, help="default: benchmarks/results/ablations.md "
                         "(--quick: runs/ablations_quick/ablations.md, so a smoke run never overwrites results)")
+    parser.add_argument("--wall-minutes", type=float, default=None,
+                        help="with --merge: the wall time from the first stage's start to the last one's end")
     parser.add_argument("--merge", nargs="+", default=None,
                         help="only combine the .json files of evaluate stages run side by side into --out")
     args = parser.parse_args(argv)
     if args.merge:
-        merge(args.merge, Path(args.out or RESULTS / "ablations.md"))
+        merge(args.merge, Path(args.out or RESULTS / "ablations.md"), args.wall_minutes)
         return
     if args.quick:
         args.n_molecules, args.epochs, args.seeds = 600, 1, [0]
