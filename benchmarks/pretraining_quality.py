@@ -254,7 +254,10 @@ def main(argv=None) -> None:
     rand_path = random_init_checkpoint(ROOT / "runs" / "quality" / "random_init_shipped_arch.pt")
     E = {}
     embedder = Embedder()  # both encoders share the shipped conformer scaler: featurize once
-    cache = ROOT / "runs" / "quality" / "embeddings.npz"  # a rerun skips the embedding (runs/ is not committed)
+    # a rerun skips the embedding (runs/ is not committed); keyed by the shipped model's hash
+    import hashlib
+
+    cache = ROOT / "runs" / "quality" / f"embeddings_{hashlib.sha256(DEFAULT.read_bytes()).hexdigest()[:12]}.npz"
     if cache.is_file():
         E = dict(np.load(cache))
         log(f"embeddings loaded from {cache}")
