@@ -180,10 +180,10 @@ def _plot(results: list[dict], path: Path) -> None:
                     ys.append(s["mean"])
                     es.append(s["std"])
             ax.bar(xs, ys, width, yerr=es, label=_LABELS[m], capsize=2)
-        for i, r in enumerate(rs):
-            if r["name"] in PAPER:
-                ax.plot([i - 0.4, i + 0.4], [PAPER[r["name"]][0]] * 2, "k--", lw=1,
-                        label="paper CHMR" if i == 0 else None)
+        with_paper = [i for i, r in enumerate(rs) if r["name"] in PAPER]
+        for i in with_paper:
+            ax.plot([i - 0.4, i + 0.4], [PAPER[rs[i]["name"]][0]] * 2, "k--", lw=1,
+                    label="paper CHMR" if i == with_paper[0] else None)
         ax.set_xticks(range(len(rs)), [r["name"] for r in rs], rotation=30, ha="right")
         if kind == "classification":
             ax.set_ylabel("test ROC-AUC ×100 (higher is better)")
