@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
 from rdkit import Chem, DataStructs, rdBase
 from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
@@ -12,6 +14,16 @@ from chmr_sklearn.datasets import load_wehi_molecules
 def load_smiles() -> list[str]:
     """The 10,000 real SMILES RDKit ships (WEHI set)."""
     return load_wehi_molecules().data.tolist()
+
+
+def cpu_name() -> str:
+    """The CPU model for the reports' machine line (``/proc/cpuinfo``, else ``platform``)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")),
+                        platform.processor())
+    except OSError:
+        return platform.processor()
 
 
 def plain_fingerprints(smiles: list[str]) -> np.ndarray:

@@ -66,7 +66,7 @@ from joblib.externals.loky import reusable_executor  # noqa: E402
 from rdkit import Chem, rdBase  # noqa: E402
 
 import chmr_sklearn  # noqa: E402
-from _reference import load_smiles, plain_fingerprints  # noqa: E402  (benchmarks/_reference.py)
+from _reference import cpu_name, load_smiles, plain_fingerprints  # noqa: E402  (benchmarks/_reference.py)
 from chmr_sklearn import CHMRTransformer  # noqa: E402
 from chmr_sklearn._inputs import to_smiles  # noqa: E402
 from chmr_sklearn._runtime import deterministic  # noqa: E402
@@ -549,13 +549,7 @@ def bench_pretrain(smiles, n_mol, epochs, lines):
 
 # ---- report ------------------------------------------------------------------------------------
 def machine_info(meta: dict, ckpt_sha: str) -> list[str]:
-    try:
-        cpu = next(
-            (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
-            platform.processor(),
-        )
-    except OSError:
-        cpu = platform.processor()
+    cpu = cpu_name()
     match = "matches" if ckpt_sha == meta.get("sha256") else f"**does not match** (file: `{ckpt_sha[:12]}…`)"
     cfg = meta.get("config", {})
     return [

@@ -41,7 +41,7 @@ from rdkit import Chem, rdBase  # noqa: E402
 from rdkit.Chem import rdDistGeom  # noqa: E402
 
 import chmr_sklearn  # noqa: E402
-from _reference import load_smiles, plain_fingerprints  # noqa: E402  (benchmarks/_reference.py)
+from _reference import cpu_name, load_smiles, plain_fingerprints  # noqa: E402  (benchmarks/_reference.py)
 from chmr_sklearn.featurize import ConformerFeaturizer, FingerprintFeaturizer, GraphFeaturizer  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "featurize.md"
@@ -210,13 +210,7 @@ def bench_3d_settings(smiles, repeats, lines):
 
 
 def machine_info() -> list[str]:
-    try:
-        cpu = next(
-            (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
-            platform.processor(),
-        )
-    except OSError:
-        cpu = platform.processor()
+    cpu = cpu_name()
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
     return [
         f"- date: {_dt.datetime.now().isoformat(timespec='seconds')}",
