@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
 import torch
 
 __all__ = ["resolve_device", "deterministic"]
+
+_DET_LOCK = threading.Lock()
+_DET_STATE: dict = {"depth": 0, "saved": None}
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -48,16 +52,26 @@ def deterministic() -> Iterator[None]:
     """
     import torch.utils.deterministic as det
 
-    enabled = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    fill = det.fill_uninitialized_memory
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    # Filling every new tensor with NaN is a debugging aid of deterministic mode, not needed
-    # for reproducibility. Its cost measured within noise on an idle machine (x0.93-1.04,
-    # benchmarks/results/embed.md), so this only skips needless work.
-    det.fill_uninitialized_memory = False
+    # The switch is process-wide: with fits in several threads, only the first to enter saves
+    # the caller's setting and only the last to leave restores it, so no thread's exit turns
+    # determinism off under another one that is still training.
+    with _DET_LOCK:
+        if _DET_STATE["depth"] == 0:
+            _DET_STATE["saved"] = (torch.are_deterministic_algorithms_enabled(),
+                                   torch.is_deterministic_algorithms_warn_only_enabled(),
+                                   det.fill_uninitialized_memory)
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            # Filling every new tensor with NaN is a debugging aid of deterministic mode, not needed
+            # for reproducibility. Its cost measured within noise on an idle machine (x0.93-1.04,
+            # benchmarks/results/embed.md), so this only skips needless work.
+            det.fill_uninitialized_memory = False
+        _DET_STATE["depth"] += 1
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
-        det.fill_uninitialized_memory = fill
+        with _DET_LOCK:
+            _DET_STATE["depth"] -= 1
+            if _DET_STATE["depth"] == 0:
+                enabled, warn_only, fill = _DET_STATE["saved"]
+                torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+                det.fill_uninitialized_memory = fill
