@@ -33,10 +33,12 @@ from ._molecules import (
     load_chembl2321810,
     load_wehi_molecules,
 )
+from ._moleculeace import MOLECULEACE_DATASETS, load_moleculeace
 from ._profiles import load_cmea_paired, load_l1000_drugbank
 
 __all__ = [
     "ChecksumError",
+    "MOLECULEACE_DATASETS",
     "fetch_file",
     "get_data_home",
     "list_data_files",
@@ -52,6 +54,7 @@ __all__ = [
     "load_hiv",
     "load_l1000_drugbank",
     "load_lipophilicity",
+    "load_moleculeace",
     "load_sider",
     "load_tox21",
     "load_toxcast",
@@ -64,6 +67,8 @@ _KINDS = {
                   "lipophilicity", "sider", "tox21", "toxcast"],
     "profiles": ["cmea_paired", "l1000_drugbank"],
     "molecules": ["wehi_molecules"],
+    # one loader for the 30 sets: load_moleculeace(name), names in MOLECULEACE_DATASETS
+    "activity_cliffs": ["moleculeace"],
 }
 
 
@@ -72,9 +77,10 @@ def list_datasets(kind: str | None = None) -> list[str]:
 
     Parameters
     ----------
-    kind : {"benchmark", "profiles", "molecules"} or None, default=None
-        Restrict to labelled benchmark sets, cell-response profile tables, or unlabelled
-        molecule sets. ``None`` lists all.
+    kind : {"benchmark", "profiles", "molecules", "activity_cliffs"} or None, default=None
+        Restrict to labelled benchmark sets, cell-response profile tables, unlabelled
+        molecule sets, or the MoleculeACE activity-cliff collection (one loader taking the
+        set's name, see ``MOLECULEACE_DATASETS``). ``None`` lists all.
 
     Returns
     -------

@@ -41,6 +41,7 @@ _LICENCES = {
     "dhimmel/drugbank": "DrugBank content CC BY-NC 4.0 (non-commercial use only)",
     "isarnassiri/CMEA": "GPL-2 (R package CMEA)",
     "cytomining/cytominer-eval": "BSD-3-Clause",
+    "molML/MoleculeACE": "MIT (MoleculeACE); data: ChEMBL (CC BY-SA 3.0)",
 }
 
 
@@ -326,3 +327,82 @@ REGISTRY: dict[str, dict[str, Any]] = {
         content_sha256="e0c3341dfa1ad3287ead3c495fb31b634d4531e947c28a6604689381ffeafda6",
     ),
 }
+
+
+# MoleculeACE 3.0.0 (van Tilborg et al., J. Chem. Inf. Model. 2022): 30 ChEMBL targets with their
+# own stratified train/test split and activity-cliff flags. The wheel's files are byte-identical
+# (git blob of the uncompressed CSV) to the GitHub repository at the "V3" commit pinned here.
+# name, sha256 of the stored .csv.gz, sha256 of the CSV.
+_MOLECULEACE_COMMIT = "0c391b84859ee12b20f161b57fad9e62218ccce1"
+_MOLECULEACE_FILES = (
+    ("CHEMBL1862_Ki", "90df453ce2341ad62229c759f46b9a01c4d8abe851d19b9b8d1b789e81849d9c",
+     "72a750426976bf5c17ca9129e86dff20962332f92a8ce16028d9fbcf152ca412"),
+    ("CHEMBL1871_Ki", "3697651f5e54a0f9b5b89cb857286140a547f0239107c74b7dfd9c155e6430fb",
+     "62d05aa76d096fd5bd3575dcfd30dcab24873dc010de47b478b6617fbd95985e"),
+    ("CHEMBL2034_Ki", "ec33038c548729b641f4735f55994d84971648c1a4366e67172ee8181e4624e5",
+     "476668f39aae0e29a1ab8fa83a7087b179dc705b68cdc060c9958a0eed2048d4"),
+    ("CHEMBL2047_EC50", "5b3110ccf7495cb88568ce471de4df165cc0854ff5569edf7439424d89056816",
+     "ea1bacf43377aac288840f2d2e37df7705a0d2d1f93bb52b0ce85e499e311f6e"),
+    ("CHEMBL204_Ki", "44238e973941b5eab5fe5459cbf466e001d2bb81592f6efa15f5ede1447639af",
+     "6ccf17a5f1aa6322f2d68f24b923f2efb5779ff73d33035bb889bb922b18dba5"),
+    ("CHEMBL2147_Ki", "900deae4e08866c51f79614816503aaae4e1c00eba7f3f55fcdc14983e3d00ca",
+     "5cbf4deba3e6312aff3a77ac3c70eb39a3cd58c9d8686a19a8b56c4a73377d02"),
+    ("CHEMBL214_Ki", "05c110dc66acb1bd47579e6de697b3b24b0c830e9209b15f40d5735a2736802a",
+     "68bffa3069340c51204ba23395626622559a10c3d39b1111cb9c47f9d9960962"),
+    ("CHEMBL218_EC50", "ef3535b8fb172fe71657eed3460cc9a87a0391f1aa30586acd65eb09386e3a14",
+     "9133aefc69efa92403107f78f747d4acbd370255ac0a2949cc5f86a30b5ebd11"),
+    ("CHEMBL219_Ki", "e41b77fb63c9d29bb8db8c6218c2c9730f08d700f366a28e1112cc85ad7dd7e4",
+     "f0d13b1bd8086e3fed746215b0ff8c4399518547bbba2146a0f235f1a9a59fa8"),
+    ("CHEMBL228_Ki", "47ef51913af9a9d7ede50f02dfca23b7438044ad4053815cfc081b152691e1dc",
+     "17158facfdc5788e22e020e398acd3bbf99edc9d66f7b323da778cd551d9796f"),
+    ("CHEMBL231_Ki", "5c92dd1d3ea0060f466a0158d5c3f49518e8bcb1a2dbe9fe66271a03f617d524",
+     "9e1c0a22c37e446d37d63e7b39d92cb022774333b4fa430e9f948b748215afb0"),
+    ("CHEMBL233_Ki", "afc038eb63e6018828607eb85be968bd41d4bdac60418481d9891ff46419d728",
+     "4d8aff053b3d1c12e8cc13102958bb4f3dce4ac7715452265231e5b68d1c9362"),
+    ("CHEMBL234_Ki", "3b9841779c879c855464300cd651f96bfa47e3a8da25bbd27a5d0b0843d8fb99",
+     "7a86fc3552953bb1ea727f4119b844ff3eadb33d7a79413b1f417cf236f5615a"),
+    ("CHEMBL235_EC50", "7e4acbb69268b3227beea798a136bb779cd1f05ec865dcd36eb9d9e37493b4c5",
+     "a99b1d18870cc4d83da5fbedfee4504f8c46bb96e71ea7964b84ae7682d4963f"),
+    ("CHEMBL236_Ki", "762971e553e6d43ad99479723d7470987ac4a9f66c7968f112068a081b029feb",
+     "28227a570694a24325a3206bee2a1623e14949d54abe13e490402fb2f5a8c74e"),
+    ("CHEMBL237_EC50", "5e1fb89e2ae31e337b28e62b4637ef6e4204dc0361f65f35a7307fddd7eaef60",
+     "37dce21b9ef158ac7d3075997e58896bb0083162c9c820d1996d898dfb0701f5"),
+    ("CHEMBL237_Ki", "0ed3a603bb78be5d1090e57792bc69b3ab5220618ae9a6aa68737e5a1adec6f4",
+     "8bc5f0f4e512923d7878390f9c6336682dfd638e90d8110f44bfd3af77d605c3"),
+    ("CHEMBL238_Ki", "25ce508b7ebd3c5b8d96aa9cab236f4ac44bc1998a2fbd3b2006cf91ec6d7758",
+     "5ca1bb99ea9123dc0369f19c1269fec3f9fc3eae3bf9a2b781419b268913761a"),
+    ("CHEMBL239_EC50", "0697e7ad2f4991a3bb78b56530259e45a8f32afd49a7c657929f29df8fddec86",
+     "1985b2137bd64396ec980e8c6e1f234f6f9aa989c49a20aef71dd22bda68ed9c"),
+    ("CHEMBL244_Ki", "8fa0aa69b0852ba232525e7038e08afe95c845a99ec785c266eeda22998dcc32",
+     "aafc2e81810767397c8b5b3161b9eed3b33b6e9a827ed176336f388bef274a36"),
+    ("CHEMBL262_Ki", "a46c61e7743ac618d3996a692e5268184ca231f943becaf7934ddbcdbb449aae",
+     "c438e8e18bc444890246607be107d9afb8c64012608a8a73838acad3eacfce21"),
+    ("CHEMBL264_Ki", "44d3d89c55c358169b597080fb69ff4d603eeac3828a0958e7354df9d4beeef5",
+     "6b380b5cf61b6985179779a9b9d0d1d3b197773fc3df5079d8932108f75e2bbf"),
+    ("CHEMBL2835_Ki", "50d830c4dc6f5bb23463465cb0935ff92ec6a0f5ec5c4a48bab9d0bcd1e73c74",
+     "a6ff0b8c3df2c452a9210af5c3d57495846ed16978c339b463c7a4b90c73c66c"),
+    ("CHEMBL287_Ki", "3198a473836424d0879d3ed3c3498a846e1313aecc9ba0116cba70f68a0325c1",
+     "7f448c29138242dd64ec2a07742e33a1e186129ca4e794e287b67e5ffaea171e"),
+    ("CHEMBL2971_Ki", "f9e83087052231118f538424740a3b3f9d3447686e551d6757476650e4b46598",
+     "2fe0c20bab93c58f824fdb7f35b1c327e987b76e8403ededb0075cb7649651d3"),
+    ("CHEMBL3979_EC50", "66103ca18dbc7afa41dd75939c3bf80903091a2d0f276dcd04405c9b8fddac0e",
+     "7e455ec476c0683414404b527d0bb98bf76671f7bd3748507aad505c21a6b44b"),
+    ("CHEMBL4005_Ki", "f5ac2cb0c6e5c8ce478ef5ad59733b0876e24a64c360c77cbf864cf636d9e995",
+     "183b163b6820d2c0db3190500e3a58cdda1f72d148f36605d7c2e2071d69c03e"),
+    ("CHEMBL4203_Ki", "7911400b7c24b0b57312a71172c632eb4c4db3cb6d4362585752336ad1c71582",
+     "28d7139fdba99657584430ef793bf2850aaf806651930fc062d50f3f847f032d"),
+    ("CHEMBL4616_EC50", "250627812270fd61d12e7d4b3779f61de98c5976d65987868b2cdd9bcfa04f9c",
+     "7b79538464cf4a811a9bd593d867d985b3f19d65302f241a7fba409b16230b0a"),
+    ("CHEMBL4792_Ki", "b99f09c5408dbf484350b5baece46bceaf8a7e1f443434e4970e3ffab7830edc",
+     "088219b5b08fa90962f00e80d7ed66fe7a71e223b18b874fb000d0babc343659"),
+)
+for _name, _sha, _content in _MOLECULEACE_FILES:
+    REGISTRY[f"moleculeace_{_name}"] = _entry(
+        path=f"pypi/moleculeace/{_name}.csv.gz",
+        repo="molML/MoleculeACE",
+        commit=_MOLECULEACE_COMMIT,
+        source_path=f"MoleculeACE/Data/benchmark_data/{_name}.csv",
+        sha256=_sha,
+        content_sha256=_content,
+    )
+del _name, _sha, _content

@@ -26,7 +26,7 @@ from chmr_sklearn.datasets import (
 )
 from chmr_sklearn.datasets._registry import REGISTRY
 
-SHARED_DIRS = ("moleculenet", "infoalign", "cell")
+SHARED_DIRS = ("moleculenet", "infoalign", "cell", "pypi/moleculeace")
 
 
 def _sha(data: bytes) -> str:

@@ -167,7 +167,7 @@ def test_wehi_molecules():
 
 def test_list_datasets_matches_loaders():
     names = ds.list_datasets()
-    assert names == sorted(names) and len(names) == 15
+    assert names == sorted(names) and len(names) == 16
     for name in names:
         assert callable(getattr(ds, f"load_{name}"))
     assert set(ds.list_datasets("benchmark")) == set(EXPECTED)
