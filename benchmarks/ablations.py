@@ -461,7 +461,7 @@ def write_report(out: Path, meta: dict, results: dict, summary: dict, rf: dict, 
           f"(corpus build {meta['corpus_seconds']:.0f} s, pretraining {meta['pretrain_seconds']:.0f} s, "
           f"evaluation {meta['eval_seconds']:.0f} s)"),
           (f"- machine: {meta['machine']}; load average at start {meta['load_start']}, at end {meta['load_end']} "
-          "(2 cores shared by 8 engineers; the job ran under `nice -n 5`)"),
+          "(other processes were running; the job ran under `nice -n 5`)"),
           f"- versions: {meta['versions']}",
           f"- command: `{meta['command']}`",
           (f"- corpus: {meta['corpus']['total']:,} molecules = {meta['corpus']['profiled']:,} with a biological "

@@ -420,7 +420,7 @@ def write_report(out: Path, meta: dict, rows: list[dict], pre: list[dict], fits:
     L = ["# Speed and memory: CHMR steps vs their plain references (same run)", "",
          f"- date: {meta['date']}; mode: {meta['mode']}; total wall time **{meta['wall_minutes']:.1f} min**",
          (f"- machine: {meta['machine']}; load average at start {meta['load_start']}, at end {meta['load_end']} "
-         "(2 cores shared by 8 engineers; run under `nice -n 5`, other jobs may have been running)"),
+         "(run under `nice -n 5`; other processes were running)"),
          (f"- {meta['versions']}; torch threads {meta['threads']} for the encoder and pretraining, 1 for the head; "
          "featurization `n_jobs=1` everywhere (one process, so its peak RSS is the whole cost)"),
          f"- command: `{meta['command']}`",

@@ -252,7 +252,7 @@ def report(result: dict, quick: bool) -> str:
     lines = [
         "# Streaming embedding benchmark (`chmr_sklearn.streaming.embed_file`)",
         "",
-        (f"- date: {m['date']}; machine: {m['cpus']} logical cores, {m['cpu']}; shared with other engineers' jobs "
+        (f"- date: {m['date']}; machine: {m['cpus']} logical cores, {m['cpu']}; other processes running "
         f"(load average at start {m['load_start']}, at end {m['load_end']})"),
         (f"- python {m['python']}, torch {m['torch']} ({m['torch_threads']} threads), rdkit {m['rdkit']}, "
         f"chmr_sklearn {m['chmr_sklearn']}; process niceness {m['nice']}"),

@@ -245,8 +245,8 @@ def write_report(report: dict, out) -> Path:
          ("- full grids (`_FULL`): head lr ∈ {1e-3, 1e-4} × (dropout, hidden) ∈ {(0.2, 1200), (0.5, 512)}, max 100 "
           "epochs, early stopping on validation (patience 15); residual gamma ∈ {0.1, 1}; RF 500 trees, "
           "min_samples_leaf ∈ {1, 2}; chemprop (v2 CLI, defaults otherwise) 12 epochs (its default is 50), early "
-          "stopping on validation (patience 4), CPU, one thread. **This run cut every dataset down** (2 CPU cores "
-          "shared by 8 engineers, load 8-11): the per-dataset \"budget reductions\" below list exactly what "
+          "stopping on validation (patience 4), CPU, one thread. **This run cut every dataset down** (2 CPU cores, "
+          "load average 8-11 from other processes): the per-dataset \"budget reductions\" below list exactly what "
           "differs from the full grids."), "",
          "## Per dataset", ""]
     for r in results:

@@ -38,7 +38,7 @@ _HEAD_GRID = [{"lr": 1e-3, "dropout": 0.2, "hidden": 1200}, {"lr": 1e-3, "dropou
 _FULL = {"head_grid": _HEAD_GRID, "epochs": 100, "patience": 15, "gammas": [0.1, 1.0], "residual_trees": 500,
              "rf_grid": [{"n_estimators": 500, "min_samples_leaf": 1}, {"n_estimators": 500, "min_samples_leaf": 2}],
              "chemprop_epochs": 12, "chemprop_patience": 4}
-# CPU budget: 2 cores shared with 7 other engineers (load 8-11 during the run), so every dataset
+# CPU budget: 2 cores with a load average of 8-11 from other processes during the run, so every dataset
 # runs a cut-down version of _FULL: the two head points and the forest / gamma settings the 4-dataset
 # full-grid run chose most often (benchmarks/results/downstream.md of 14:57: head (1e-3, 0.2, 1200)
 # on ChEMBL2K and BACE, (1e-4, 0.5, *) on BBBP and ESOL; leaf 2 and gamma 0.1 on 4/4 and 3/4).
