@@ -2,41 +2,33 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
-import hashlib
-import json
+import warnings
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
-import rdkit
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import __version__
-from .._inputs import MoleculeColumn, check_molecule_input, raise_for_invalid, to_smiles
-from .._runtime import deterministic, resolve_device
+from .._inputs import MoleculeColumn, check_molecule_input, raise_for_invalid
+from .._runtime import resolve_device
 from ..featurize.fingerprints import FingerprintFeaturizer
-from ..featurize.molecular import featurize_molecular
 from ..pretrain.checkpoint import build_model, load_checkpoint
 from ..pretrain.config import PretrainConfig
-from ..pretrain.corpus import PretrainCorpus
-from ..pretrain.trainer import Pretrainer
-from ._disk_cache import EmbeddingCache
+from ._engine import MODALITIES, CacheInfo, EmbeddingEngine, EngineState
 
 __all__ = ["DEFAULT_MODEL", "CHMRTransformer"]
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "default.pt"
 OUTPUTS = ("concat", "anchor", "latents")
-MODALITIES = ("1d", "2d", "3d")
-# transform featurizes + encodes this many distinct molecules at a time (rounded to whole
-# inference batches), so its working memory beyond the output array does not grow with n.
-_TRANSFORM_CHUNK = 4096
+_MB = 1 << 20
 
 
 @functools.lru_cache(maxsize=4)
@@ -74,14 +66,27 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
     on_invalid : {"raise", "nan"}, default="raise"
         ``"nan"`` gives NaN rows (and tree code -1) for invalid molecules.
     n_jobs : int, optional
-        Worker processes for featurization.
+        Worker processes that featurize *and* encode (one torch thread each), used when at
+        least a few hundred molecules are new. ``None`` uses the cores the way torch does:
+        as many workers as ``torch.get_num_threads()`` (the physical cores unless
+        ``OMP_NUM_THREADS`` / ``torch.set_num_threads`` say otherwise; 1 inside a joblib
+        worker), or the ``n_jobs`` of an active ``joblib.parallel_config``. ``1``: everything
+        in this process. ``-1``: every logical core.
     device : str, default="auto"
         Torch device; ``"auto"`` picks CUDA when available.
-    random_state : int, optional
-        Seeds pretraining and the conformer embedding (``None`` → 0: embeddings are always
-        reproducible).
+    random_state : int, RandomState instance or None, default=None
+        Seeds pretraining and the conformer embedding. An int is used as is; a
+        ``RandomState`` draws one seed per ``fit`` (kept in ``conformer_seed_``), so every
+        ``transform`` of a fitted transformer uses the same conformers; ``None`` → 0
+        (embeddings are always reproducible).
     cache : bool, default=True
-        Keep embeddings in memory, keyed by canonical SMILES (dropped when pickling).
+        Keep embeddings in memory, keyed by canonical SMILES (dropped when pickling), in a
+        least-recently-used cache bounded by ``cache_size``. Thread-safe; counters in
+        :meth:`cache_info`.
+    cache_size : float, default=512
+        Bound of the in-memory cache in MB (as ``SVC(cache_size=200)``): about 8.4 kB per
+        molecule, so the default holds ~60,000 molecules; the least recently used are dropped
+        first. ``0`` keeps nothing.
     cache_dir : str or Path, optional
         Also keep embeddings on disk, in ``cache_dir/chmr_embeddings.sqlite``, shared by other
         processes, clones and later sessions. Rows are keyed by canonical SMILES and a hash of
@@ -90,11 +95,14 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         computed one bit for bit. An unreadable file raises
         :class:`~chmr_sklearn.estimators._disk_cache.CacheError` (it is never deleted). About
         8.4 kB per molecule.
-    precision : {"float64", "float32"}, default="float64"
-        Arithmetic of the encoder at inference. ``"float64"`` makes each molecule's embedding
-        independent of the other molecules in its batch, so cached, recomputed and unpickled
-        embeddings (and predictions) agree bit for bit. ``"float32"`` runs the GNN about 3x
-        faster (benchmarks/results/embed.md) but the last bits may change with batching.
+    precision : {"float32", "float64"}, default="float32"
+        Arithmetic of the encoder at inference. ``"float32"`` (about 3x faster than float64):
+        a molecule's embedding computed alone, in a large batch, with any ``n_jobs``, from
+        the disk cache or after unpickling agrees within 1e-5 relative (max over entries,
+        scaled by the row's largest magnitude; tests/estimators/test_transformer.py) and
+        usually bit for bit. ``"float64"`` computes in float64 and rounds once, so results
+        never depend on batching: bit-for-bit agreement everywhere. Precision is part of the
+        disk-cache key: the two never mix.
     verbose : int, default=0
         Progress bars for featurization and pretraining.
 
@@ -106,6 +114,8 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         Settings the encoder was pretrained with.
     history_ : list of dict
         Pretraining loss per epoch and component (when known).
+    conformer_seed_ : int
+        Seed of the conformer embedding, fixed at ``fit`` (see ``random_state``).
     n_features_in_, feature_names_in_
         As in scikit-learn.
 
@@ -140,6 +150,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "cache": ["boolean"],
+        "cache_size": [Interval(Real, 0, None, closed="left")],
         "cache_dir": [str, Path, None],
         "precision": [StrOptions({"float64", "float32"})],
         "verbose": ["verbose"],
@@ -148,8 +159,8 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
     def __init__(self, pretrained="default", output="concat", *, max_epochs=20, batch_size=512, lr=1e-4,
                  lambda_sca=10.0, lambda_tree=1.0, use_sca=True, use_tree_vq=True, tree="tree", use_cpr=True,
                  fill="propagate", cpr_source="modality", checkpoint_dir=None, smiles_col="smiles",
-                 on_invalid="raise", n_jobs=None, device="auto", random_state=None, cache=True, cache_dir=None,
-                 precision="float64", verbose=0):
+                 on_invalid="raise", n_jobs=None, device="auto", random_state=None, cache=True, cache_size=512,
+                 cache_dir=None, precision="float32", verbose=0):
         self.pretrained = pretrained
         self.output = output
         self.max_epochs = max_epochs
@@ -170,6 +181,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.cache = cache
+        self.cache_size = cache_size
         self.cache_dir = cache_dir
         self.precision = precision
         self.verbose = verbose
@@ -195,7 +207,8 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         column = self._check_input(X, reset=True)
-        self._cache, self._canon, self._model64, self._weights_sha256 = {}, {}, None, None
+        self._state = EngineState(self._cache_bytes())
+        self.conformer_seed_ = self._draw_seed()
         if self.pretrained is None:
             self._pretrain(column, profiles)
         else:
@@ -205,15 +218,25 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
             self._load(DEFAULT_MODEL if self.pretrained == "default" else Path(self.pretrained))
         return self
 
-    def _seed(self) -> int:
+    def _draw_seed(self) -> int:
+        # check_random_state semantics, drawn once per fit; None stays 0 (reproducible).
         if self.random_state is None:
             return 0
         if isinstance(self.random_state, Integral):
             return int(self.random_state)
-        return int(np.random.RandomState(self.random_state).randint(2**31 - 1)) if not isinstance(
-            self.random_state, np.random.RandomState) else int(self.random_state.randint(2**31 - 1))
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def _seed(self) -> int:
+        seed = getattr(self, "conformer_seed_", None)
+        return self._draw_seed() if seed is None else seed
+
+    def _cache_bytes(self) -> int:
+        return int(self.cache_size * _MB)
 
     def _pretrain(self, column: MoleculeColumn, profiles) -> None:
+        from ..pretrain.corpus import PretrainCorpus  # heavy imports, only for pretraining
+        from ..pretrain.trainer import Pretrainer
+
         config = PretrainConfig(
             max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr, lambda_sca=self.lambda_sca,
             lambda_tree=self.lambda_tree, use_sca=self.use_sca, use_tree_vq=self.use_tree_vq, tree=self.tree,
@@ -248,190 +271,70 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
     def _check_input(self, X, *, reset: bool) -> MoleculeColumn:
         return check_molecule_input(self, X, reset=reset)
 
+    def _engine(self) -> EmbeddingEngine:
+        """The embedding engine of this fitted transformer, with its current parameters."""
+        check_is_fitted(self, "model_")
+        state = getattr(self, "_state", None)
+        if state is None:  # unpickled from an older version, or assembled by hand
+            state = self.__dict__.setdefault("_state", EngineState(self._cache_bytes()))
+        state.resize(self._cache_bytes())
+        return EmbeddingEngine(
+            model=self.model_, config=self.config_, scaler=self.scaler_, device=self.device_,
+            precision=self.precision, output=self.output, batch_size=self.batch_size, n_jobs=self.n_jobs,
+            seed=self._seed(), verbose=self.verbose, cache=self.cache and self.cache_size > 0,
+            cache_dir=self.cache_dir, state=state, version=__version__,
+        )
+
     def _embed(self, X, *, codes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Output rows of every input row (NaN when invalid) and, with ``codes``, tree codes."""
-        check_is_fitted(self, "model_")
+        engine = self._engine()
         entries = self._check_input(X, reset=False).values
-        keys = self._keys(entries)
+        keys = engine.keys(entries)
         raise_for_invalid(np.array([k is not None for k in keys], dtype=bool), entries, self.on_invalid)
-        return self._embed_keys(keys, codes=codes)
+        return engine.embed(keys, codes=codes)
 
+    # Hooks of chmr_sklearn.streaming (kept until it calls _engine() itself).
     def _keys(self, entries) -> list[str | None]:
-        """Canonical SMILES of each entry (``None`` when invalid): the cache keys."""
-        return [self._key(e) for e in entries]
+        return self._engine().keys(entries)
 
-    def _key(self, entry: Any) -> str | None:
-        # With the in-memory cache on, a raw string -> canonical map skips RDKit on repeats;
-        # without it nothing is kept, so streaming millions of rows stays flat in memory.
-        if not isinstance(entry, str):
-            return to_smiles(entry)
-        if not self.cache:
-            return to_smiles(entry)
-        canon = self._canon.get(entry, False)
-        if canon is False:
-            canon = self._canon[entry] = to_smiles(entry)
-        return canon
+    def _embed_keys(self, keys, *, codes: bool = False):
+        return self._engine().embed(keys, codes=codes)
 
-    def _embed_keys(self, keys: list[str | None], *, codes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """Embed canonical SMILES ``keys`` (``None``: a NaN row and code -1), chunk by chunk.
-
-        The distinct molecules are featurized, encoded and projected to the output
-        ``_chunk_size()`` at a time, so the working memory beyond the output is bounded.
-        Repeated molecules are computed once and copied to each of their rows.
-        """
-        if codes and self.model_.tree_vq is None:
-            raise ValueError("This encoder was pretrained without Tree-VQ (use_tree_vq=False): no tree codes.")
-        first: dict[str, int] = {}
-        inverse = np.full(len(keys), -1, dtype=np.intp)
-        for i, k in enumerate(keys):
-            if k is not None:
-                inverse[i] = first.setdefault(k, len(first))
-        distinct = list(first)
-        # Rows grouped by molecule (invalid rows, -1, first): one slice per chunk of molecules.
-        order = np.argsort(inverse, kind="stable")
-        grouped = inverse[order]
-        out = np.full((len(keys), self._n_output()), np.nan, dtype=np.float32)
-        tree = np.full((len(keys), self.model_.tree_vq.n_levels), -1, dtype=np.int64) if codes else None
-        seed, step = self._seed(), self._chunk_size()
-        with self._disk_cache(seed) as disk:
-            for start in range(0, len(distinct), step):
-                block = distinct[start : start + step]
-                rows = self._rows(block, disk, seed)
-                lo, hi = np.searchsorted(grouped, [start, start + len(block)])
-                pos, which = order[lo:hi], grouped[lo:hi] - start
-                out[pos] = self._project(rows)[which]
-                if codes:
-                    tree[pos] = self._route(rows)[which]
-        return out, tree
-
-    def _chunk_size(self) -> int:
-        # Whole inference batches, so chunking never changes how molecules are batched.
-        return max(1, _TRANSFORM_CHUNK // self.batch_size) * self.batch_size
-
-    def _rows(self, block: list[str], disk: EmbeddingCache | None, seed: int) -> np.ndarray:
-        """Full ``[fp ; z1d ; z2d ; z3d]`` rows of distinct molecules: memory, then disk, then computed."""
-        rows = np.empty((len(block), self._row_width()), dtype=np.float32)
-        memory = self._cache if self.cache else {}
-        todo = []
-        for j, k in enumerate(block):
-            row = memory.get(k)
-            if row is None:
-                todo.append(j)
-            else:
-                rows[j] = row
-        if todo and disk is not None:
-            stored = disk.get([block[j] for j in todo])
-            for j in todo:
-                if block[j] in stored:
-                    rows[j] = stored[block[j]]
-            todo = [j for j in todo if block[j] not in stored]
-        if todo:
-            rows[todo] = self._compute([block[j] for j in todo], seed)
-            if disk is not None:
-                disk.put([block[j] for j in todo], rows[todo])
-        if self.cache:
-            for j, k in enumerate(block):
-                memory.setdefault(k, rows[j])
-        return rows
-
-    def _compute(self, smiles: list[str], seed: int) -> np.ndarray:
-        cfg = self.config_
-        feats, _ = featurize_molecular(
-            smiles, fp_radius=cfg.fp_radius, fp_bits=cfg.fp_bits, conformer_method=cfg.conformer_method,
-            conformer_hydrogens=cfg.conformer_hydrogens, scaler=self.scaler_, random_state=seed,
-            n_jobs=self.n_jobs, verbose=self.verbose,
-        )
-        model = self._inference_model()
-        latents = []
-        with torch.no_grad(), deterministic():
-            for start in range(0, len(smiles), self.batch_size):
-                idx = np.arange(start, min(start + self.batch_size, len(smiles)))
-                z = model.encode(**feats.torch_batch(idx, self.device_))
-                latents.append(torch.cat([z[m] for m in MODALITIES], dim=1).float().cpu().numpy())
-        return np.concatenate([feats.fp, np.concatenate(latents)], axis=1).astype(np.float32)
-
-    def _inference_model(self):
-        """The encoder in eval mode, in the arithmetic of ``precision``.
-
-        In float32 a molecule's embedding changes in the last bits with the other molecules of
-        its batch (BLAS blocking); computing in float64 and rounding once to float32 makes it
-        independent of batching, so cached, recomputed and unpickled embeddings agree exactly.
-        """
-        if self.precision == "float32":
-            return self.model_.eval()
-        model = getattr(self, "_model64", None)
-        if model is None:
-            model = self._model64 = copy.deepcopy(self.model_).double().eval()
-        return model
-
-    def _row_width(self) -> int:
-        return self.config_.fp_bits + 167 + 3 * self.config_.latent_dim
-
-    def _n_output(self) -> int:
-        d = self.config_.latent_dim
-        return {"concat": self._row_width(), "latents": 3 * d, "anchor": d}[self.output]
-
-    def _project(self, rows: np.ndarray) -> np.ndarray:
-        """Full rows -> the columns of ``output``."""
-        n_fp = self.config_.fp_bits + 167
-        d = self.config_.latent_dim
-        if self.output == "concat":
-            return rows
-        if self.output == "latents":
-            return rows[:, n_fp:]
-        return rows[:, n_fp : n_fp + d] + rows[:, n_fp + d : n_fp + 2 * d] + rows[:, n_fp + 2 * d :]
-
-    def _route(self, rows: np.ndarray) -> np.ndarray:
-        """Tree-VQ codes of full rows (their anchor routed down the tree)."""
-        n_fp = self.config_.fp_bits + 167
-        d = self.config_.latent_dim
-        lat = rows[:, n_fp:]
-        anchor = (lat[:, :d].astype(np.float64) + lat[:, d : 2 * d] + lat[:, 2 * d :]).astype(
-            np.float64 if self.precision == "float64" else np.float32)
-        with torch.no_grad():
-            return self._inference_model().tree_vq.route(torch.from_numpy(anchor).to(self.device_)).cpu().numpy()
-
-    # ---- persistent cache ---------------------------------------------------------------
     def _embedding_settings(self, seed: int | None = None) -> dict:
-        """Everything that changes the embedding numbers (keys the disk cache and resumable streaming)."""
-        if getattr(self, "_weights_sha256", None) is None:
-            digest = hashlib.sha256()
-            for name, tensor in sorted(self.model_.state_dict().items()):
-                arr = tensor.detach().cpu().contiguous().numpy()
-                digest.update(f"{name}:{arr.dtype}:{arr.shape}".encode())
-                digest.update(arr.tobytes())
-            for arr in (self.scaler_.mean, self.scaler_.std):
-                digest.update(np.ascontiguousarray(arr, dtype=np.float32).tobytes())
-            self._weights_sha256 = digest.hexdigest()
-        cfg = self.config_
-        return {
-            "model_sha256": self._weights_sha256,  # weights + 3D scaler, however the model was obtained
-            "precision": self.precision,
-            "conformer_seed": self._seed() if seed is None else seed,
-            "fp_radius": cfg.fp_radius,
-            "fp_bits": cfg.fp_bits,
-            "conformer_method": cfg.conformer_method,
-            "conformer_hydrogens": cfg.conformer_hydrogens,
-            "device": self.device_.type,  # float rounding may differ between CPU and GPU kernels
-            "chmr_sklearn": __version__,
-            "torch": torch.__version__,
-            "rdkit": rdkit.__version__,
-        }
+        settings = self._engine().settings()
+        if seed is not None:
+            settings["conformer_seed"] = seed
+        return settings
 
-    def _disk_cache(self, seed: int):
-        if self.cache_dir is None:
-            return contextlib.nullcontext(None)
-        settings = self._embedding_settings(seed)
-        namespace = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-        return EmbeddingCache(self.cache_dir, namespace, settings, self._row_width())
+    def cache_info(self) -> CacheInfo:
+        """Hits, misses and size of the in-memory cache, like ``functools.lru_cache``'s.
+
+        Returns
+        -------
+        CacheInfo
+            ``(hits, misses, maxsize, currsize, n_molecules)``: molecule lookups answered
+            from memory or not (since ``fit`` or unpickling), the bound and the bytes held
+            now, and the number of embedding rows held.
+
+        Examples
+        --------
+        >>> t = CHMRTransformer(cache_size=1).fit(["CCO"])
+        >>> _ = t.transform(["CCO", "CCN"]); _ = t.transform(["CCO"])
+        >>> info = t.cache_info()
+        >>> info.hits, info.misses, info.n_molecules, info.maxsize
+        (1, 2, 2, 1048576)
+        """
+        self._engine()
+        return self._state.memory.info()
 
     def transform(self, X) -> np.ndarray:
         """Embed molecules.
 
         Large inputs are processed a few thousand distinct molecules at a time, so memory
-        beyond the returned array stays bounded (with ``cache=True`` the in-memory cache keeps
-        every row; use ``cache=False`` and/or ``cache_dir`` for very large inputs, or
-        :func:`chmr_sklearn.streaming.embed_file` for files).
+        beyond the returned array stays bounded (the in-memory cache holds at most
+        ``cache_size`` MB; :func:`chmr_sklearn.streaming.embed_file` embeds files). Safe to
+        call from several threads on one fitted transformer: it changes none of its
+        attributes (only the thread-safe cache).
 
         Parameters
         ----------
@@ -478,8 +381,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
     # ---- persistence --------------------------------------------------------------------
     def __getstate__(self):
         state = self.__dict__.copy()
-        for private in ("_cache", "_canon", "_model64", "_weights_sha256"):
-            state.pop(private, None)
+        state.pop("_state", None)  # the cache, the float64 copy, a lock: rebuilt on load
         if "model_" in state and state["device_"].type != "cpu":
             # Pickles always hold CPU tensors so they load on machines without a GPU.
             state["model_"] = copy.deepcopy(self.model_).cpu()
@@ -488,12 +390,15 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._cache, self._canon = {}, {}
+        self._state = EngineState(self._cache_bytes()) if "cache_size" in state else EngineState(512 * _MB)
         if "model_" in state:
             # A pickle from a GPU machine is moved to this machine's device on load.
             try:
                 self.device_ = resolve_device(self.device)
-            except ValueError:  # e.g. saved with device="cuda", loaded where there is none
+            except ValueError as err:  # e.g. saved with device="cuda", loaded where there is none
+                warnings.warn(f"CHMRTransformer was saved with device={self.device!r}, which this machine "
+                              f"lacks ({err}); it runs on the CPU. Set device='auto' to silence this.",
+                              UserWarning, stacklevel=2)
                 self.device_ = torch.device("cpu")
             self.model_ = self.model_.to(self.device_)
 

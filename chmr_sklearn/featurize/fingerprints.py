@@ -82,7 +82,7 @@ class FingerprintFeaturizer(MoleculeFeaturizer):
         return self.n_bits + (_N_MACCS if self.maccs else 0)
 
     def _featurize_chunk(self, entries):
-        generator = rdFingerprintGenerator.GetMorganGenerator(radius=self.radius, fpSize=self.n_bits)
+        generator = self._generator()
         # uint8 keeps the worker -> parent transfer small; _assemble casts once.
         rows = np.zeros((len(entries), self.n_features_out), dtype=np.uint8)
         valid = np.zeros(len(entries), dtype=bool)
@@ -91,10 +91,17 @@ class FingerprintFeaturizer(MoleculeFeaturizer):
             if mol is None:
                 continue
             valid[i] = True
-            rows[i, : self.n_bits] = generator.GetFingerprintAsNumPy(mol)
-            if self.maccs:
-                DataStructs.ConvertToNumpyArray(MACCSkeys.GenMACCSKeys(mol), rows[i, self.n_bits:])
+            self._fill_row(mol, generator, rows[i])
         return rows, valid
+
+    def _generator(self):
+        return rdFingerprintGenerator.GetMorganGenerator(radius=self.radius, fpSize=self.n_bits)
+
+    def _fill_row(self, mol, generator, row: np.ndarray) -> None:
+        """Write one parsed molecule's bits into ``row`` (shared with ``featurize_molecular``)."""
+        row[: self.n_bits] = generator.GetFingerprintAsNumPy(mol)
+        if self.maccs:
+            DataStructs.ConvertToNumpyArray(MACCSkeys.GenMACCSKeys(mol), row[self.n_bits:])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names ``morgan_0 ... morgan_{n_bits-1}`` then ``maccs_0 ... maccs_166``."""

@@ -12,9 +12,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._inputs import to_mol
+from ._base import map_chunks
 from .conformers import ConformerFeaturizer
 from .fingerprints import FingerprintFeaturizer
-from .graphs import GraphFeaturizer
+from .graphs import GraphFeaturizer, mol_to_graph
 
 __all__ = ["MolecularFeatures", "ConformerScaler", "featurize_molecular"]
 
@@ -102,7 +104,9 @@ def featurize_molecular(
     """Featurize molecules into the three CHMR molecular modalities.
 
     Invalid molecules never raise here: they get ``valid=False`` and neutral rows; callers
-    apply their own ``on_invalid`` policy first.
+    apply their own ``on_invalid`` policy first. Each molecule is parsed once and the three
+    featurizers run on that one ``Mol``, chunk by chunk inside the ``n_jobs`` workers; the
+    rows equal those of the three featurizers run separately, bit for bit.
 
     Parameters
     ----------
@@ -122,17 +126,63 @@ def featurize_molecular(
     -------
     features : MolecularFeatures
     scaler : ConformerScaler
+
+    Examples
+    --------
+    >>> feats, scaler = featurize_molecular(["CCO", "c1ccccc1O", "not a smiles"])
+    >>> feats.fp.shape, feats.conf.shape, feats.valid.tolist()
+    ((3, 1191), (3, 651), [True, True, False])
     """
-    common = dict(on_invalid="nan", n_jobs=n_jobs, verbose=verbose)
-    fp = FingerprintFeaturizer(radius=fp_radius, n_bits=fp_bits, **common).transform(smiles)
-    valid = ~np.isnan(fp[:, 0])
-    fp = np.nan_to_num(fp, nan=0.0)
-    graphs = list(GraphFeaturizer(**common).transform(smiles)[:, 0])
-    conf_raw = ConformerFeaturizer(method=conformer_method, add_hydrogens=conformer_hydrogens,
-                                   random_state=random_state, **common).transform(smiles)
-    ok = (conf_raw[:, -1] == 1.0) & valid
-    raw = conf_raw[:, :-1]
+    featurizers = _Featurizers.make(fp_radius, fp_bits, conformer_method, conformer_hydrogens, random_state)
+    values = np.asarray(list(smiles) if not isinstance(smiles, np.ndarray) else smiles, dtype=object).ravel()
+    chunks = map_chunks(featurizers.chunk, values, n_jobs=n_jobs, verbose=verbose, desc="featurize")
+    fp, graphs, conf_raw, ok, valid = _concat(chunks, featurizers)
     if scaler is None:
-        scaler = ConformerScaler.fit(raw, ok)
-    features = MolecularFeatures(fp.astype(np.float32), graphs, scaler.transform(raw, ok), ok, valid)
+        scaler = ConformerScaler.fit(conf_raw, ok)
+    features = MolecularFeatures(fp, graphs, scaler.transform(conf_raw, ok), ok, valid)
     return features, scaler
+
+
+@dataclass(frozen=True)
+class _Featurizers:
+    """The three featurizers with the settings of one encoder; picklable, runs in workers."""
+
+    fp: FingerprintFeaturizer
+    conf: ConformerFeaturizer
+
+    @classmethod
+    def make(cls, fp_radius: int, fp_bits: int, method: str, hydrogens: bool, seed: int) -> "_Featurizers":
+        return cls(FingerprintFeaturizer(radius=fp_radius, n_bits=fp_bits),
+                   ConformerFeaturizer(method=method, add_hydrogens=hydrogens, random_state=seed))
+
+    def chunk(self, entries: np.ndarray) -> tuple:
+        """Parse each entry once and run the three featurizers on that ``Mol``."""
+        n = len(entries)
+        fp = np.zeros((n, self.fp.n_features_out), dtype=np.uint8)
+        conf = np.full((n, self.conf.n_features_out), np.nan)
+        graphs: list = [None] * n
+        valid = np.zeros(n, dtype=bool)
+        generator = self.fp._generator()
+        params = [self.conf._embed_params(k) for k in range(self.conf.max_attempts)]
+        for i, entry in enumerate(entries):
+            mol = to_mol(entry)
+            if mol is None:
+                continue
+            valid[i] = True
+            self.fp._fill_row(mol, generator, fp[i])
+            graphs[i] = mol_to_graph(mol)
+            self.conf._fill_row(mol, params, conf[i])
+        return fp, graphs, conf, valid
+
+
+def _concat(chunks: list, featurizers: _Featurizers) -> tuple:
+    """Chunk results -> (fp float32, graphs, raw 3D, conformer ok, valid)."""
+    if not chunks:  # no molecules at all
+        n_fp, n_conf = featurizers.fp.n_features_out, featurizers.conf.n_features_out
+        chunks = [(np.zeros((0, n_fp), np.uint8), [], np.zeros((0, n_conf)), np.zeros(0, bool))]
+    fp = np.concatenate([c[0] for c in chunks]).astype(np.float32)
+    graphs = [g for c in chunks for g in c[1]]
+    conf = np.concatenate([c[2] for c in chunks])
+    valid = np.concatenate([c[3] for c in chunks])
+    ok = (conf[:, -1] == 1.0) & valid
+    return fp, graphs, conf[:, :-1], ok, valid

@@ -1,0 +1,496 @@
+"""The embedding engine: molecules -> CHMR rows, chunk by chunk, through a bounded cache.
+
+:class:`~chmr_sklearn.CHMRTransformer` and :mod:`chmr_sklearn.streaming` both embed through
+this module. Its internal interface, in the order a caller uses it::
+
+    engine = transformer._engine()      # EmbeddingEngine of a fitted transformer, current params
+    keys = engine.keys(entries)         # canonical SMILES per entry; None when invalid
+    out, codes = engine.embed(keys, codes=True)
+                                        # (n, n_output) float32 (NaN rows for None keys) and,
+                                        # with codes=True, (n, depth) int64 tree codes (-1)
+    engine.settings()                   # dict of everything that changes the numbers: keys the
+                                        # disk cache and resumable streaming runs
+
+``embed`` takes the distinct keys ``TRANSFORM_CHUNK`` at a time (so working memory beyond
+the output is bounded) and, for each molecule, reads the in-memory LRU
+(:class:`MemoryCache`), then the disk cache (``cache_dir``), and computes only what is
+missing: featurization and encoding run together inside ``n_jobs`` worker processes (one
+torch thread each), or in this process for small inputs.
+
+An engine is a cheap, short-lived view: the fitted model and the state shared by every call
+(the LRU, the float64 copy of the encoder, the weights hash) live in an :class:`EngineState`
+held by the transformer; the state's lock makes ``transform`` safe from several threads.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import pickle
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from .._inputs import to_smiles
+from ..featurize.molecular import featurize_molecular
+from ._disk_cache import EmbeddingCache
+
+__all__ = ["TRANSFORM_CHUNK", "CacheInfo", "MemoryCache", "EngineState", "EmbeddingEngine", "effective_workers"]
+
+MODALITIES = ("1d", "2d", "3d")
+#: Distinct molecules featurized + encoded per step of ``embed`` (whole inference batches).
+TRANSFORM_CHUNK = 8192
+# Below this many molecules to compute, worker processes cost more than they save (a cold
+# worker imports torch: seconds), so the work stays in this process.
+_MIN_PARALLEL = 512
+# Molecules per worker task: small enough to balance 2 cores at a chunk's end, large enough
+# for efficient GNN batches.
+_TASK_SIZE = 256
+# Per-entry bookkeeping of the LRU beyond the row itself (dict slot, key string, array header).
+_ENTRY_OVERHEAD = 200
+
+
+class CacheInfo(NamedTuple):
+    """Counters of a transformer's in-memory cache, like ``functools.lru_cache``'s ``cache_info()``.
+
+    Attributes
+    ----------
+    hits, misses : int
+        Molecule lookups answered from memory / not found there (then read from the disk
+        cache or computed).
+    maxsize : int
+        The bound, in bytes (``cache_size`` MB).
+    currsize : int
+        Bytes held now (rows plus bookkeeping, an estimate within a few percent).
+    n_molecules : int
+        Embedding rows held now.
+    """
+
+    hits: int
+    misses: int
+    maxsize: int
+    currsize: int
+    n_molecules: int
+
+
+class MemoryCache:
+    """A thread-safe LRU of embedding rows and canonical SMILES, bounded in bytes.
+
+    Rows are keyed by canonical SMILES; raw input strings map to their canonical form (so
+    repeated strings skip RDKit). Both kinds count against ``max_bytes``; the least recently
+    used entry goes first.
+
+    Parameters
+    ----------
+    max_bytes : int
+        Bound on the bytes held (0 keeps nothing).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cache = MemoryCache(max_bytes=10_000)
+    >>> cache.put_rows(["CCO"], np.zeros((1, 1000), dtype=np.float32))
+    >>> sorted(cache.get_rows(["CCO", "CCN"]))
+    ['CCO']
+    >>> cache.info().hits, cache.info().misses, cache.info().n_molecules
+    (1, 1, 1)
+    >>> cache.put_rows(["CCN", "CCC"], np.ones((2, 1000), dtype=np.float32))  # evicts CCO
+    >>> sorted(cache.get_rows(["CCO", "CCN", "CCC"]))
+    ['CCC', 'CCN']
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = int(max_bytes)
+        self._data: OrderedDict = OrderedDict()
+        self._nbytes = 0
+        self._rows = 0
+        self._hits = self._misses = 0
+        self._lock = threading.Lock()
+
+    def get_rows(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """Rows held for ``keys`` (each found key becomes the most recently used)."""
+        found = {}
+        with self._lock:
+            for k in keys:
+                row = self._data.get(("row", k))
+                if row is None:
+                    self._misses += 1
+                    continue
+                self._data.move_to_end(("row", k))
+                self._hits += 1
+                found[k] = row[0]
+        return found
+
+    def put_rows(self, keys: list[str], rows: np.ndarray) -> None:
+        """Keep a private copy of each row (a view would keep its whole chunk alive)."""
+        for k, row in zip(keys, rows):
+            self._put(("row", k), row.copy(), row.nbytes + len(k) + _ENTRY_OVERHEAD)
+
+    def get_canonical(self, raw: str) -> Any:
+        """The canonical SMILES of ``raw`` seen before, else ``False`` (``None`` = invalid)."""
+        with self._lock:
+            entry = self._data.get(("raw", raw))
+            if entry is None:
+                return False
+            self._data.move_to_end(("raw", raw))
+            return entry[0]
+
+    def put_canonical(self, raw: str, canonical: str | None) -> None:
+        """Remember ``raw``'s canonical SMILES."""
+        self._put(("raw", raw), canonical, len(raw) + len(canonical or "") + _ENTRY_OVERHEAD)
+
+    def _put(self, key: tuple, value: Any, nbytes: int) -> None:
+        if nbytes > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return
+            self._data[key] = (value, nbytes)
+            self._nbytes += nbytes
+            self._rows += key[0] == "row"
+            while self._nbytes > self.max_bytes:
+                (kind, _), (_, size) = self._data.popitem(last=False)
+                self._nbytes -= size
+                self._rows -= kind == "row"
+
+    def clear(self) -> None:
+        """Drop every entry (counters are kept)."""
+        with self._lock:
+            self._data.clear()
+            self._nbytes = self._rows = 0
+
+    def info(self) -> CacheInfo:
+        """Hit / miss counters and current size."""
+        with self._lock:
+            return CacheInfo(self._hits, self._misses, self.max_bytes, self._nbytes, self._rows)
+
+
+class EngineState:
+    """What every embedding call of one fitted transformer shares, behind one lock.
+
+    Parameters
+    ----------
+    max_bytes : int
+        Bound of the in-memory cache.
+
+    Examples
+    --------
+    >>> EngineState(max_bytes=1 << 20).memory.info().maxsize
+    1048576
+    """
+
+    def __init__(self, max_bytes: int):
+        self.memory = MemoryCache(max_bytes)
+        self.lock = threading.Lock()
+        self.model64: torch.nn.Module | None = None
+        self.weights_sha256: str | None = None
+        self.blob: tuple[str, np.ndarray] | None = None
+
+    def resize(self, max_bytes: int) -> None:
+        """Follow a changed ``cache_size`` (``set_params`` after ``fit``)."""
+        if max_bytes != self.memory.max_bytes:
+            self.memory = MemoryCache(max_bytes)
+
+
+def effective_workers(n_jobs: int | None) -> int:
+    """Worker processes for ``n_jobs``; ``None`` follows torch's thread count.
+
+    ``None`` uses as many workers as torch uses intra-op threads (``torch.get_num_threads()``:
+    the physical cores by default, ``OMP_NUM_THREADS`` or ``torch.set_num_threads`` when
+    set, 1 inside a joblib worker that limits threads), unless a joblib
+    ``parallel_config(n_jobs=...)`` is active; otherwise joblib's meaning (``-1``: every core).
+
+    Examples
+    --------
+    >>> effective_workers(1)
+    1
+    """
+    from joblib import effective_n_jobs
+    from joblib.parallel import get_active_backend
+
+    if n_jobs is None:
+        backend, configured = get_active_backend()
+        if configured is not None and configured != 1 and getattr(backend, "nesting_level", 0) == 0:
+            return max(1, effective_n_jobs(configured))
+        return max(1, torch.get_num_threads())
+    return max(1, effective_n_jobs(n_jobs))
+
+
+@dataclass
+class EmbeddingEngine:
+    """Featurize + encode + cache for one fitted transformer, with its current parameters.
+
+    Built by ``CHMRTransformer._engine()``; see the module docstring for the interface.
+
+    Examples
+    --------
+    >>> from chmr_sklearn import CHMRTransformer
+    >>> engine = CHMRTransformer().fit(["CCO"])._engine()
+    >>> keys = engine.keys(["OCC", "not a smiles"])
+    >>> keys
+    ['CCO', None]
+    >>> out, _ = engine.embed(keys)
+    >>> out.shape, bool(np.isnan(out[1]).all())
+    ((2, 2091), True)
+    """
+
+    model: torch.nn.Module
+    config: Any
+    scaler: Any
+    device: torch.device
+    precision: str
+    output: str
+    batch_size: int
+    n_jobs: int | None
+    seed: int
+    verbose: int
+    cache: bool
+    cache_dir: Any
+    state: EngineState
+    version: str
+
+    # ---- keys -----------------------------------------------------------------------------
+    def keys(self, entries) -> list[str | None]:
+        """Canonical SMILES of each entry (``None`` when invalid): the cache keys."""
+        if not self.cache:
+            return [to_smiles(e) for e in entries]
+        memory = self.state.memory
+        out = []
+        for e in entries:
+            if not isinstance(e, str):
+                out.append(to_smiles(e))
+                continue
+            canon = memory.get_canonical(e)
+            if canon is False:
+                canon = to_smiles(e)
+                memory.put_canonical(e, canon)
+            out.append(canon)
+        return out
+
+    # ---- embedding ------------------------------------------------------------------------
+    def embed(self, keys: list[str | None], *, codes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Output rows of ``keys`` (NaN for ``None``) and, with ``codes``, their tree codes.
+
+        Repeated molecules are computed once and copied to each of their rows.
+        """
+        if codes and self.model.tree_vq is None:
+            raise ValueError("This encoder was pretrained without Tree-VQ (use_tree_vq=False): no tree codes.")
+        first: dict[str, int] = {}
+        inverse = np.full(len(keys), -1, dtype=np.intp)
+        for i, k in enumerate(keys):
+            if k is not None:
+                inverse[i] = first.setdefault(k, len(first))
+        distinct = list(first)
+        order = np.argsort(inverse, kind="stable")  # rows grouped by molecule, invalid (-1) first
+        grouped = inverse[order]
+        out = np.full((len(keys), self.n_output()), np.nan, dtype=np.float32)
+        tree = np.full((len(keys), self.model.tree_vq.n_levels), -1, dtype=np.int64) if codes else None
+        step = self.chunk_size()
+        with self._disk_cache() as disk:
+            for start in range(0, len(distinct), step):
+                block = distinct[start : start + step]
+                rows = self.rows(block, disk)
+                lo, hi = np.searchsorted(grouped, [start, start + len(block)])
+                pos, which = order[lo:hi], grouped[lo:hi] - start
+                out[pos] = self.project(rows)[which]
+                if codes:
+                    tree[pos] = self.route(rows)[which]
+        return out, tree
+
+    def chunk_size(self) -> int:
+        # Whole inference batches, so chunking never changes how molecules are batched in
+        # this process.
+        return max(1, TRANSFORM_CHUNK // self.batch_size) * self.batch_size
+
+    def rows(self, block: list[str], disk: EmbeddingCache | None) -> np.ndarray:
+        """Full ``[fp ; z1d ; z2d ; z3d]`` rows of distinct molecules: memory, disk, computed."""
+        rows = np.empty((len(block), self.row_width()), dtype=np.float32)
+        memory = self.state.memory if self.cache else None
+        found = memory.get_rows(block) if memory is not None else {}
+        todo = []
+        for j, k in enumerate(block):
+            row = found.get(k)
+            if row is None:
+                todo.append(j)
+            else:
+                rows[j] = row
+        if todo and disk is not None:
+            stored = disk.get([block[j] for j in todo])
+            for j in todo:
+                if block[j] in stored:
+                    rows[j] = stored[block[j]]
+            todo = [j for j in todo if block[j] not in stored]
+        if todo:
+            rows[todo] = self.compute([block[j] for j in todo])
+            if disk is not None:
+                disk.put([block[j] for j in todo], rows[todo])
+        if memory is not None:
+            fresh = [j for j, k in enumerate(block) if k not in found]
+            memory.put_rows([block[j] for j in fresh], rows[fresh])
+        return rows
+
+    def compute(self, smiles: list[str]) -> np.ndarray:
+        """Featurize and encode ``smiles`` (canonical, valid): full rows, float32."""
+        workers = effective_workers(self.n_jobs)
+        if workers == 1 or len(smiles) < _MIN_PARALLEL:
+            return self._compute_here(smiles)
+        if self.device.type != "cpu":  # the accelerator encodes; the workers only featurize
+            return self._compute_here(smiles, n_jobs=workers)
+        from joblib import Parallel, delayed
+
+        task = _WorkerTask(self._blob(), self.precision, self.batch_size, self.scaler, self._feature_settings())
+        bounds = [(s, min(s + _TASK_SIZE, len(smiles))) for s in range(0, len(smiles), _TASK_SIZE)]
+        parts = Parallel(n_jobs=workers)(delayed(task)(smiles[a:b]) for a, b in bounds)
+        return np.concatenate(parts)
+
+    def _compute_here(self, smiles: list[str], n_jobs: int = 1) -> np.ndarray:
+        feats, _ = featurize_molecular(smiles, **self._feature_settings(), scaler=self.scaler, n_jobs=n_jobs,
+                                       verbose=self.verbose)
+        return _encode(self.inference_model(), feats, self.batch_size, self.device)
+
+    def _feature_settings(self) -> dict:
+        cfg = self.config
+        return dict(fp_radius=cfg.fp_radius, fp_bits=cfg.fp_bits, conformer_method=cfg.conformer_method,
+                    conformer_hydrogens=cfg.conformer_hydrogens, random_state=self.seed)
+
+    def inference_model(self) -> torch.nn.Module:
+        """The encoder in the arithmetic of ``precision`` (float64 copy made once, shared).
+
+        In float32 a molecule's embedding may change in the last bits with the other
+        molecules of its batch (BLAS blocking); computing in float64 and rounding once to
+        float32 makes it independent of batching.
+        """
+        if self.precision == "float32":
+            return self.model
+        with self.state.lock:
+            if self.state.model64 is None:
+                self.state.model64 = copy.deepcopy(self.model).double().eval()
+            return self.state.model64
+
+    def _blob(self) -> tuple[str, np.ndarray]:
+        # The CPU encoder pickled once per fitted transformer, as a numpy buffer: joblib
+        # memory-maps it to the workers once per call instead of pickling it per task.
+        with self.state.lock:
+            if self.state.blob is None:
+                data = pickle.dumps(copy.deepcopy(self.model).cpu().float(), protocol=pickle.HIGHEST_PROTOCOL)
+                self.state.blob = (hashlib.sha256(data).hexdigest(), np.frombuffer(data, dtype=np.uint8))
+            return self.state.blob
+
+    # ---- output columns -------------------------------------------------------------------
+    def row_width(self) -> int:
+        return self.config.fp_bits + 167 + 3 * self.config.latent_dim
+
+    def n_output(self) -> int:
+        d = self.config.latent_dim
+        return {"concat": self.row_width(), "latents": 3 * d, "anchor": d}[self.output]
+
+    def project(self, rows: np.ndarray) -> np.ndarray:
+        """Full rows -> the columns of ``output``."""
+        n_fp, d = self.config.fp_bits + 167, self.config.latent_dim
+        if self.output == "concat":
+            return rows
+        if self.output == "latents":
+            return rows[:, n_fp:]
+        return rows[:, n_fp : n_fp + d] + rows[:, n_fp + d : n_fp + 2 * d] + rows[:, n_fp + 2 * d :]
+
+    def route(self, rows: np.ndarray) -> np.ndarray:
+        """Tree-VQ codes of full rows (their anchor routed down the tree)."""
+        n_fp, d = self.config.fp_bits + 167, self.config.latent_dim
+        lat = rows[:, n_fp:]
+        anchor = (lat[:, :d].astype(np.float64) + lat[:, d : 2 * d] + lat[:, 2 * d :]).astype(
+            np.float64 if self.precision == "float64" else np.float32)
+        with torch.no_grad():
+            return self.inference_model().tree_vq.route(torch.from_numpy(anchor).to(self.device)).cpu().numpy()
+
+    # ---- cache keys -----------------------------------------------------------------------
+    def weights_sha256(self) -> str:
+        """Hash of the encoder's weights and 3D scaler (computed once per fitted transformer)."""
+        with self.state.lock:
+            if self.state.weights_sha256 is None:
+                digest = hashlib.sha256()
+                for name, tensor in sorted(self.model.state_dict().items()):
+                    arr = tensor.detach().cpu().contiguous().numpy()
+                    digest.update(f"{name}:{arr.dtype}:{arr.shape}".encode())
+                    digest.update(arr.tobytes())
+                for arr in (self.scaler.mean, self.scaler.std):
+                    digest.update(np.ascontiguousarray(arr, dtype=np.float32).tobytes())
+                self.state.weights_sha256 = digest.hexdigest()
+            return self.state.weights_sha256
+
+    def settings(self) -> dict:
+        """Everything that changes the embedding numbers (keys the disk cache and streaming)."""
+        import rdkit
+
+        cfg = self.config
+        return {
+            "model_sha256": self.weights_sha256(),  # weights + 3D scaler, however obtained
+            "precision": self.precision,
+            "conformer_seed": self.seed,
+            "fp_radius": cfg.fp_radius,
+            "fp_bits": cfg.fp_bits,
+            "conformer_method": cfg.conformer_method,
+            "conformer_hydrogens": cfg.conformer_hydrogens,
+            "device": self.device.type,  # float rounding may differ between CPU and GPU kernels
+            "chmr_sklearn": self.version,
+            "torch": torch.__version__,
+            "rdkit": rdkit.__version__,
+        }
+
+    def _disk_cache(self):
+        import contextlib
+
+        if self.cache_dir is None:
+            return contextlib.nullcontext(None)
+        settings = self.settings()
+        namespace = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+        return EmbeddingCache(self.cache_dir, namespace, settings, self.row_width())
+
+
+def _encode(model: torch.nn.Module, feats, batch_size: int, device: torch.device) -> np.ndarray:
+    """``[fp ; z1d ; z2d ; z3d]`` float32 rows of featurized molecules, ``batch_size`` at a time.
+
+    No deterministic-mode switch: CPU ``index_add`` (the GNN's scatter) is bit-reproducible
+    whatever the thread count (tests/test_determinism.py), and the switch costs seconds of
+    imports on first use.
+    """
+    latents = []
+    with torch.no_grad():  # the model casts its inputs to its own dtype
+        for start in range(0, len(feats), batch_size):
+            idx = np.arange(start, min(start + batch_size, len(feats)))
+            z = model.encode(**feats.torch_batch(idx, device))
+            latents.append(torch.cat([z[m] for m in MODALITIES], dim=1).float().cpu().numpy())
+    return np.concatenate([feats.fp, np.concatenate(latents)], axis=1).astype(np.float32)
+
+
+# Models unpickled inside a worker process, by (blob hash, precision): one per fitted encoder.
+_WORKER_MODELS: dict[tuple[str, str], torch.nn.Module] = {}
+
+
+@dataclass
+class _WorkerTask:
+    """Featurize + encode one slice of molecules inside a worker process (one torch thread)."""
+
+    blob: tuple[str, np.ndarray]
+    precision: str
+    batch_size: int
+    scaler: Any
+    features: dict
+
+    def __call__(self, smiles: list[str]) -> np.ndarray:
+        torch.set_num_threads(1)  # this worker is one of n_jobs processes sharing the cores
+        key = (self.blob[0], self.precision)
+        model = _WORKER_MODELS.get(key)
+        if model is None:
+            model = pickle.loads(self.blob[1].tobytes()).eval()
+            if self.precision == "float64":
+                model = model.double()
+            _WORKER_MODELS.clear()  # keep one encoder per worker
+            _WORKER_MODELS[key] = model
+        feats, _ = featurize_molecular(smiles, **self.features, scaler=self.scaler, n_jobs=1)
+        return _encode(model, feats, self.batch_size, torch.device("cpu"))
