@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._random import GeneratorDropout
+
 __all__ = ["Projector", "Decoder", "MLPHead"]
 
 
@@ -64,7 +66,7 @@ class Decoder(nn.Sequential):
             nn.LayerNorm(in_dim),
             nn.Linear(in_dim, hidden),
             nn.GELU(),
-            nn.Dropout(dropout),
+            GeneratorDropout(dropout),
             nn.Linear(hidden, out_dim),
         )
         self.in_dim = int(in_dim)
@@ -125,7 +127,7 @@ class MLPHead(nn.Sequential):
             nn.Linear(in_dim, hidden),
             norm_layer,
             nn.GELU(),
-            nn.Dropout(dropout),
+            GeneratorDropout(dropout),
             nn.Linear(hidden, out_dim),
         )
         self.in_dim, self.hidden, self.out_dim = int(in_dim), int(hidden), int(out_dim)

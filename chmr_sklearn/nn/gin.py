@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._random import dropout
+
 __all__ = [
     "ATOM_FEATURE_DIMS",
     "BOND_FEATURE_DIMS",
@@ -219,6 +221,9 @@ class GINVirtualNode(nn.Module):
     torch.Size([2, 16])
     """
 
+    #: Generator of the dropout masks (None: torch's global one); see ``nn._random``.
+    dropout_generator: torch.Generator | None = None
+
     def __init__(
         self,
         num_layers: int = 5,
@@ -293,15 +298,14 @@ class GINVirtualNode(nn.Module):
             out = self.batch_norms[layer](self.convs[layer](h_in, edge_index, edge_attr))
             if layer < self.num_layers - 1:
                 out = F.relu(out)
-            out = F.dropout(out, self.dropout, training=self.training)
+            out = dropout(out, self.dropout, self.training, self.dropout_generator)
             if self.residual:
                 out = out + h_in
             if layer < self.num_layers - 1:
                 # Graph -> virtual node message: pooled node inputs of this layer.
                 pooled = scatter_sum(h_in, batch, num_graphs) + vn
-                update = F.dropout(
-                    self.mlp_virtualnode_list[layer](pooled), self.dropout, training=self.training
-                )
+                update = dropout(self.mlp_virtualnode_list[layer](pooled), self.dropout, self.training,
+                                 self.dropout_generator)
                 vn = vn + update if self.residual else update
             h = out
         return scatter_sum(h, batch, num_graphs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,11 @@ import torch
 
 from ..featurize.molecular import ConformerScaler
 from ..nn import CHMRModel
+from ..nn._random import init_parameters
 from .config import PretrainConfig
 
-__all__ = ["FORMAT", "VERSION", "Checkpoint", "build_model", "load_checkpoint", "read_payload", "save_checkpoint"]
+__all__ = ["FORMAT", "VERSION", "Checkpoint", "atomic_write", "build_model", "load_checkpoint", "read_payload",
+           "save_checkpoint"]
 
 FORMAT = "chmr_sklearn.checkpoint"
 VERSION = 1
@@ -35,7 +38,7 @@ class Checkpoint(dict):
         return PretrainConfig.from_dict(self["config"])
 
 
-def build_model(spec: dict[str, Any]) -> CHMRModel:
+def build_model(spec: dict[str, Any], *, generator: torch.Generator | None = None) -> CHMRModel:
     """Rebuild the (untrained) module described by a checkpoint's ``spec``.
 
     Parameters
@@ -43,6 +46,11 @@ def build_model(spec: dict[str, Any]) -> CHMRModel:
     spec : dict
         Dimensions and architecture switches (``fp_dim``, ``conf_dim``, ``bio_dims``,
         ``latent_dim``, ``gin``, ``tree``, ``tree_depth``, ``eta``, ``recon_dims``).
+    generator : torch.Generator, optional
+        Draw the initial weights from this (CPU) generator: the module is built on the
+        ``meta`` device and initialised by :func:`~chmr_sklearn.nn._random.init_parameters`,
+        so torch's global generator is neither read nor advanced (safe in threads). Without
+        it, PyTorch's usual initialisation draws from the global generator.
 
     Returns
     -------
@@ -56,11 +64,18 @@ def build_model(spec: dict[str, Any]) -> CHMRModel:
     >>> model.load_state_dict(ckpt["model"], strict=False).missing_keys
     []
     """
-    return CHMRModel(
-        fp_dim=spec["fp_dim"], conf_dim=spec["conf_dim"], bio_dims=spec.get("bio_dims") or {},
-        latent_dim=spec["latent_dim"], gin=spec.get("gin"), tree=spec.get("tree"),
-        tree_depth=spec.get("tree_depth", 6), eta=spec.get("eta", 1.0), recon_dims=spec.get("recon_dims"),
-    )
+    def make() -> CHMRModel:
+        return CHMRModel(
+            fp_dim=spec["fp_dim"], conf_dim=spec["conf_dim"], bio_dims=spec.get("bio_dims") or {},
+            latent_dim=spec["latent_dim"], gin=spec.get("gin"), tree=spec.get("tree"),
+            tree_depth=spec.get("tree_depth", 6), eta=spec.get("eta", 1.0), recon_dims=spec.get("recon_dims"),
+        )
+
+    if generator is None:
+        return make()
+    with torch.device("meta"):  # shapes only: no random draws from the global generator
+        model = make()
+    return init_parameters(model.to_empty(device="cpu"), generator)
 
 
 def save_checkpoint(
@@ -132,9 +147,36 @@ def save_checkpoint(
     }
     if train is not None:
         payload["train"] = train
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: torch.save(payload, fh))
+    return path
+
+
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Write a file all at once or not at all: ``write(fh)`` fills a temporary file, renamed into place.
+
+    The temporary file is unique (concurrent writers never share it), flushed to disk before
+    the rename, and removed when ``write`` fails or is interrupted (``KeyboardInterrupt``
+    included), so ``path`` always holds either its previous content or the complete new one.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = atomic_write(Path(tmp, "a.txt"), lambda fh: fh.write(b"done"))
+    ...     out.read_bytes(), sorted(p.name for p in Path(tmp).iterdir())
+    (b'done', ['a.txt'])
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -15,6 +15,7 @@ import itertools
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .._runtime import deterministic, resolve_device
 from ..nn import CHMRModel
+from ..nn._random import set_dropout_generator
 from ..nn.losses import info_nce, masked_weighted_bce, vicreg
 from . import distributed
 from .checkpoint import build_model, load_checkpoint, save_checkpoint
@@ -55,8 +57,12 @@ class Pretrainer:
     config : PretrainConfig
     device : str, default="auto"
     checkpoint_dir : str or Path, optional
-        Where ``last.pt`` is written every ``checkpoint_every`` epochs. When it already holds
-        a checkpoint of the same configuration, training resumes from it.
+        Where ``last.pt`` is written (atomically) every ``checkpoint_every`` epochs. When it
+        already holds a checkpoint of the same configuration **and the same corpus** (same
+        :meth:`PretrainCorpus.fingerprint`: molecules and profile tables), training resumes
+        from it. Other settings raise ``ValueError``; other data never resumes: a warning says
+        so and training starts from scratch, replacing the file after the first epoch (so CV
+        folds or clones sharing the directory each train their own model).
     checkpoint_every : int, default=1
     verbose : int, default=1
         1: a progress bar over epochs with the loss components; 2: also over batches.
@@ -73,6 +79,15 @@ class Pretrainer:
 
     Notes
     -----
+    Randomness: initial weights, dropout masks, batch order and random walks come from local
+    generators seeded by ``config.seed`` (and the epoch), never from torch's or numpy's global
+    generator, so pretrainings running in threads give the same weights as sequential ones.
+
+    Interrupts: ``KeyboardInterrupt`` (Ctrl-C) stops the run at the latest after the batch in
+    progress and propagates to the caller. The trainer is then unfitted (no ``model_`` /
+    ``history_``), ``checkpoint_dir/last.pt`` holds the last completed epoch, never a partly
+    written file, and calling :meth:`fit` again resumes from it.
+
     Launched by ``torchrun`` (``WORLD_SIZE > 1``), :meth:`fit` trains data-parallel with
     DistributedDataParallel (gloo on CPU, NCCL on CUDA, one GPU per process): each global
     batch of ``config.batch_size`` molecules is split over the processes and every loss is
@@ -133,8 +148,10 @@ class Pretrainer:
         if len(corpus) < self._min_batch:
             raise ValueError(f"{ctx.world_size} processes need at least {ctx.world_size} molecules, "
                              f"got {len(corpus)}.")
-        torch.manual_seed(cfg.seed)
-        model = build_model(self.spec_).to(device)
+        # Local generators only (never torch.manual_seed): fits in threads cannot disturb each other.
+        model = build_model(self.spec_, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
+        self._dropout_gen = torch.Generator(device=device)
+        set_dropout_generator(model, self._dropout_gen)
         if ctx.enabled:
             distributed.convert_batchnorm(model, ctx)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -143,6 +160,7 @@ class Pretrainer:
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: math.cos(math.pi * 7.0 / 16.0 * min(step, n_steps) / max(1, n_steps)))
         self.history_: list[dict[str, float]] = []
+        self._corpus_key = corpus.fingerprint()
         start = self._maybe_resume(model, optimizer, scheduler)
         step = distributed.data_parallel(
             model, lambda idx, rng, key: self._step_losses(model, corpus, idx, rng, key, ctx, device),
@@ -151,7 +169,7 @@ class Pretrainer:
         bar = tqdm(range(start, cfg.max_epochs), desc="pretrain", unit="epoch",
                    disable=not self.verbose or not ctx.is_main, initial=start, total=cfg.max_epochs)
         try:
-            for epoch in bar:
+            for epoch in bar:  # Ctrl-C raises KeyboardInterrupt here, between two batches at the latest
                 with deterministic():
                     record = self._epoch(step, optimizer, scheduler, corpus, epoch, device)
                 self.history_.append(record)
@@ -159,7 +177,13 @@ class Pretrainer:
                 if ctx.is_main and self.checkpoint_dir is not None and (
                         (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == cfg.max_epochs):
                     self._save_last(model, optimizer, scheduler, corpus, epoch + 1)
+        except BaseException:
+            # Interrupted or failed: the trainer stays unfitted; checkpoint_dir keeps the last
+            # completed epoch (written atomically), from which fit resumes.
+            self.__dict__.pop("history_", None)
+            raise
         finally:
+            set_dropout_generator(model, None)
             if ctx.enabled:
                 distributed.revert_batchnorm(model)
         model.eval()
@@ -172,7 +196,7 @@ class Pretrainer:
         """One pass over the corpus; ``step(idx, rng, (epoch, batch_no))`` returns the loss components."""
         cfg = self.config
         rng = np.random.default_rng([cfg.seed, epoch])
-        torch.manual_seed(cfg.seed * 1_000_003 + epoch)
+        self._dropout_gen.manual_seed(cfg.seed * 1_000_003 + epoch)
         step.train()
         sums = {"loss": 0.0, "cpr": 0.0, "sca": 0.0, "tree": 0.0}
         batches = _batches(rng.permutation(len(corpus)), cfg.batch_size, self._min_batch)
@@ -210,9 +234,11 @@ class Pretrainer:
         local = ctx.shard(idx)
         # Each shard draws its own GIN dropout masks; the replicated part after the gather then
         # finds the same random state on every rank.
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(distributed.shard_seed(self.config.seed, *key, ctx.rank))
-            encoded = self._encode(model, corpus, local, device)
+        gen = self._dropout_gen
+        common = gen.get_state()
+        gen.manual_seed(distributed.shard_seed(self.config.seed, *key, ctx.rank))
+        encoded = self._encode(model, corpus, local, device)
+        gen.set_state(common)
         sizes = ctx.shard_sizes(len(idx))
         bounds = np.cumsum([0] + sizes)
         for name, value in encoded.items():
@@ -295,14 +321,24 @@ class Pretrainer:
 
     # ---- checkpoints --------------------------------------------------------------------
     def _maybe_resume(self, model, optimizer, scheduler) -> int:
-        if self.checkpoint_dir is None or not (Path(self.checkpoint_dir) / LAST).is_file():
+        path = None if self.checkpoint_dir is None else Path(self.checkpoint_dir) / LAST
+        if path is None or not path.is_file():
             return 0
-        ckpt = load_checkpoint(Path(self.checkpoint_dir) / LAST)
+        ckpt = load_checkpoint(path)
         if ckpt["config"] != self.config.to_dict() or ckpt["spec"] != json.loads(json.dumps(self.spec_)):
-            raise ValueError(f"{Path(self.checkpoint_dir) / LAST} was written with other settings or data; "
-                             "use another checkpoint_dir or delete it to start afresh.")
+            raise ValueError(f"{path} was written with other settings; use another checkpoint_dir or delete it "
+                             "to start afresh.")
         if "train" not in ckpt:
             raise ValueError("The checkpoint holds no optimizer state and cannot be resumed.")
+        written_for = ckpt["meta"].get("corpus_fingerprint")
+        if written_for != self._corpus_key:
+            # Other molecules or profiles (e.g. another CV fold sharing the directory): resuming
+            # would pair that model with this corpus. Train from scratch; the file is replaced
+            # by this run's checkpoint after its first epoch.
+            warnings.warn(f"{path} was written for other data (corpus fingerprint {str(written_for)[:12]}, "
+                          f"this corpus {self._corpus_key[:12]}): not resuming, training from scratch and "
+                          "overwriting it. Use one checkpoint_dir per corpus to keep both.", stacklevel=3)
+            return 0
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["train"]["optimizer"])
         scheduler.load_state_dict(ckpt["train"]["scheduler"])
@@ -314,7 +350,8 @@ class Pretrainer:
                  "epoch": epoch, "history": json.dumps(self.history_)}
         save_checkpoint(Path(self.checkpoint_dir) / LAST, config=self.config, spec=self.spec_,
                         model_state=model.state_dict(), scaler=corpus.scaler, train=train,
-                        meta={"n_molecules": len(corpus), "epochs_done": epoch})
+                        meta={"n_molecules": len(corpus), "epochs_done": epoch,
+                              "corpus_fingerprint": self._corpus_key})
 
     def export(self, path: str | Path, *, meta: dict[str, Any] | None = None, half: bool = False) -> Path:
         """Save the encoder only (no decoders): what :class:`CHMRTransformer` loads.
