@@ -1,5 +1,5 @@
 """Pretrain CHMR on your own cell-profile tables, with an ablation
-==============================================================
+===============================================================
 
 The shipped encoder is a starting point; CHMR's idea is to pretrain on *your* biology. Any
 number of profile tables can be given, one per modality, each keyed by SMILES (or InChIKey)
@@ -29,6 +29,7 @@ show that the pipeline runs). Writes ``pretrain_ablation.csv``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -52,9 +53,9 @@ ABLATIONS = {"fill=zero": {"fill": "zero"}, "use_tree_vq=False": {"use_tree_vq":
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny corpus, 1 epoch (seconds)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "output",
+    parser.add_argument("--out", type=Path, default=Path(sys.argv[0]).resolve().parent / "output",
                         help="folder for the results (default: examples/output)")
     parser.add_argument("--ablation", choices=sorted(ABLATIONS), default="use_tree_vq=False",
                         help="the switch changed in the second encoder")

@@ -1,5 +1,5 @@
 """Quickstart: CHMR embeddings in a scikit-learn pipeline vs a random forest
-========================================================================
+=========================================================================
 
 ``make_pipeline(CHMRTransformer(), head)`` is all it takes to use CHMR: the transformer turns
 SMILES into the 2091-column embedding of the shipped pretrained encoder (fingerprint + the three
@@ -18,6 +18,7 @@ add ``--quick`` for an evenly spaced subset of 160 molecules. Writes ``quickstar
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -33,9 +34,9 @@ from chmr_sklearn.model_selection import mean_roc_auc, scaffold_split
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--quick", action="store_true", help="160 molecules, few epochs (seconds)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "output",
+    parser.add_argument("--out", type=Path, default=Path(sys.argv[0]).resolve().parent / "output",
                         help="folder for the results (default: examples/output)")
     parser.add_argument("--n-jobs", type=int, default=1, help="featurization worker processes")
     parser.add_argument("--seed", type=int, default=0)

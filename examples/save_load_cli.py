@@ -1,5 +1,5 @@
 """Save, load and use a model from Python and from the command line
-=================================================================
+================================================================
 
 A fitted :class:`CHMRRegressor` (or classifier) is one picklable object: the frozen encoder,
 the head and the settings. ``joblib.dump`` writes it; ``joblib.load`` in another process, or on
@@ -44,9 +44,9 @@ from chmr_sklearn.model_selection import mean_mae, scaffold_split
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--quick", action="store_true", help="40 molecules, 10 epochs (seconds)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "output",
+    parser.add_argument("--out", type=Path, default=Path(sys.argv[0]).resolve().parent / "output",
                         help="folder for the CSV and model files (default: examples/output)")
     parser.add_argument("--n-jobs", type=int, default=1, help="featurization worker processes")
     parser.add_argument("--seed", type=int, default=0)

@@ -70,6 +70,7 @@ def test_grid_search_scaffold_cv(tmp_path):
     assert number(r"distinct embedding sets for (\d+) embedding calls", out) == 2 * 2 * 3 + 1
     results = pd.read_csv(tmp_path / "cv_results.csv")
     assert len(results) == 2 and results.mean_test_score.between(0, 1).all()
+    check_png(tmp_path / "cv_results.png", (600, 250))
 
 
 def test_multitask_missing_labels(tmp_path):
