@@ -113,6 +113,20 @@ def test_force_field_optimisation(optimize):
     assert relaxed[0, -1] == 1.0 and not np.array_equal(plain, relaxed)
 
 
+# A real WEHI molecule (hypervalent sulfur, S_5+4) that UFF cannot type (MMFF94 can).
+UNTYPABLE = "S31(N(Cc2c1cccc2)C(=O)C)OC(=O)c4c3cccc4"
+
+
+def test_failed_force_field_relaxation_is_recorded_in_the_flag():
+    # UFF would run with the untyped atom left out and return "converged": not a relaxation.
+    X = ["CC(=O)Nc1ccc(O)cc1", UNTYPABLE]
+    assert ConformerFeaturizer().fit_transform(X)[:, -1].tolist() == [1.0, 1.0]
+    relaxed = ConformerFeaturizer(optimize="uff").fit_transform(X)
+    assert relaxed[:, -1].tolist() == [1.0, 0.0]
+    assert np.isnan(relaxed[1, :-1]).all()
+    assert ConformerFeaturizer(optimize="mmff").fit_transform(X)[:, -1].tolist() == [1.0, 1.0]
+
+
 # ---- failure paths ------------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["dg", "etkdg"])
 def test_unembeddable_molecule_gets_flag_zero(method, real_smiles):
