@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import clone
 
 from chmr_sklearn import CHMRTransformer
-from chmr_sklearn.estimators import transformer as transformer_module
+from chmr_sklearn.estimators import _engine as engine_module
 from chmr_sklearn.streaming import InvalidRowsError, embed_file
 
 N_EMB = 2091
@@ -52,7 +52,7 @@ def _write(frame: pd.DataFrame, path):
 def _spy_embedding(monkeypatch, fail_at: int | None = None) -> list[int]:
     """Record the molecules of each chunk embed_file embeds; interrupt at call ``fail_at``."""
     calls = []
-    original = transformer_module.CHMRTransformer._embed_keys
+    original = engine_module.EmbeddingEngine.embed
 
     def spy(self, keys, **kw):
         calls.append(len(keys))
@@ -60,7 +60,7 @@ def _spy_embedding(monkeypatch, fail_at: int | None = None) -> list[int]:
             raise KeyboardInterrupt
         return original(self, keys, **kw)
 
-    monkeypatch.setattr(CHMRTransformer, "_embed_keys", spy)
+    monkeypatch.setattr(engine_module.EmbeddingEngine, "embed", spy)
     return calls
 
 
@@ -111,7 +111,7 @@ def test_invalid_rows_raise_with_file_row_numbers_then_nan_resumes(fitted, table
     assert "row(s) 6, 11" in str(info.value) and "not_a_molecule" in str(info.value)
     assert isinstance(info.value, ValueError)
     assert not out.exists(), "no output that looks complete"
-    assert sorted(p.name for p in (tmp_path / "out.parquet.parts").glob("part-*")) == ["part-000000.parquet"]
+    assert sorted(p.name for p in (tmp_path / "out.parquet.parts").glob("part-*")) == ["part-00000-000000.parquet"]
 
     lenient = clone(t).set_params(on_invalid="nan").fit(["CCO"])
     summary = embed_file(lenient, src, out, chunk_size=4, codes=True)
@@ -135,7 +135,7 @@ def test_resume_skips_finished_chunks_and_matches_an_uninterrupted_run(fitted, t
     out = tmp_path / "out.parquet"
     with pytest.raises(KeyboardInterrupt):
         embed_file(t, src, out, chunk_size=5)
-    assert not out.exists() and (out.parent / "out.parquet.parts" / "part-000000.parquet").is_file()
+    assert not out.exists() and (out.parent / "out.parquet.parts" / "part-00000-000000.parquet").is_file()
 
     calls = _spy_embedding(monkeypatch)
     summary = embed_file(t, src, out, chunk_size=5)
@@ -153,7 +153,7 @@ def test_a_mismatching_manifest_is_never_reused(fitted, table, tmp_path, monkeyp
     with pytest.raises(ValueError, match="chunk_size"):
         embed_file(t, src, out, chunk_size=4)
     with pytest.raises(ValueError, match="embedding.precision"):
-        embed_file(clone(t).set_params(precision="float32").fit(["CCO"]), src, out, chunk_size=5)
+        embed_file(clone(t).set_params(precision="float64").fit(["CCO"]), src, out, chunk_size=5)
     with pytest.raises(ValueError, match="output"):
         embed_file(clone(t).set_params(output="anchor").fit(["CCO"]), src, out, chunk_size=5)
     _write(table.iloc[::-1], src)  # the input changed
@@ -169,7 +169,7 @@ def test_bad_arguments_give_clear_errors(fitted, table, tmp_path):
     src = _write(table, tmp_path / "in.csv")
     with pytest.raises(ValueError, match="no column 'SMILES'"):
         embed_file(t, src, tmp_path / "o.parquet", smiles_col="SMILES")
-    with pytest.raises(ValueError, match=r"\.parquet or \.csv"):
+    with pytest.raises(ValueError, match=r"\.parquet, \.csv, .* or a directory"):
         embed_file(t, src, tmp_path / "o.xlsx")
     with pytest.raises(ValueError, match="Cannot read"):
         embed_file(t, _write(table, tmp_path / "in.json"), tmp_path / "o.parquet")
@@ -183,31 +183,25 @@ def test_bad_arguments_give_clear_errors(fitted, table, tmp_path):
         embed_file(t, _write(clash, tmp_path / "clash.csv"), tmp_path / "o.parquet")
 
 
-def test_streaming_and_transform_featurize_at_most_a_chunk_at_a_time(fitted, mols, tmp_path, monkeypatch):
-    # Bounded memory, checked structurally: no call ever featurizes more than one chunk.
+def test_streaming_featurizes_one_chunk_at_a_time_and_keeps_nothing(fitted, mols, tmp_path, monkeypatch):
+    # Bounded memory, checked structurally: no call ever featurizes more than one chunk, and the
+    # transformer's in-memory cache stays empty (it would grow with the file).
     _, expected, _ = fitted
-    X, want = mols[:5] + mols[:2], np.concatenate([expected[:5], expected[:2]])  # 5 molecules, 2 repeated
+    X = mols[:5] + mols[:2]  # 5 molecules, 2 repeated in the last chunks
     sizes = []
-    original = transformer_module.featurize_molecular
+    original = engine_module.featurize_molecular
 
     def recording(smiles, **kw):
         sizes.append(len(smiles))
         return original(smiles, **kw)
 
-    monkeypatch.setattr(transformer_module, "featurize_molecular", recording)
-    monkeypatch.setattr(transformer_module, "_TRANSFORM_CHUNK", 4)
-    small = CHMRTransformer(cache=False, batch_size=2, on_invalid="nan").fit(X)
-    got = small.transform(X[:3] + ["garbage"] + X[3:])
-    assert sizes == [4, 1]  # distinct molecules, 4 (2 batches of 2) at a time; repeats computed once
-    assert np.isnan(got[3]).all() and np.delete(got, 3, axis=0).tobytes() == want.tobytes()
-
-    sizes.clear()
-    monkeypatch.setattr(transformer_module, "_TRANSFORM_CHUNK", 4096)
+    monkeypatch.setattr(engine_module, "featurize_molecular", recording)
     src = tmp_path / "in.parquet"
     pq.write_table(pa.table({"smiles": X}), src)
-    cached = CHMRTransformer().fit(X)  # in-memory cache on: streaming must not fill it
+    cached = CHMRTransformer(precision="float64", n_jobs=1).fit(X)  # in-memory cache on: streaming must not fill it
     embed_file(cached, src, tmp_path / "out.parquet", chunk_size=3)
     assert sizes == [3, 3, 1]  # one call per chunk of rows (no memory of earlier chunks)
-    out = pd.read_parquet(tmp_path / "out.parquet")
-    assert out.iloc[:, 1:].to_numpy(dtype=np.float32).tobytes() == want.tobytes()
-    assert cached._cache == {} and cached._canon == {}
+    assert cached.cache_info().n_molecules == 0
+    out = pd.read_parquet(tmp_path / "out.parquet").iloc[:, 1:].to_numpy(dtype=np.float32)
+    reference = CHMRTransformer(precision="float64", cache=False).fit(X).transform(X)
+    assert out.tobytes() == reference.tobytes()  # float64: independent of how rows are chunked
