@@ -329,7 +329,8 @@ class EmbeddingEngine:
         if todo:
             rows[todo] = self.compute([block[j] for j in todo])
             if disk is not None:
-                disk.put([block[j] for j in todo], rows[todo])
+                # the rows the file holds: another process may have stored a molecule first
+                rows[todo] = disk.put([block[j] for j in todo], rows[todo])
         if memory is not None:
             fresh = [j for j, k in enumerate(block) if k not in found]
             memory.put_rows([block[j] for j in fresh], rows[fresh])

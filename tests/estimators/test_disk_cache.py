@@ -1,6 +1,7 @@
 """CHMRTransformer(cache_dir=...): persistent embeddings shared by instances, clones and processes."""
 
 import pickle
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,14 @@ from sklearn.base import clone
 
 from chmr_sklearn import CHMRTransformer
 from chmr_sklearn._inputs import to_smiles
-from chmr_sklearn.estimators._disk_cache import CACHE_FILENAME, CacheError
+from chmr_sklearn.estimators._disk_cache import (
+    CACHE_FILENAME,
+    SCHEMA_VERSION,
+    CacheError,
+    CacheWarning,
+    EmbeddingCache,
+)
+from chmr_sklearn.estimators._engine import EmbeddingEngine
 from chmr_sklearn.estimators.transformer import DEFAULT_MODEL
 from chmr_sklearn.pretrain.checkpoint import load_checkpoint, save_checkpoint
 
@@ -19,22 +27,22 @@ from chmr_sklearn.pretrain.checkpoint import load_checkpoint, save_checkpoint
 @pytest.fixture
 def no_compute(monkeypatch):
     """Make any embedding computation fail: everything must come from a cache."""
-    def forbidden(self, smiles, seed):
+    def forbidden(self, smiles):
         raise AssertionError(f"recomputed {len(smiles)} molecule(s)")
 
-    monkeypatch.setattr(CHMRTransformer, "_compute", forbidden)
+    monkeypatch.setattr(EmbeddingEngine, "compute", forbidden)
 
 
 @pytest.fixture
 def count_compute(monkeypatch):
     calls = []
-    original = CHMRTransformer._compute
+    original = EmbeddingEngine.compute
 
-    def counting(self, smiles, seed):
+    def counting(self, smiles):
         calls.append(list(smiles))
-        return original(self, smiles, seed)
+        return original(self, smiles)
 
-    monkeypatch.setattr(CHMRTransformer, "_compute", counting)
+    monkeypatch.setattr(EmbeddingEngine, "compute", counting)
     return calls
 
 
@@ -88,7 +96,7 @@ def test_cached_rows_equal_freshly_computed_ones(filled, count_compute):
 def test_keys_differ_by_model_precision_and_seed(filled, tmp_path, count_compute):
     cache_dir, X, emb = filled
     base = CHMRTransformer(cache_dir=cache_dir).fit(X)
-    f32 = CHMRTransformer(cache_dir=cache_dir, precision="float32").fit(X)
+    f64 = CHMRTransformer(cache_dir=cache_dir, precision="float64").fit(X)  # the default is float32
     seeded = CHMRTransformer(cache_dir=cache_dir, random_state=1).fit(X)
     # another model: the shipped weights with one matrix scaled
     ckpt = load_checkpoint(DEFAULT_MODEL)
@@ -97,7 +105,7 @@ def test_keys_differ_by_model_precision_and_seed(filled, tmp_path, count_compute
     path = save_checkpoint(tmp_path / "other.pt", config=ckpt.config, spec=ckpt["spec"], model_state=state,
                            scaler=ckpt["scaler"])
     other = CHMRTransformer(pretrained=str(path), cache_dir=cache_dir).fit(X)
-    settings = [t._embedding_settings() for t in (base, f32, seeded, other)]
+    settings = [t._embedding_settings() for t in (base, f64, seeded, other)]
     assert len({repr(sorted(s.items())) for s in settings}) == 4
     assert settings[3]["model_sha256"] != settings[0]["model_sha256"]
     refit = clone(base).fit(X)
@@ -105,11 +113,11 @@ def test_keys_differ_by_model_precision_and_seed(filled, tmp_path, count_compute
     assert refit.set_params(pretrained=str(path)).fit(X)._embedding_settings() == settings[3]  # refit re-hashes
     assert base.transform(X).tobytes() == emb.tobytes() and not count_compute
     got_other = other.transform(X[:2])
-    got_f32 = f32.transform(X[:2])
+    got_f64 = f64.transform(X[:2])
     keys = [to_smiles(s) for s in X[:2]]
-    assert count_compute == [keys, keys]  # neither reused the float64 default-model rows
+    assert count_compute == [keys, keys]  # neither reused the float32 default-model rows
     assert not np.array_equal(got_other[:, 1491:1791], emb[:2, 1491:1791])  # z2d: the GIN changed
-    assert not np.array_equal(got_f32, emb[:2]) and np.allclose(got_f32, emb[:2], rtol=1e-3, atol=1e-4)
+    assert not np.array_equal(got_f64, emb[:2]) and np.allclose(got_f64, emb[:2], rtol=1e-3, atol=1e-4)
 
 
 def test_corrupt_cache_file_gives_a_clear_error_and_is_kept(tmp_path, smiles_200):
@@ -120,3 +128,129 @@ def test_corrupt_cache_file_gives_a_clear_error_and_is_kept(tmp_path, smiles_200
         t.transform(smiles_200[:2])
     assert str(path) in str(info.value) and "cache_dir" in str(info.value)
     assert path.read_bytes().startswith(b"this is not")  # never deleted behind the user's back
+
+
+# ---- several processes, one file ---------------------------------------------------------------
+_WORKER = textwrap.dedent("""
+    import sys, time, pathlib
+    import numpy as np
+    from chmr_sklearn import CHMRTransformer
+    cache_dir, mols, step, go, out = sys.argv[1], sys.argv[2].split(" "), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    t = CHMRTransformer(cache_dir=cache_dir, n_jobs=1).fit(mols)
+    while not pathlib.Path(go).exists():  # start together: both processes write at the same time
+        time.sleep(0.01)
+    # requests of a few molecules, as a service would get them: many interleaved transactions
+    np.save(out, np.concatenate([t.transform(mols[i:i + step]) for i in range(0, len(mols), step)]))
+""")
+
+
+def test_two_processes_sharing_a_cache_lose_nothing_and_agree_bit_for_bit(wehi_smiles, tmp_path, no_compute):
+    # 75 real molecules: worker A embeds the first 50, worker B the last 50 in reverse order
+    # (25 shared), in requests of different sizes, so shared molecules land in different
+    # batches; at the default float32 their recomputed rows may differ in the last bits.
+    mols = [to_smiles(s) for s in wehi_smiles[3000:3075]]
+    jobs = {"a": (mols[:50], 5), "b": (mols[25:][::-1], 7)}
+    cache_dir, go = tmp_path / "cache", tmp_path / "go"
+    procs = {
+        name: subprocess.Popen([sys.executable, "-c", _WORKER, str(cache_dir), " ".join(part), str(step), str(go),
+                                str(tmp_path / f"{name}.npy")], stderr=subprocess.PIPE, text=True)
+        for name, (part, step) in jobs.items()
+    }
+    go.touch()
+    for proc in procs.values():
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+    got = {name: dict(zip(part, np.load(tmp_path / f"{name}.npy"), strict=True)) for name, (part, _) in jobs.items()}
+    for smiles in mols[25:50]:  # both computed or read them: the same bytes in both processes
+        assert got["a"][smiles].tobytes() == got["b"][smiles].tobytes(), smiles
+    # nothing lost: every molecule is in the file, with the bytes its worker returned
+    cached = CHMRTransformer(cache_dir=cache_dir, cache=False).fit(mols).transform(mols)  # no_compute
+    expected = np.stack([got["a"].get(s, got["b"].get(s)) for s in mols])
+    assert cached.tobytes() == expected.tobytes()
+
+
+def test_put_returns_the_row_stored_first(tmp_path, smiles_200):
+    keys = smiles_200[:3]
+    first = np.arange(9, dtype=np.float32).reshape(3, 3)
+    with EmbeddingCache(tmp_path, "ns", {"m": 1}, width=3) as cache:
+        assert cache.put(keys[:2], first[:2]).tobytes() == first[:2].tobytes()
+    with EmbeddingCache(tmp_path, "ns", {"m": 1}, width=3) as cache:  # a second process, later
+        second = first + np.float32(1e-6)  # the same molecules, last bits different
+        kept = cache.put(keys, second)
+        assert kept[:2].tobytes() == first[:2].tobytes() and kept[2].tobytes() == second[2].tobytes()
+        assert second[0].tobytes() != first[0].tobytes()  # the caller's array is left alone
+
+
+# ---- versions -----------------------------------------------------------------------------------
+def _stored(tmp_path, smiles, settings=None):
+    """A cache file holding one row, written by this version."""
+    settings = settings or {"chmr_sklearn": "0.1.0", "model_sha256": "m"}
+    with EmbeddingCache(tmp_path, "ns", settings, width=3) as cache:
+        cache.put([smiles], np.ones((1, 3), dtype=np.float32))
+    return tmp_path / CACHE_FILENAME
+
+
+def _tamper(path, *statements):
+    conn = sqlite3.connect(path)
+    with conn:
+        for statement in statements:
+            conn.execute(statement)
+    conn.close()
+
+
+@pytest.mark.parametrize("layout", [1, SCHEMA_VERSION + 1])
+def test_a_cache_of_another_layout_is_refused_with_a_clear_message(tmp_path, smiles_200, layout):
+    path = _stored(tmp_path, smiles_200[0])
+    _tamper(path, f"PRAGMA user_version = {layout}")
+    before = path.read_bytes()
+    word = "an older" if layout < SCHEMA_VERSION else "a newer"
+    with pytest.raises(CacheError, match=f"written by {word} chmr_sklearn .cache layout {layout}") as info:
+        EmbeddingCache(tmp_path, "ns", {"chmr_sklearn": "0.1.0", "model_sha256": "m"}, width=3).__enter__()
+    assert "Delete the file" in str(info.value) and str(path) in str(info.value)
+    assert path.read_bytes() == before  # refused, not rewritten
+
+
+def test_the_unstamped_first_layout_is_refused(tmp_path, smiles_200):
+    # chmr_sklearn 0.1.0's file: the same two tables, no user_version / application_id, no meta
+    path = tmp_path / CACHE_FILENAME
+    _tamper(path, "CREATE TABLE namespaces (namespace TEXT PRIMARY KEY, settings TEXT NOT NULL, width INTEGER NOT NULL)",
+            "CREATE TABLE embeddings (namespace TEXT NOT NULL, smiles TEXT NOT NULL, row BLOB NOT NULL, "
+            "PRIMARY KEY (namespace, smiles))",
+            "INSERT INTO namespaces VALUES ('ns', '{}', 3)")
+    with pytest.raises(CacheError, match=r"an older chmr_sklearn \(cache layout 1"):
+        EmbeddingCache(tmp_path, "ns", {}, width=3).__enter__()
+
+
+def test_another_sqlite_database_is_not_touched(tmp_path):
+    path = tmp_path / CACHE_FILENAME
+    _tamper(path, "CREATE TABLE notes (text TEXT)")
+    with pytest.raises(CacheError, match="not a CHMR embedding cache .tables: notes"):
+        EmbeddingCache(tmp_path, "ns", {}, width=3).__enter__()
+    conn = sqlite3.connect(path)
+    assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master")} == {"notes"}
+    conn.close()
+
+
+def test_altered_settings_of_a_namespace_are_refused_not_mixed_in(tmp_path, smiles_200):
+    # The stored version of the rows is changed behind the hash that keys them: reading them
+    # would mix rows of another package version into this one's results.
+    path = _stored(tmp_path, smiles_200[0])
+    _tamper(path, """UPDATE namespaces SET settings = '{"chmr_sklearn": "0.0.9", "model_sha256": "m"}'""")
+    with pytest.raises(CacheError, match=r"differ from it \(chmr_sklearn\).*not used"):
+        EmbeddingCache(tmp_path, "ns", {"chmr_sklearn": "0.1.0", "model_sha256": "m"}, width=3).__enter__()
+
+
+def test_rows_of_an_older_package_version_are_ignored_with_a_warning(filled, tmp_path, monkeypatch,
+                                                                     count_compute):
+    import shutil
+
+    from chmr_sklearn.estimators import transformer as transformer_module
+
+    cache_dir, X, emb = filled
+    mine = tmp_path / "copy"  # a copy: the module's other tests read the shared file
+    shutil.copytree(cache_dir, mine)
+    monkeypatch.setattr(transformer_module, "__version__", "9.9.9")  # a newer installation opens it
+    with pytest.warns(CacheWarning, match=r"holds \d+ rows computed by chmr_sklearn 0\.1\.0; they are ignored"):
+        got = CHMRTransformer(cache_dir=mine).fit(X).transform(X)
+    assert count_compute == [[to_smiles(s) for s in X]]  # recomputed, not read from the 0.1.0 rows
+    np.testing.assert_allclose(got, emb, rtol=1e-5, atol=1e-6)
