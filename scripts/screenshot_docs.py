@@ -125,7 +125,7 @@ def probe_page(binary: str, page: Path, shot: Path, width: int = 1280, height: i
         done = _chromium(binary, "--dump-dom", f"--window-size={width},{height}", Path(copy.name).as_uri())
     finally:
         Path(copy.name).unlink()
-    match = re.search(r'<pre id="chmr-probe">(.*?)</pre>', done.stdout, re.S)
+    match = re.search(r'<pre id="chmr-probe"[^>]*>(.*?)</pre>', done.stdout, re.S)  # the theme adds attributes
     if not match:
         return {"images": [], "text": "", "error": f"no probe output (exit {done.returncode}): {done.stderr[-300:]}"}
     import html

@@ -142,7 +142,7 @@ def test_gallery_shows_output_and_figures(built, stem):
         png = (built / "auto_examples" / src).resolve()
         assert png.is_file() and png.stat().st_size > 10_000, src
     assert "sphx-glr-script-out" in page, f"{stem}: the printed output is missing"
-    assert "wrote " in _text(page)  # the script's last print: it ran to the end
+    assert "wrote " in _text_of(page)  # the script's last print: it ran to the end
 
 
 def test_math_is_prerendered_images(built):

@@ -66,7 +66,7 @@ def render_svg(latex: str, fontsize: float) -> tuple[str, float, float, float]:
     latex : str
         The formula, without ``$`` delimiters.
     fontsize : float
-        Font size in CSS pixels (the SVG is sized in pixels at 72 dpi).
+        Font size in CSS pixels.
 
     Returns
     -------
@@ -89,13 +89,14 @@ def render_svg(latex: str, fontsize: float) -> tuple[str, float, float, float]:
 
     buffer = io.BytesIO()
     formula = "$" + " ".join(latex.split()) + "$"  # mathtext reads one line
+    # The SVG is sized in points (1 CSS px = 0.75 pt): render at the size in points, report pixels.
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "chmr", "mathtext.fontset": "cm"}):
-        depth = mathtext.math_to_image(formula, buffer, prop=FontProperties(size=fontsize), dpi=72,
+        depth = mathtext.math_to_image(formula, buffer, prop=FontProperties(size=fontsize * 0.75), dpi=72,
                                        format="svg")
     svg = _METADATA.sub("", buffer.getvalue().decode("utf-8"), count=1)
     match = _SIZE.search(svg)
     width, height = (float(match.group(1)), float(match.group(2))) if match else (0.0, 0.0)
-    return svg, width, height, float(depth)
+    return svg, width / 0.75, height / 0.75, float(depth) / 0.75
 
 
 def _image_tag(self, latex: str, fontsize: float, css: str) -> str:
