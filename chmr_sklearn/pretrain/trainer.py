@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._runtime import deterministic, resolve_device
+from .._runtime import deterministic, reinstate_sigint_handler, resolve_device
 from ..nn import CHMRModel
 from ..nn._random import set_dropout_generator
 from ..nn.losses import info_nce, masked_weighted_bce, vicreg
@@ -138,6 +138,7 @@ class Pretrainer:
     def fit(self, corpus: PretrainCorpus) -> Pretrainer:
         """Run (or resume) pretraining; returns self with ``model_`` and ``history_``."""
         ctx, device = distributed.setup(self.device)
+        reinstate_sigint_handler()  # Ctrl-C must raise KeyboardInterrupt, whatever RDKit did before
         self.rank_, self.world_size_ = ctx.rank, ctx.world_size
         return self._fit(corpus, ctx, device)
 
