@@ -19,6 +19,7 @@ from ._data import DATASETS, BenchData, embed, load_split, split_digest
 from ._models import fit_head, fit_rf, grid_then_seeds, score
 from ._report import PAPER, summarize, write_report
 from ._run import MODELS, VARIANTS, plan, run_downstream
+from ._soak import render_soak, run_soak, soak_corpus, soak_summary
 
 __all__ = [
     "DATASETS",
@@ -34,8 +35,12 @@ __all__ = [
     "grid_then_seeds",
     "load_split",
     "plan",
+    "render_soak",
     "run_downstream",
+    "run_soak",
     "score",
+    "soak_corpus",
+    "soak_summary",
     "split_digest",
     "summarize",
     "write_report",
