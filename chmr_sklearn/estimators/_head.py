@@ -25,12 +25,14 @@ from joblib import Memory
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from skorch import NeuralNet
 from torch import nn
 
 from .._runtime import resolve_device
 from ..nn import MLPHead
 from ..nn.losses import masked_bce_loss, masked_l1_loss, masked_mse_loss
-from ._resume import ResumeCheckpoint, fingerprint
+from ..nn._random import init_parameters, set_dropout_generator
+from ._resume import ResumeCheckpoint, fingerprint, read_checkpoint
 from .rf_residual import RandomForestResidual
 from .transformer import CHMRTransformer
 
@@ -64,6 +66,38 @@ class MaskedLoss(nn.Module):
 
     def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
         return self._LOSSES[self.kind](y_pred, y_true)
+
+
+class _HeadNet(NeuralNet):
+    """skorch ``NeuralNet`` whose ``partial_fit`` lets ``KeyboardInterrupt`` propagate.
+
+    skorch catches Ctrl-C in ``partial_fit``, runs ``on_train_end`` (early stopping then loads
+    the best weights) and returns as if training had finished, so a caller cannot tell an
+    interrupted fit from a complete one. Here the interrupt reaches the estimator, which
+    leaves itself unfitted and re-raises it.
+    """
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        if not self.initialized_:
+            self.initialize()
+        routing_method = fit_params.pop("_routing_method", "partial_fit")
+        self.notify("on_train_begin", X=X, y=y)
+        try:
+            self.fit_loop(X, y, _routing_method=routing_method, **fit_params)
+        except KeyboardInterrupt:
+            # skorch's EarlyStopping stops training by raising KeyboardInterrupt itself: that
+            # one is a normal end; any other is the user's Ctrl-C and propagates.
+            if not self.early_stopped():
+                raise
+        self.notify("on_train_end", X=X, y=y)
+        return self
+
+    def early_stopped(self) -> bool:
+        """Whether an EarlyStopping callback has run out of patience."""
+        from skorch.callbacks import EarlyStopping
+
+        return any(isinstance(cb, EarlyStopping) and getattr(cb, "misses_", 0) >= cb.patience
+                   for _, cb in self.callbacks_)
 
 
 def _embed(transformer, X, transformer_key: str) -> np.ndarray:
@@ -151,37 +185,73 @@ class CHMRHeadEstimator(BaseEstimator):
         return slice(None)
 
     def _seed(self) -> int:
+        """One seed per ``fit`` (``check_random_state`` semantics, without numpy's global RNG).
+
+        An int is used as is; a ``RandomState`` instance is drawn from once per fit; ``None``
+        draws fresh OS entropy (``np.random.randint`` would read and advance the global
+        generator, which threads share).
+        """
         rs = self.random_state
         if rs is None:
-            return int(np.random.randint(2**31 - 1))
+            return int(np.random.default_rng().integers(2**31 - 1))
         if isinstance(rs, Integral):
             return int(rs)
         return int(rs.randint(2**31 - 1))
 
     # ---- fitting ------------------------------------------------------------------------
+    def _fit_or_reset(self, X, y, validation_data=None):
+        """Validate, encode ``y`` and train; on Ctrl-C leave the estimator unfitted and re-raise.
+
+        A ``KeyboardInterrupt`` anywhere in ``fit`` (embedding, forest, an epoch, a checkpoint
+        write) removes every fitted attribute, so a half-trained head is never mistaken for a
+        fitted one; with ``checkpoint_dir`` the last completed epoch stays on disk and the
+        next ``fit`` with the same arguments resumes from it.
+        """
+        self._validate_params()
+        try:
+            return self._fit(X, self._encode_y(y, fitting=True), validation_data)
+        except KeyboardInterrupt as err:
+            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+                delattr(self, name)
+            path = getattr(err, "checkpoint_path", None)
+            if path is not None and Path(path).is_file():
+                raise KeyboardInterrupt(f"Head training interrupted; the estimator is unfitted. Fit again with the "
+                                        f"same arguments to resume from {path}.") from err
+            raise
+
     def _fit(self, X, Y: np.ndarray, validation_data=None):
         """Train the head on targets ``Y`` (n, T) float with NaN = unlabelled."""
-        from skorch import NeuralNet
         from skorch.callbacks import EarlyStopping, EpochScoring
         from skorch.dataset import Dataset
         from skorch.helper import predefined_split
 
-        seed = self._seed()
-        rng = np.random.default_rng(seed)
         E, valid = self._embed_input(X, fitting=True)
         if len(E) != len(Y):
             raise ValueError(f"X has {len(E)} rows but y has {len(Y)}.")
         usable = valid & ~np.isnan(Y).all(axis=1)  # all-NaN targets teach nothing
         rows = np.flatnonzero(usable)
         if len(rows) < 2:
-            raise ValueError(f"Only {len(rows)} row(s) have a valid molecule and at least one label; need >= 2.")
-
+            raise ValueError(f"Only {len(rows)} sample(s) have a valid molecule and at least one label; need >= 2.")
+        Ev = Yv = None
         if validation_data is not None:
             Xv, yv = validation_data
             Ev, valid_v = self._embed_input(Xv, fitting=False)
             Yv = self._encode_y(yv, fitting=False)
             keep = valid_v & ~np.isnan(Yv).all(axis=1)
             Ev, Yv = Ev[keep], Yv[keep]
+
+        reuse = self.warm_start and hasattr(self, "net_") and self.net_.module_.mlp.in_dim == E.shape[1] \
+            and self.net_.module_.mlp.out_dim == Y.shape[1]
+        saved = None
+        if self.checkpoint_dir is not None and not reuse:
+            key = fingerprint(self._resume_settings(), E[rows], Y[rows], Ev, Yv)
+            path = Path(self.checkpoint_dir) / f"head-{key}.pt"
+            saved = read_checkpoint(path) if path.is_file() else None
+        # A resumed fit continues with the seed it drew (random_state=None or a RandomState).
+        seed = int(saved["seed"]) if saved is not None else self._seed()
+        rng = np.random.default_rng(seed)
+
+        if Ev is not None:
             train_rows = rows
         elif self.validation_fraction > 0 and len(rows) >= 10:
             perm = rng.permutation(rows)
@@ -189,7 +259,7 @@ class CHMRHeadEstimator(BaseEstimator):
             train_rows, valid_rows = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
             Ev, Yv = E[valid_rows], Y[valid_rows]
         else:
-            train_rows, Ev, Yv = rows, None, None
+            train_rows = rows
 
         Et, Yt = E[train_rows], Y[train_rows]
         Yt_s, Yv_s = self._scale_y(Yt, fitting=True), (None if Yv is None else self._scale_y(Yv))
@@ -217,49 +287,86 @@ class CHMRHeadEstimator(BaseEstimator):
         self.monitor_ = None if train_split is None else monitor
 
         device = resolve_device(self.device)
-        reuse = self.warm_start and hasattr(self, "net_") and self.net_.module_.mlp.in_dim == E.shape[1] \
-            and self.net_.module_.mlp.out_dim == Y.shape[1]
+        if not reuse:
+            self.net_ = self._new_net(E.shape[1], Y.shape[1], seed, device, train_split)
+        else:  # warm start: the existing weights, fresh generators for this fit's batches and dropout
+            self.net_.generators_ = self._generators(seed, device)
+            # (attribute, not set_params: skorch 1.4's set_params refuses iterator params on an
+            # initialized net; get_iterator reads the attribute)
+            self.net_.iterator_train__generator = self.net_.generators_["shuffle"]
+            set_dropout_generator(self.net_.module_, self.net_.generators_["dropout"])
         resume = None
         if self.checkpoint_dir is not None and not reuse:
-            key = fingerprint(self._resume_settings(seed), Xt_in, Yt_s, Xv_in, Yv_s)
-            resume = ResumeCheckpoint(Path(self.checkpoint_dir) / f"head-{key}.pt")
+            resume = ResumeCheckpoint(path, seed=seed, generators=self.net_.generators_)
             callbacks.append(("resume", resume))  # last: it saves what the other callbacks updated
-        if not reuse:
-            torch.manual_seed(seed)
-            self.net_ = NeuralNet(
-                module=HeadModule, module__in_dim=E.shape[1], module__hidden=self.hidden, module__out_dim=Y.shape[1],
-                module__dropout=self.dropout, module__norm=self.norm, module__gamma=self.gamma,
-                criterion=MaskedLoss, criterion__kind=self._loss_kind, optimizer=torch.optim.Adam,
-                optimizer__weight_decay=self.weight_decay, lr=self.lr, max_epochs=self.max_epochs,
-                batch_size=self.batch_size, iterator_train__shuffle=True, train_split=train_split,
-                callbacks=callbacks, device=str(device), verbose=int(self.verbose), warm_start=True,
-            )
-        else:
-            self.net_.set_params(train_split=train_split, callbacks=callbacks, max_epochs=self.max_epochs)
-        torch.manual_seed(seed)
-        if resume is not None and resume.path.is_file():
-            self.net_.initialize()
-            done = resume.restore(self.net_)
-            self.net_.partial_fit(Xt_in, Yt_s, epochs=max(0, self.max_epochs - done))
-        else:
-            self.net_.fit(Xt_in, Yt_s)
+        self.net_.set_params(train_split=train_split, callbacks=callbacks, max_epochs=self.max_epochs)
+        self.net_.initialize_callbacks()
+        try:
+            if saved is not None:
+                done = resume.restore(self.net_, saved)
+                self.net_.partial_fit(Xt_in, Yt_s, epochs=max(0, self.max_epochs - done))
+            else:
+                self.net_.partial_fit(Xt_in, Yt_s)
+        except KeyboardInterrupt as err:
+            err.checkpoint_path = None if resume is None else resume.path
+            raise
         if resume is not None:
-            # skorch swallows Ctrl-C and returns a partly trained head; with a checkpoint the
-            # interruption is re-raised instead, so the next fit resumes rather than stopping here.
-            if not resume.finished(self.net_, self.max_epochs):
-                raise KeyboardInterrupt(f"Head training interrupted; fit again to resume from {resume.path}.")
-            resume.path.unlink(missing_ok=True)
+            resume.path.unlink(missing_ok=True)  # a completed fit leaves no checkpoint behind
+            resume.generators = None
+        # A fitted head carries no random state: it pickles small and loads without the
+        # device its (possibly CUDA) dropout generator lived on.
+        set_dropout_generator(self.net_.module_, None)
+        self.net_.iterator_train__generator = None
+        del self.net_.generators_
         self.net_.module_.eval()
         self.n_tasks_ = Y.shape[1]
         self.n_epochs_ = len(self.net_.history)
         return self
 
-    def _resume_settings(self, seed: int) -> dict[str, Any]:
-        """What a checkpoint must agree on besides the data (execution-only knobs left out)."""
+    def _new_net(self, in_dim: int, out_dim: int, seed: int, device, train_split) -> _HeadNet:
+        """An initialized head whose randomness comes only from generators seeded by ``seed``.
+
+        Weights are drawn from a local generator, batches are shuffled by the DataLoader's
+        own generator and dropout masks come from a third one; torch's global generator is
+        never read or seeded, so fits in threads (GridSearchCV with the threading backend)
+        do not disturb each other. (``torch.random.fork_rng`` would not help: it saves and
+        restores the one process-wide state, which is not thread-safe.)
+        """
+        generators = self._generators(seed, device)
+        net = _HeadNet(
+            module=HeadModule, module__in_dim=in_dim, module__hidden=self.hidden, module__out_dim=out_dim,
+            module__dropout=self.dropout, module__norm=self.norm, module__gamma=self.gamma,
+            criterion=MaskedLoss, criterion__kind=self._loss_kind, optimizer=torch.optim.Adam,
+            optimizer__weight_decay=self.weight_decay, lr=self.lr, max_epochs=self.max_epochs,
+            batch_size=self.batch_size, iterator_train__shuffle=True,
+            iterator_train__generator=generators["shuffle"], train_split=train_split,
+            device=str(device), verbose=int(self.verbose), warm_start=True,
+        )
+        net.generators_ = generators
+        net.initialize()
+        module = net.module_.to("cpu")  # the init generator is a CPU one; .to() keeps the Parameters
+        init_parameters(module, torch.Generator().manual_seed(seed))
+        set_dropout_generator(module.to(device), generators["dropout"])
+        return net
+
+    @staticmethod
+    def _generators(seed: int, device) -> dict[str, torch.Generator]:
+        """The fit's own generators: batch order (CPU, as the DataLoader needs) and dropout."""
+        return {"shuffle": torch.Generator().manual_seed(seed + 1),
+                "dropout": torch.Generator(device=device).manual_seed(seed + 2)}
+
+    def _resume_settings(self) -> dict[str, Any]:
+        """What a checkpoint must agree on besides the data (execution-only knobs left out).
+
+        An int ``random_state`` is part of the key; ``None`` or a ``RandomState`` is not (the
+        seed drawn by the interrupted fit is stored in its checkpoint and reused), so such a
+        fit resumes too and repeated interrupted fits share one file instead of piling up.
+        """
         skip = {"transformer", "memory", "checkpoint_dir", "verbose", "n_jobs", "device", "warm_start", "smiles_col",
                 "on_invalid", "random_state"}
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in skip}
-        return {**params, "estimator": type(self).__name__, "seed": seed}
+        rs = self.random_state
+        return {**params, "estimator": type(self).__name__, "seed": int(rs) if isinstance(rs, Integral) else None}
 
     def _epoch_metric(self, net, X, y) -> float:
         pred = net.forward(X, training=False).detach().cpu().numpy()
@@ -289,7 +396,9 @@ class CHMRHeadEstimator(BaseEstimator):
         tags = super().__sklearn_tags__()
         if not self._passthrough():
             tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
+        # On embeddings a NaN row is an invalid molecule: accepted (NaN output) only with
+        # on_invalid="nan"; with "raise" it is refused, so the tag must say no.
+        tags.input_tags.allow_nan = not self._passthrough() or self.on_invalid == "nan"
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         tags.non_deterministic = self.random_state is None

@@ -2,10 +2,12 @@
 
 A checkpoint holds everything the next epoch depends on: the head's weights, the optimizer
 state, the skorch history, the early-stopping state (misses, threshold, best epoch and best
-weights) and the torch random state (batch shuffling and dropout). So a ``fit`` interrupted
-after k epochs and run again continues from epoch k exactly as the uninterrupted fit would
-have (bit-identical on CPU). Files are written atomically and hold tensors and plain values
-only; they are read with ``torch.load(weights_only=True)`` (no pickled code).
+weights), the seed the fit drew and the states of the fit's own random generators (batch
+shuffling and dropout; the heads never use torch's global generator). So a ``fit``
+interrupted after k epochs and run again continues from epoch k exactly as the uninterrupted
+fit would have (bit-identical on CPU). Files are written atomically (a temporary file renamed
+into place, removed again if the write itself is interrupted) and hold tensors and plain
+values only; they are read with ``torch.load(weights_only=True)`` (no pickled code).
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from skorch.history import History
 
 from ..pretrain.checkpoint import read_payload
 
-__all__ = ["FORMAT", "VERSION", "ResumeCheckpoint", "fingerprint"]
+__all__ = ["FORMAT", "VERSION", "ResumeCheckpoint", "fingerprint", "read_checkpoint"]
 
 FORMAT = "chmr_sklearn.head_checkpoint"
-VERSION = 1
+VERSION = 2  # 2: local generator states and the seed instead of torch's global state
 
 
 def fingerprint(settings: dict[str, Any], *arrays: Any) -> str:
@@ -53,6 +55,28 @@ def fingerprint(settings: dict[str, Any], *arrays: Any) -> str:
     return digest.hexdigest()[:20]
 
 
+def _set_generator_states(generators: dict[str, torch.Generator], states: dict[str, torch.Tensor]) -> None:
+    """Restore saved generator states (a function of its own so tests can disable it)."""
+    for name, gen in generators.items():
+        gen.set_state(states[name])
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The payload of a head checkpoint; ValueError naming the file if it is not a valid one.
+
+    Examples
+    --------
+    >>> read_checkpoint("no/such/head.pt")
+    Traceback (most recent call last):
+    ...
+    ValueError: no/such/head.pt does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist.")
+    return read_payload(path, fmt=FORMAT, version=VERSION, what="chmr_sklearn head checkpoint")
+
+
 def _cpu_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in state.items()}
 
@@ -64,16 +88,23 @@ class ResumeCheckpoint(Callback):
     ----------
     path : str or Path
         The checkpoint file (its directory is created when needed).
+    seed : int, default=0
+        The seed the fit drew; saved so that a fit with ``random_state=None`` resumes with it.
+    generators : dict of str to torch.Generator, optional
+        The fit's own random generators (batch order, dropout): their states are saved and
+        restored.
 
     Examples
     --------
-    >>> cb = ResumeCheckpoint("runs/head.pt").initialize()
-    >>> cb.path.name
-    'head.pt'
+    >>> cb = ResumeCheckpoint("runs/head.pt", seed=3).initialize()
+    >>> cb.path.name, cb.seed
+    ('head.pt', 3)
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, seed: int = 0, generators: dict[str, torch.Generator] | None = None):
         self.path = Path(path)
+        self.seed = seed
+        self.generators = generators
 
     def initialize(self) -> ResumeCheckpoint:
         self.pending_: dict[str, Any] | None = None
@@ -91,10 +122,9 @@ class ResumeCheckpoint(Callback):
             "module": _cpu_state(net.module_.state_dict()),
             "optimizer": net.optimizer_.state_dict(),
             "history": json.dumps(list(net.history), default=float),
-            "torch_rng": torch.get_rng_state(),
+            "seed": int(self.seed),
+            "rng": {name: gen.get_state() for name, gen in (self.generators or {}).items()},
         }
-        if torch.cuda.is_available():
-            payload["cuda_rng"] = torch.cuda.get_rng_state_all()
         if es is not None:
             payload["early_stopping"] = {
                 "misses": int(es.misses_), "threshold": float(es.dynamic_threshold_), "best_epoch": int(es.best_epoch_),
@@ -102,16 +132,23 @@ class ResumeCheckpoint(Callback):
             }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, self.path)
+        try:
+            torch.save(payload, tmp)
+            os.replace(tmp, self.path)
+        except BaseException:
+            # Ctrl-C (or a full disk) during the write: the previous checkpoint stays whole and
+            # no half-written file is left behind.
+            tmp.unlink(missing_ok=True)
+            raise
 
-    def restore(self, net) -> int:
-        """Load the checkpoint into an initialized ``net``; returns the number of epochs done.
+    def restore(self, net, raw: dict[str, Any] | None = None) -> int:
+        """Load the checkpoint (or its already read payload ``raw``) into an initialized ``net``.
 
-        The early-stopping and random states are applied in ``on_train_begin`` (after skorch
-        has reset the callbacks for the resumed training).
+        Returns the number of epochs done. The early-stopping and random states are applied
+        in ``on_train_begin`` (after skorch has reset the callbacks for the resumed training).
         """
-        raw = read_payload(self.path, fmt=FORMAT, version=VERSION, what="chmr_sklearn head checkpoint")
+        if raw is None:
+            raw = read_checkpoint(self.path)
         try:
             net.module_.load_state_dict(raw["module"])
             net.optimizer_.load_state_dict(raw["optimizer"])
@@ -130,11 +167,5 @@ class ResumeCheckpoint(Callback):
             state = raw["early_stopping"]
             es.misses_, es.dynamic_threshold_, es.best_epoch_ = state["misses"], state["threshold"], state["best_epoch"]
             es.best_model_weights_ = state["best_weights"]
-        torch.set_rng_state(raw["torch_rng"])
-        if "cuda_rng" in raw and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(raw["cuda_rng"])
-
-    def finished(self, net, max_epochs: int) -> bool:
-        """Whether training ended normally (all epochs, or early stopping) rather than by Ctrl-C."""
-        es = self._early_stopping(net)
-        return len(net.history) >= max_epochs or (es is not None and es.misses_ >= es.patience)
+        if self.generators:
+            _set_generator_states(self.generators, raw["rng"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from ._head import CHMRHeadEstimator
@@ -74,8 +75,12 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
 
     Attributes
     ----------
-    classes_ : ndarray or list of ndarray
-        Single task: the two labels. Multi-task: ``[array([0, 1])] * n_tasks``.
+    classes_ : ndarray
+        Single task: the two labels. Multi-task: ``arange(n_tasks)``, as
+        ``MLPClassifier`` on a multilabel ``y`` (one network, one output per task, so one
+        ``(n, n_tasks)`` array from ``predict_proba`` / ``decision_function`` and a 0/1
+        indicator from ``predict``; ``MultiOutputClassifier``'s list of per-task ``(n, 2)``
+        arrays would not fit one ``decision_function``).
     transformer_ : fitted transformer
     net_ : skorch.NeuralNet
         The trained head (``net_.history`` holds the epoch table).
@@ -135,13 +140,11 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         -------
         self
         """
-        self._validate_params()
-        Y = self._encode_y(y, fitting=True)
-        return self._fit(X, Y, validation_data)
+        return self._fit_or_reset(X, y, validation_data)
 
     def _encode_y(self, y, *, fitting: bool) -> np.ndarray:
         if y is None:
-            raise ValueError("CHMRClassifier requires y (labels) to be passed, but the target y is None.")
+            raise ValueError("CHMRClassifier requires y to be passed, but the target y is None.")
         if isinstance(y, pd.DataFrame):
             names, arr = list(map(str, y.columns)), y.to_numpy()
         else:
@@ -175,7 +178,7 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
                 which = [names[i] for i in empty] if names else empty.tolist()
                 raise ValueError(f"Task(s) {which[:20]} have no label at all; drop them before fitting.")
             self.multitask_ = True
-            self.classes_ = [np.array([0, 1])] * Y.shape[1]
+            self.classes_ = np.arange(Y.shape[1])  # MLPClassifier's multilabel convention
             self.task_names_ = names
         elif not self.multitask_ or Y.shape[1] != len(self.classes_):
             raise ValueError(f"y has {Y.shape[1]} tasks, the classifier was fitted on "
@@ -186,11 +189,14 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         labels = arr[~pd.isna(arr)]
         if len(labels) == 0:
             raise ValueError("y has no label at all (every entry is NaN).")
+        if type_of_target(labels) == "continuous":
+            raise ValueError("Unknown label type: continuous. CHMRClassifier needs class labels; "
+                             "use CHMRRegressor for continuous targets.")
         classes = np.unique(labels)
         if len(classes) < 2:
-            raise ValueError(f"y has a single class {classes.tolist()}; a classifier needs two.")
+            raise ValueError(f"y has only one class {classes.tolist()}; a classifier needs two.")
         if len(classes) > 2:
-            raise ValueError(f"y has {len(classes)} classes; CHMRClassifier handles binary tasks "
+            raise ValueError(f"Only binary classification is supported; y has {len(classes)} classes "
                              "(pass several binary tasks as a 2-D 0/1 y).")
         self.classes_ = classes
         self.multitask_ = False
@@ -206,44 +212,68 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         return mean_roc_auc(y, _sigmoid(logits))
 
     def decision_function(self, X) -> np.ndarray:
-        """Logits, shape (n,) for one task or (n, n_tasks); NaN rows for invalid molecules."""
-        out = self._raw_output(X)
+        """Logits (float64), shape (n,) for one task or (n, n_tasks); NaN rows for invalid molecules."""
+        out = self._raw_output(X).astype(np.float64)
         return out[:, 0] if not self.multitask_ else out
 
     def predict_proba(self, X) -> np.ndarray:
-        """Probabilities: (n, 2) for one task (columns follow ``classes_``), else (n, n_tasks)."""
+        """Probabilities (float64): (n, 2) for one task (columns follow ``classes_``), else (n, n_tasks).
+
+        Multi-task: column *t* is the probability that task *t* is positive, as
+        ``MLPClassifier.predict_proba`` on a multilabel ``y``.
+        """
         p = _sigmoid(self._raw_output(X).astype(np.float64))
         return p if self.multitask_ else np.column_stack([1 - p[:, 0], p[:, 0]])
 
     def predict(self, X) -> np.ndarray:
-        """Labels: ``classes_`` values for one task, 0/1 per task otherwise.
+        """Labels: ``classes_`` values for one task, a 0/1 indicator (n, n_tasks) otherwise.
 
-        Invalid molecules (``on_invalid="nan"``) give NaN (None for non-numeric classes).
+        The dtype depends on the estimator, never on the input: with ``on_invalid="raise"``
+        it is ``classes_``'s dtype (int64 0/1 for multi-task); with ``on_invalid="nan"``,
+        where an invalid molecule's prediction is missing, it is float64 (NaN) for numeric
+        labels and object (None) for other labels, whether or not this ``X`` holds an
+        invalid molecule.
         """
         check_is_fitted(self, "net_")
         p = self.predict_proba(X)
         pos = p if self.multitask_ else p[:, 1]
         invalid = np.isnan(pos)
-        if self.multitask_:
-            if not invalid.any():
-                return (pos >= 0.5).astype(int)
-            out = (pos >= 0.5).astype(float)
-            out[invalid] = np.nan
-            return out
-        labels = self.classes_[(np.nan_to_num(pos) >= 0.5).astype(int)]
-        if invalid.any():
-            labels = labels.astype(float) if labels.dtype.kind in "iufb" else labels.astype(object)
-            labels[invalid] = np.nan if labels.dtype.kind == "f" else None
+        labels = (np.nan_to_num(pos) >= 0.5).astype(np.int64)
+        if not self.multitask_:
+            labels = self.classes_[labels]
+        if self.on_invalid != "nan":
+            return labels
+        if labels.dtype.kind in "iufb":
+            labels = labels.astype(np.float64)
+            labels[invalid] = np.nan
+        else:
+            labels = labels.astype(object)
+            labels[invalid] = None
         return labels
 
     def score(self, X, y, sample_weight=None) -> float:
-        """Mean ROC-AUC over tasks with both classes among the labelled rows (NaN-aware)."""
-        from ..model_selection import mean_roc_auc
+        """Accuracy, as scikit-learn's ``score``; NaN-aware over tasks.
 
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported by the NaN-aware ROC-AUC score.")
+        One task: ``accuracy_score(y, predict(X))`` over the labelled rows. Multi-task:
+        the accuracy of each task over its labelled rows, averaged over tasks (scikit-learn's
+        subset accuracy is undefined when most labels are missing). For the benchmark
+        metric pass ``scoring=get_scorer("mean_roc_auc")`` (see
+        :mod:`chmr_sklearn.model_selection`).
+
+        Parameters
+        ----------
+        X : list, ndarray, Series or DataFrame of SMILES / RDKit Mol (or embeddings)
+        y : array-like of shape (n,) or (n, n_tasks); NaN = unlabelled
+        sample_weight : array-like of shape (n,), optional
+
+        Returns
+        -------
+        float
+        """
+        from ..model_selection import mean_accuracy
+
         Y = self._encode_y(y, fitting=False)
-        return mean_roc_auc(Y, _sigmoid(self._raw_output(X)))
+        return mean_accuracy(Y, (_sigmoid(self._raw_output(X)) >= 0.5).astype(np.float64), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -21,8 +21,10 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
     original units); the loss (L1 by default, as CHMR) covers labelled entries only.
     Parameters are those of :class:`CHMRClassifier`, plus ``loss``; with ``rf_residual`` the
     prediction is ``RF + gamma * head``. Early stopping monitors the mean MAE on the
-    validation rows. :meth:`score` is the **negative mean MAE** over labelled entries
-    (higher is better, NaN-aware), not R².
+    validation rows. :meth:`score` is R², as every scikit-learn regressor's (NaN-aware: per
+    task over its labelled rows, then averaged); for the benchmark metric pass
+    ``scoring=get_scorer("neg_mean_mae")`` (see :mod:`chmr_sklearn.model_selection`).
+    :meth:`predict` returns float64.
 
     With ``rf_residual=True`` the head learns how far to trust the forest from its
     out-of-bag errors, which are optimistic for new scaffolds: on ESOL's scaffold split the
@@ -92,9 +94,7 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
         -------
         self
         """
-        self._validate_params()
-        Y = self._encode_y(y, fitting=True)
-        return self._fit(X, Y, validation_data)
+        return self._fit_or_reset(X, y, validation_data)
 
     def _encode_y(self, y, *, fitting: bool) -> np.ndarray:
         if y is None:
@@ -145,15 +145,27 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
     def predict(self, X) -> np.ndarray:
         """Predictions in the target's units: (n,) for one task, else (n, n_tasks); NaN rows
         for invalid molecules (``on_invalid="nan"``)."""
-        out = self._raw_output(X) * self.y_scale_ + self.y_mean_
+        out = self._raw_output(X).astype(np.float64) * self.y_scale_ + self.y_mean_
         return out[:, 0] if self.single_output_ else out
 
     def score(self, X, y, sample_weight=None) -> float:
-        """Negative mean MAE over labelled entries (per task, then averaged)."""
-        from ..model_selection import mean_mae
+        """R² (coefficient of determination), as scikit-learn's ``score``; NaN-aware over tasks.
 
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported by the NaN-aware MAE score.")
+        Each task's R² over its labelled rows, averaged over tasks (``r2_score``'s
+        ``"uniform_average"``); equal to ``r2_score(y, predict(X))`` when nothing is missing.
+
+        Parameters
+        ----------
+        X : list, ndarray, Series or DataFrame of SMILES / RDKit Mol (or embeddings)
+        y : array-like of shape (n,) or (n, n_tasks); NaN = missing
+        sample_weight : array-like of shape (n,), optional
+
+        Returns
+        -------
+        float
+        """
+        from ..model_selection import mean_r2
+
         Y = self._encode_y(y, fitting=False)
-        pred = self._raw_output(X) * self.y_scale_ + self.y_mean_
-        return -mean_mae(Y, pred)
+        pred = self._raw_output(X).astype(np.float64) * self.y_scale_ + self.y_mean_
+        return mean_r2(Y, pred, sample_weight=sample_weight)

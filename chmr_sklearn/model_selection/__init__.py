@@ -17,7 +17,9 @@ Equal-size groups are taken last-first-index first (OGB's tie-break), so the cyc
 
 from ._metrics import (
     get_scorer,
+    mean_accuracy,
     mean_mae,
+    mean_r2,
     mean_rmse,
     mean_roc_auc,
     neg_mae_scorer,
@@ -30,7 +32,9 @@ from ._split import SPLIT_METHODS, scaffold_groups, scaffold_split
 __all__ = [
     "SPLIT_METHODS",
     "get_scorer",
+    "mean_accuracy",
     "mean_mae",
+    "mean_r2",
     "mean_rmse",
     "mean_roc_auc",
     "neg_mae_scorer",

@@ -15,7 +15,9 @@ from sklearn.metrics import make_scorer, roc_auc_score
 
 __all__ = [
     "get_scorer",
+    "mean_accuracy",
     "mean_mae",
+    "mean_r2",
     "mean_rmse",
     "mean_roc_auc",
     "neg_mae_scorer",
@@ -217,6 +219,99 @@ def mean_rmse(y_true: Any, y_pred: Any) -> float:
     2.767767
     """
     return _per_task_regression(y_true, y_pred, lambda e: float(np.sqrt(np.mean(e ** 2))))
+
+
+def _weights(sample_weight: Any, n: int) -> np.ndarray:
+    if sample_weight is None:
+        return np.ones(n)
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight has shape {w.shape}, expected ({n},).")
+    return w
+
+
+def mean_accuracy(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """Accuracy per task over its labelled rows, averaged over tasks (NaN = missing label).
+
+    With one task and no missing label this is ``sklearn.metrics.accuracy_score``. It is
+    what :meth:`CHMRClassifier.score` returns.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_tasks)
+        Labels; NaN = missing.
+    y_pred : array-like of the same shape
+        Predicted labels.
+    sample_weight : array-like of shape (n_samples,), optional
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    Task 0: 2 of 3 right; task 1: its one labelled row right; mean (2/3 + 1) / 2:
+
+    >>> nan = float("nan")
+    >>> round(mean_accuracy([[1, 0], [0, nan], [1, nan]], [[1, 0], [1, 1], [1, 1]]), 4)
+    0.8333
+    """
+    y = _labels_2d(y_true)
+    p = _scores_2d(y_pred, y, proba=False)
+    w = _weights(sample_weight, len(y))
+    values = []
+    for t in range(y.shape[1]):
+        labelled = ~np.isnan(y[:, t])
+        if not labelled.any() or w[labelled].sum() == 0:
+            continue
+        _check_finite(p[:, t], labelled, t)
+        values.append(np.average(p[labelled, t] == y[labelled, t], weights=w[labelled]))
+    if not values:
+        raise ValueError("No labelled entry in y_true: the accuracy is undefined.")
+    return float(np.mean(values))
+
+
+def mean_r2(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """R² per task over its labelled rows, averaged over tasks (NaN = missing target).
+
+    With no missing target this is ``sklearn.metrics.r2_score`` (``"uniform_average"``);
+    a task whose labelled targets are constant scores 1.0 if predicted exactly, else 0.0,
+    as ``r2_score`` does. It is what :meth:`CHMRRegressor.score` returns.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_tasks)
+        Targets; NaN = missing.
+    y_pred : array-like of the same shape
+        Predictions.
+    sample_weight : array-like of shape (n_samples,), optional
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> mean_r2([[1.0, 2.0], [2.0, float("nan")], [3.0, 4.0]], [[1.0, 2.0], [2.0, 0.0], [4.0, 5.0]])
+    0.5
+    """
+    from sklearn.metrics import r2_score
+
+    y = _labels_2d(y_true)
+    if np.isinf(y).any():
+        raise ValueError("y_true contains inf; targets must be finite (NaN marks a missing one).")
+    p = _scores_2d(y_pred, y, proba=False)
+    w = _weights(sample_weight, len(y))
+    values = []
+    for t in range(y.shape[1]):
+        labelled = ~np.isnan(y[:, t])
+        if labelled.sum() < 2:  # R² of fewer than two samples is undefined (sklearn warns, gives NaN)
+            continue
+        _check_finite(p[:, t], labelled, t)
+        values.append(r2_score(y[labelled, t], p[labelled, t], sample_weight=w[labelled]))
+    if not values:
+        raise ValueError("R² is undefined: no task has two labelled entries in y_true.")
+    return float(np.mean(values))
 
 
 roc_auc_scorer = make_scorer(

@@ -7,31 +7,11 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, cross_validate
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from chmr_sklearn import CHMRClassifier
 from chmr_sklearn.model_selection import get_scorer, mean_roc_auc, scaffold_groups
 
 FAST = dict(max_epochs=8, patience=3, hidden=64, batch_size=64, random_state=0)
-
-
-@parametrize_with_checks([CHMRClassifier("passthrough", max_epochs=3, hidden=16, random_state=0)], legacy=False)
-def test_sklearn_api_on_numeric_embeddings(estimator, check):
-    check(estimator)
-
-
-SMILES_XFAIL = {
-    name: "the estimator checks feed random floats, which are not molecules"
-    for name in ["check_fit_score_takes_y", "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
-                 "check_estimators_fit_returns_self", "check_readonly_memmap_input",
-                 "check_n_features_in_after_fitting", "check_positive_only_tag_during_fit"]
-}
-
-
-@parametrize_with_checks([CHMRClassifier(max_epochs=2, hidden=16, random_state=0)], legacy=False,
-                         expected_failed_checks=lambda e: SMILES_XFAIL)
-def test_sklearn_api_on_smiles(estimator, check):
-    check(estimator)
 
 
 def test_multitask_with_missing_labels(chembl, embeddings):

@@ -6,18 +6,12 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from chmr_sklearn import CHMRRegressor, CHMRTransformer
 from chmr_sklearn.datasets import load_esol, load_freesolv
 from chmr_sklearn.model_selection import get_scorer, mean_mae
 
 FAST = dict(max_epochs=15, patience=5, hidden=64, batch_size=64, random_state=0)
-
-
-@parametrize_with_checks([CHMRRegressor("passthrough", max_epochs=3, hidden=16, random_state=0)], legacy=False)
-def test_sklearn_api_on_numeric_embeddings(estimator, check):
-    check(estimator)
 
 
 @pytest.fixture(scope="module")
