@@ -30,107 +30,25 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
-import math
 import os
-import platform
-import re
 import sys
-import threading
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import _reference as REF
-import pandas as pd
-import pretrain_default as PD
-import psutil
-import torch
-from sklearn.ensemble import RandomForestClassifier
+import pretrain_default as PD  # noqa: E402  (the shipped model's corpus and profiles)
 
-import chmr_sklearn
-from chmr_sklearn import datasets as D
-from chmr_sklearn._inputs import to_smiles
-from chmr_sklearn._runtime import deterministic
-from chmr_sklearn.estimators import CHMRClassifier, CHMRTransformer
-from chmr_sklearn.featurize import FingerprintFeaturizer
-from chmr_sklearn.featurize.molecular import featurize_molecular
-from chmr_sklearn.model_selection import scaffold_split
-from chmr_sklearn.pretrain import PretrainConfig, PretrainCorpus, Pretrainer
-from chmr_sklearn.pretrain.checkpoint import build_model
-from chmr_sklearn.profiles import ContextGraph, propagation_weights, tanimoto_knn
+from chmr_sklearn._inputs import to_smiles  # noqa: E402
+from chmr_sklearn.benchmark._speed import parse_log, render_speed, run_speed  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-MIB = 2**20
-
-
-class PeakRSS:
-    """Context manager: peak resident memory of this process while the block runs."""
-
-    def __init__(self, interval: float = 0.02):
-        self.interval = interval
-        self.proc = psutil.Process()
-
-    def __enter__(self):
-        self.start = self.peak = self.proc.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def _watch(self):
-        while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
-
-
-def measure(fn):
-    """(result, seconds, peak RSS MiB, peak - start MiB) of ``fn()``."""
-    with PeakRSS() as mem:
-        tic = time.perf_counter()
-        out = fn()
-        sec = time.perf_counter() - tic
-    return out, sec, mem.peak / MIB, (mem.peak - mem.start) / MIB
-
-
-def power_law(ns, ts) -> tuple[float, float]:
-    """Least-squares fit of log t = log a + b log n: returns (a, b)."""
-    b, loga = np.polyfit(np.log(np.asarray(ns, float)), np.log(np.asarray(ts, float)), 1)
-    return float(np.exp(loga)), float(b)
-
-
-def time_batches(corpus: PretrainCorpus, config: PretrainConfig, k: int) -> tuple[float, int]:
-    """Seconds for the first ``k`` optimisation steps of epoch 1, as ``Pretrainer._epoch`` runs them."""
-    trainer = Pretrainer(config, device="cpu", verbose=0)
-    trainer.spec_ = trainer._spec(corpus)
-    torch.manual_seed(config.seed)
-    model = build_model(trainer.spec_).train()
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    rng = np.random.default_rng([config.seed, 0])
-    order = rng.permutation(len(corpus))
-    device = torch.device("cpu")
-    tic = time.perf_counter()
-    with deterministic():
-        for b in range(k):
-            idx = order[b * config.batch_size: (b + 1) * config.batch_size]
-            parts = trainer.batch_losses(model, corpus, idx, rng, device)
-            loss = parts["cpr"] + config.lambda_sca * parts["sca"] + config.lambda_tree * parts["tree"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    return time.perf_counter() - tic, k
 
 
 def corpus_pool(home: Path, n_max: int) -> list[str]:
@@ -161,303 +79,26 @@ def main(argv=None) -> None:
                         help="rebuild speed.json + report from the log of a run stopped before its end")
     args = parser.parse_args(argv)
     if args.from_log:
-        data = parse_log(Path(args.from_log))
         args.from_json = str(Path(args.out or RESULTS / "speed.md").with_suffix(".json"))
-        Path(args.from_json).write_text(json.dumps(data, indent=1))
+        Path(args.from_json).write_text(json.dumps(parse_log(Path(args.from_log)), indent=1))
     if args.from_json:
-        data = json.loads(Path(args.from_json).read_text())
-        out = Path(args.out or Path(args.from_json).with_suffix(".md"))
-        plot(data["rows"], out.with_suffix(".png"))
-        n_tasks = data["meta"]["n_tasks"]
-        write_report(out, data["meta"], data["rows"], data["pretraining"], data["power_law"], data["tail_exponent"],
-                     n_tasks, data["allpairs_power_law"])
+        render_speed(json.loads(Path(args.from_json).read_text()),
+                     Path(args.out or Path(args.from_json).with_suffix(".md")))
         return
     quick = args.quick
     home = Path(os.environ.setdefault("CHMR_DATA_HOME", str(ROOT.parent / "shared" / "data")))
     out = Path(args.out or (ROOT / "runs" / "speed_quick" / "speed.md" if quick else RESULTS / "speed.md"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(args.threads)
-    feat_sizes = [200, 500] if quick else args.feat_sizes
     pre_sizes = [300, 600, 1200] if quick else args.pretrain_sizes
-    knn_sizes = [300, 1200] if quick else args.knn_sizes
-    # epochs of more batches are timed on their first max_full_batches // 2 batches and scaled
-    max_full_batches = 2 if quick else 10
-    t0 = time.perf_counter()
-    load_start = os.getloadavg()
-    rows: list[dict] = []  # every measurement: step, n, seconds, mol/s, peak, delta, reference ratio
-
-    def log(msg):
-        print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", flush=True)
-
-    def record(step, n, sec, peak, delta, ref_sec=None, ref_name=None, **extra):
-        r = {"step": step, "n": n, "seconds": sec, "mol_per_s": n / sec if sec > 0 else float("inf"),
-             "peak_rss_mib": peak, "delta_rss_mib": delta, "reference": ref_name,
-             "reference_seconds": ref_sec, "ratio": (sec / ref_sec) if ref_sec else None, **extra}
-        rows.append(r)
-        ratio = f", {r['ratio']:.2f}x the time of {ref_name}" if ref_sec else ""
-        log(f"{step} n={n}: {sec:.2f} s ({r['mol_per_s']:,.0f} mol/s), peak RSS {peak:,.0f} MiB "
-            f"(+{delta:,.0f}){ratio}")
-        return r
-
-    wehi = REF.load_smiles()
-
-    # ---- featurization + embedding vs the plain loop ------------------------------------------
-    E_last = None
-    for n in feat_sizes:
-        X = wehi[:n]
-        _, ref, p, d = measure(lambda X=X: REF.plain_fingerprints(X))
-        record("plain RDKit fingerprint loop (reference)", n, ref, p, d)
-        _, s, p, d = measure(lambda X=X: FingerprintFeaturizer(n_jobs=1).fit_transform(X))
-        record("FingerprintFeaturizer (1D only)", n, s, p, d, ref, "plain loop")
-        _, s, p, d = measure(lambda X=X: featurize_molecular(X, n_jobs=1))
-        record("featurize_molecular (1D + 2D graph + 3D conformer)", n, s, p, d, ref, "plain loop")
-        tr = CHMRTransformer(n_jobs=1)
-        E_last, s, p, d = measure(lambda X=X, tr=tr: tr.fit(X).transform(X))
-        record("CHMRTransformer cold (fit + transform)", n, s, p, d, ref, "plain loop")
-        _, s, p, d = measure(lambda X=X, tr=tr: tr.transform(X))
-        record("CHMRTransformer cached (same X again)", n, s, p, d, ref, "plain loop")
-
-    # ---- head fit / predict vs random forest (ChEMBL2K) ---------------------------------------
-    bunch = D.load_chembl2k()
-    Xc = bunch.data.to_numpy(dtype=object)
-    Y = np.asarray(bunch.target, dtype=np.float64)
-    tr_idx, va_idx, _te_idx = scaffold_split(Xc, **bunch.split_protocol)
-    keep = [len(np.unique(Y[tr_idx, t][~np.isnan(Y[tr_idx, t])])) >= 2 for t in range(Y.shape[1])]
-    Y = Y[:, np.asarray(keep)]
-    n_tasks = 5 if quick else Y.shape[1]
-    Y = Y[:, :n_tasks]
-    Ec, s, p, d = measure(lambda: CHMRTransformer(n_jobs=1).fit(Xc).transform(Xc))
-    record("CHMRTransformer cold on ChEMBL2K (for the fits below)", len(Xc), s, p, d)
-    Fc = Ec[:, :1191]
-    head = CHMRClassifier("passthrough", hidden=1200, dropout=0.2, lr=1e-3, max_epochs=5 if quick else 100,
-                          patience=20, device="cpu", random_state=0)
-    torch.set_num_threads(1)  # small heads: one thread was 2-4x faster than two (downstream.md)
-    n_tr = len(tr_idx)
-    _, s_rf, p, d = measure(lambda: [
-        RandomForestClassifier(n_estimators=50 if quick else 500, min_samples_leaf=2, n_jobs=1, random_state=0).fit(
-            Fc[tr_idx][~np.isnan(Y[tr_idx, t])], Y[tr_idx, t][~np.isnan(Y[tr_idx, t])].astype(int))
-        for t in range(n_tasks)])
-    forests = _
-    record(f"RandomForest fit, {n_tasks} tasks x {forests[0].n_estimators} trees (reference)", n_tr, s_rf, p, d)
-    _, s, p, d = measure(lambda: head.fit(Ec[tr_idx], Y[tr_idx], validation_data=(Ec[va_idx], Y[va_idx])))
-    record(f"CHMR head fit ({head.n_epochs_} epochs, early stopping)", n_tr, s, p, d, s_rf, "RF fit")
-
-    n_pred = len(E_last)
-    _, s_rfp, p, d = measure(lambda: np.stack([f.predict_proba(E_last[:, :1191])[:, 1] for f in forests], 1))
-    record(f"RandomForest predict_proba, {n_tasks} forests, on fingerprints (reference)", n_pred, s_rfp, p, d)
-    _, s, p, d = measure(lambda: head.predict_proba(E_last))
-    record("CHMR head predict_proba on embeddings", n_pred, s, p, d, s_rfp, "RF predict")
-    torch.set_num_threads(args.threads)
-    # end to end from SMILES = the steps measured above on these molecules, added up (re-running the
-    # cold embedding would only repeat that measurement)
-    s_fp = next(r["seconds"] for r in rows if r["n"] == n_pred and r["step"].startswith("plain RDKit"))
-    s_cold = next(r["seconds"] for r in rows if r["n"] == n_pred and r["step"].startswith("CHMRTransformer cold"))
-    s_e2e_rf = s_fp + s_rfp
-    record("fingerprints + RF predict from SMILES (reference; sum of the rows above)", n_pred, s_e2e_rf,
-           float("nan"), float("nan"))
-    record("cold embedding + CHMR head predict from SMILES (sum of the rows above)", n_pred, s_cold + s,
-           float("nan"), float("nan"), s_e2e_rf, "fp + RF predict")
-
-    # ---- pretraining scaling --------------------------------------------------------------------
-    pool = corpus_pool(home, max(pre_sizes))
-    profiles = PD.load_profiles(home)
-    pre = []
-    for n in pre_sizes:
-        smiles = pool[:n]
-        _, ref, p, d = measure(lambda smiles=smiles: REF.plain_fingerprints(smiles))
-        record("plain RDKit fingerprint loop (reference)", n, ref, p, d, pretrain=True)
-        config = PretrainConfig(max_epochs=1, batch_size=512, lr=1e-3, seed=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # profile rows outside the subset are expected
-            corpus, s_build, p, d = measure(lambda smiles=smiles, config=config: PretrainCorpus.build(
-                smiles, profiles, config, n_jobs=1))
-        rb = record("PretrainCorpus.build (featurize + propagation + context graph)", n, s_build, p, d, ref,
-                    "plain loop", pretrain=True)
-        n_batches = math.ceil(n / config.batch_size)
-        if n_batches <= max_full_batches:
-            trainer, _s_fit, p, d = measure(lambda corpus=corpus, config=config: Pretrainer(
-                config, device="cpu", verbose=0).fit(corpus))
-            s_epoch, how = trainer.history_[0]["seconds"], "full epoch"
-        else:  # time the first k batches of the epoch and scale by the batch count (cost is per batch)
-            (sec_k, k), _s_fit, p, d = measure(lambda corpus=corpus, config=config: time_batches(
-                corpus, config, max_full_batches // 2))
-            s_epoch, how = sec_k / k * n_batches, f"{k} of {n_batches} batches timed, scaled"
-        re = record("Pretrainer: one epoch (all losses)", n, s_epoch, p, d, ref, "plain loop", pretrain=True,
-                    how=how)
-        pre.append({"n": n, "build": s_build, "epoch": s_epoch, "epoch_how": how, "build_peak": rb["peak_rss_mib"],
-                    "epoch_peak": re["peak_rss_mib"],
-                    "observed": {k: int(b.observed.sum()) for k, b in corpus.bio.items()}})
-        del corpus
-    # the all-pairs steps of the build alone, on fingerprints (cheap to make for large n)
-    knn = []
-    for n in knn_sizes:
-        fp = FingerprintFeaturizer(n_jobs=1).fit_transform(pool[:n])[:, :1024] > 0
-
-        def allpairs(fp=fp):
-            idx, sims = tanimoto_knn(fp, k=10)
-            propagation_weights(idx, sims)
-            ContextGraph.build(fp, {})
-
-        _, s, p, d = measure(allpairs)
-        record("all-pairs steps alone: Tanimoto kNN + propagation weights + context graph (fp given)", n, s, p, d,
-               pretrain=True)
-        knn.append({"n": n, "seconds": s})
-    if len(knn) >= 2:
-        knn_fit = power_law([r["n"] for r in knn], [r["seconds"] for r in knn])
-        log(f"all-pairs power law: {knn_fit}")
-    else:
-        knn_fit = None
-    fits = {k: power_law([r["n"] for r in pre], [r[k] for r in pre]) for k in ("build", "epoch")}
-    # the large-n exponent (last two sizes) shows whether a quadratic term takes over
-    tail = {k: float(np.log(pre[-1][k] / pre[-2][k]) / np.log(pre[-1]["n"] / pre[-2]["n"])) for k in ("build", "epoch")}
-    log(f"power laws: {fits}; last-two-sizes exponents {tail}")
-
-    meta = {"date": _dt.datetime.now().isoformat(timespec="seconds"), "mode": "quick" if quick else "full",
-            "wall_minutes": (time.perf_counter() - t0) / 60,
-            "machine": f"{os.cpu_count()} logical cores, {platform.processor() or platform.machine()}",
-            "load_start": [round(x, 2) for x in load_start], "load_end": [round(x, 2) for x in os.getloadavg()],
-            "versions": f"python {platform.python_version()}, torch {torch.__version__}, "
-                        f"scikit-learn {__import__('sklearn').__version__}, chmr_sklearn {chmr_sklearn.__version__}",
-            "threads": args.threads, "n_tasks": n_tasks, "command": "python benchmarks/speed.py " + " ".join(
-                sys.argv[1:] if argv is None else argv)}
-    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows, "pretraining": pre,
-                                                    "power_law": fits, "tail_exponent": tail,
-                                                    "allpairs": knn, "allpairs_power_law": knn_fit}, indent=1))
-    plot(rows, out.with_suffix(".png"))
-    write_report(out, meta, rows, pre, fits, tail, n_tasks, knn_fit)
-    log(f"done in {meta['wall_minutes']:.1f} min -> {out}")
-
-
-_LINE = re.compile(r"^\[\s*([\d.]+)s\] (.+?) n=(\d+): ([\d.]+) s \(([\d,]+|inf) mol/s\), peak RSS ([\d,.na]+) MiB "
-                   r"\(\+([\d,.na-]+)\)(?:, ([\d.]+)x the time of (.+))?$")
-
-
-def parse_log(path: Path) -> dict:
-    """The rows a run logged (it writes speed.json only at its end): for a run cut short by the deadline."""
-    rows, pre, pending, knn = [], [], {}, []
-    in_pre = False
-    text = path.read_text(errors="replace").splitlines()
-    for line in text:
-        if "structure rows ->" in line:
-            in_pre = True
-        m = _LINE.match(line.strip())
-        if not m:
-            continue
-        _t, step, n, sec, _, peak, delta, ratio, ref = m.groups()
-        n, sec = int(n), float(sec)
-        peak = float(peak.replace(",", "")) if peak != "nan" else float("nan")
-        delta = float(delta.replace(",", "")) if delta != "nan" else float("nan")
-        ref_sec = sec / float(ratio) if ratio and float(ratio) > 0 else None
-        r = {"step": step, "n": n, "seconds": sec, "mol_per_s": n / sec if sec else float("inf"),
-             "peak_rss_mib": peak, "delta_rss_mib": delta, "reference": ref, "reference_seconds": ref_sec,
-             "ratio": float(ratio) if ratio else None, "pretrain": in_pre}
-        rows.append(r)
-        if step.startswith("PretrainCorpus.build"):
-            pending = {"n": n, "build": sec, "build_peak": peak, "observed": "see log"}
-        elif step.startswith("Pretrainer: one epoch") and pending.get("n") == n:
-            pre.append({**pending, "epoch": sec, "epoch_peak": peak, "epoch_how": "see log"})
-        elif step.startswith("all-pairs"):
-            knn.append({"n": n, "seconds": sec})
-    fits = {k: power_law([r["n"] for r in pre], [r[k] for r in pre]) for k in ("build", "epoch")} if len(pre) > 1 \
-        else {"build": (float("nan"), float("nan")), "epoch": (float("nan"), float("nan"))}
-    tail = {k: float(np.log(pre[-1][k] / pre[-2][k]) / np.log(pre[-1]["n"] / pre[-2]["n"])) for k in ("build", "epoch")} \
-        if len(pre) > 1 else {"build": float("nan"), "epoch": float("nan")}
-    first = next(x for x in text if x.startswith("["))
-    meta = {"date": _dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds"),
-            "mode": "full, stopped before its end (rebuilt from the log)",
-            "wall_minutes": float(_LINE.match(text[[i for i, x in enumerate(text) if _LINE.match(x.strip())][-1]].strip())
-                                  .group(1)) / 60,
-            "machine": f"{os.cpu_count()} logical cores", "load_start": "see log", "load_end": list(os.getloadavg()),
-            "versions": f"python {platform.python_version()}, torch {torch.__version__}", "threads": 1,
-            "n_tasks": 41, "command": f"(log {path.name}; first line: {first[:60]})"}
-    return {"meta": meta, "rows": rows, "pretraining": pre, "power_law": fits, "tail_exponent": tail,
-            "allpairs": knn, "allpairs_power_law": power_law([r["n"] for r in knn], [r["seconds"] for r in knn])
-            if len(knn) > 1 else None}
-
-
-def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 6))
-    steps = list(dict.fromkeys((r["step"], bool(r.get("pretrain"))) for r in rows))
-    for step, pre in steps:
-        pts = sorted((r["n"], r["seconds"]) for r in rows if r["step"] == step and bool(r.get("pretrain")) == pre)
-        if len(pts) < 2:
-            continue
-        ns, ts = zip(*pts)
-        style = "--" if "reference" in step else "-"
-        ax.loglog(ns, ts, style, marker="o", label=step + (" [pretraining molecules]" if pre else ""))
-    ax.set_xlabel("molecules")
-    ax.set_ylabel("wall time (s)")
-    ax.set_title("CHMR steps vs their references (log-log; dashed = reference)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-QUIET_PLAIN_LOOP = 1740  # mol/s of the plain loop on a quiet machine (benchmarks/results/featurize.md)
-
-
-def contention_note(rows: list[dict]) -> str:
-    """How much slower than a quiet machine this run was, from its own reference rows."""
-    rates = [r["mol_per_s"] for r in rows if r["step"].startswith("plain RDKit")]
-    if not rates:
-        return ""
-    return (f"**Contention**: the plain fingerprint loop ran at {min(rates):,.0f}–{max(rates):,.0f} mol/s in this run vs "
-            f"{QUIET_PLAIN_LOOP:,} mol/s on a quiet machine (`featurize.md`): the job got roughly 1/"
-            f"{QUIET_PLAIN_LOOP / np.median(rates):.0f} of a core, and that share changed during the run. Absolute "
-            "times are therefore far slower than the machine can do; compare each step with its reference measured "
-            "right next to it (the ratios), and read exponents from sizes measured close in time.")
-
-
-def write_report(out: Path, meta: dict, rows: list[dict], pre: list[dict], fits: dict, tail: dict,
-                 n_tasks: int, knn_fit) -> None:
-    L = ["# Speed and memory: CHMR steps vs their plain references (same run)", "",
-         f"- date: {meta['date']}; mode: {meta['mode']}; total wall time **{meta['wall_minutes']:.1f} min**",
-         (f"- machine: {meta['machine']}; load average at start {meta['load_start']}, at end {meta['load_end']} "
-         "(run under `nice -n 5`; other processes were running)"),
-         (f"- {meta['versions']}; torch threads {meta['threads']} for the encoder and pretraining, 1 for the head; "
-         "featurization `n_jobs=1` everywhere (one process, so its peak RSS is the whole cost)"),
-         f"- command: `{meta['command']}`",
-         ("- molecules: RDKit's WEHI set (first n of 10,000) for featurization / embedding / predict; ChEMBL2K "
-         "(InfoAlign split, train 1413) for the fits; the pretraining corpus of `scripts/pretrain_default.py` "
-         "(profiled molecules first, then a seeded shuffle of the rest) for pretraining"), "",
-         contention_note(rows),
-         "",
-         "ratio = this step's time ÷ its reference's time on the same molecules (> 1: slower than the reference).",
-         "", "| step | molecules | s | mol/s | ratio vs reference | peak RSS MiB (Δ during step) |",
-         "|---|---:|---:|---:|---|---:|"]
-    for r in rows:
-        ratio = f"{r['ratio']:.2f}× {r['reference']}" if r["ratio"] is not None else "—"
-        L.append(f"| {r['step']} | {r['n']:,} | {r['seconds']:.2f} | {r['mol_per_s']:,.0f} | {ratio} | "
-                 f"{r['peak_rss_mib']:,.0f} (+{r['delta_rss_mib']:,.0f}) |")
-    L += ["", "![speed](speed.png)", "", "## Pretraining cost vs corpus size", "",
-          ("| molecules | observed profile rows | corpus build s | s per 1k | one epoch s | s per 1k | epoch timing | "
-          "peak RSS build / epoch MiB |"), "|---:|---|---:|---:|---:|---:|---|---:|"]
-    for r in pre:
-        L.append(f"| {r['n']:,} | {r['observed']} | {r['build']:.1f} | {1000 * r['build'] / r['n']:.2f} | "
-                 f"{r['epoch']:.1f} | {1000 * r['epoch'] / r['n']:.2f} | {r['epoch_how']} | {r['build_peak']:,.0f} / "
-                 f"{r['epoch_peak']:,.0f} |")
-    L += ["", (f"Power law t = a·n^b fitted over all sizes: corpus build **b = {fits['build'][1]:.2f}** "
-          f"(a = {fits['build'][0]:.2e} s), one epoch **b = {fits['epoch'][1]:.2f}** (a = {fits['epoch'][0]:.2e} s). "
-          f"Local exponent between the two largest sizes: build {tail['build']:.2f}, epoch {tail['epoch']:.2f} "
-          "(1 = linear; the Tanimoto kNN and the context graph's similarity edges are all-pairs, so build "
-          "tends to 2 for large n while featurization keeps it near 1 at these sizes)."), "",
-          (f"All-pairs steps alone (Tanimoto kNN + context graph on given fingerprints): **b = {knn_fit[1]:.2f}** "
-           f"(a = {knn_fit[0]:.2e} s) → {knn_fit[0] * 83909 ** knn_fit[1] / 60:.1f} min at 83,909 molecules."
-           if knn_fit else "All-pairs steps alone: not measured in this run."), "",
-          (f"Extrapolation with these fits (at this run's CPU share) to the shipped corpus (83,909 molecules): build "
-          f"{fits['build'][0] * 83909 ** fits['build'][1] / 60:.0f} min, one epoch "
-          f"{fits['epoch'][0] * 83909 ** fits['epoch'][1] / 60:.1f} min (the shipped run logged 13.7 min "
-          "featurization and 4.6–5.4 min per epoch after the first, with other jobs on the machine)."), "",
-          (f"Head vs forest: the head is one multi-task network over all {n_tasks} tasks; the forest baseline is one "
-          "500-tree forest per task, as in `benchmarks/downstream.py`. Raw numbers: `speed.json`.")]
-    out.write_text("\n".join(L) + "\n")
+    t0 = time.perf_counter()  # log lines carry the elapsed time: parse_log reads them back
+    data = run_speed(pool=corpus_pool(home, max(pre_sizes)), profiles=PD.load_profiles(home),
+                     feat_sizes=[200, 500] if quick else args.feat_sizes, pre_sizes=pre_sizes,
+                     knn_sizes=[300, 1200] if quick else args.knn_sizes, quick=quick, threads=args.threads,
+                     command="python benchmarks/speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
+                     log=lambda msg: print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", flush=True))
+    out.with_suffix(".json").write_text(json.dumps(data, indent=1))
+    render_speed(data, out)
+    print(f"done in {data['meta']['wall_minutes']:.1f} min -> {out}")
 
 
 if __name__ == "__main__":
