@@ -26,6 +26,7 @@ from chmr_sklearn.benchmark import (
     DATASETS,
     MODELS,
     VARIANTS,
+    merge_runs,
     run_downstream,
     write_report,
 )
@@ -51,25 +52,8 @@ def main(argv=None) -> None:
     ap.add_argument("--notes", type=Path, help="with --merge: a paragraph to put under 'where we win and lose'")
     args = ap.parse_args(argv)
     if args.merge:
-        parts = [json.loads(p.read_text()) for p in args.merge]
-        results: dict = {}
-        for r in (r for p in parts for r in p["results"]):  # one dataset's models may come from several runs
-            if r["name"] not in results:
-                results[r["name"]] = r
-                continue
-            kept = results[r["name"]]
-            kept["models"].update({m: b for m, b in r["models"].items() if b.get("status") == "ok"
-                                   or kept["models"].get(m, {}).get("status") in (None, "not run")})
-            kept["status"] = "done" if "done" == kept["status"] == r["status"] else "running"
-            for k in ("embed_seconds", "wall_seconds"):
-                kept[k] = max(kept.get(k, 0), r.get(k, 0))
-        results = list(results.values())
-        meta = dict(parts[0]["meta"], wall_seconds=max(p["meta"].get("wall_seconds", 0) for p in parts),
-                    command=" + ".join(p["meta"].get("command", "") for p in parts),
-                    pending=[d for d in args.datasets if d not in {r["name"] for r in results}],
-                    notes=args.notes.read_text().strip() if args.notes else "")
-        write_report({"meta": meta, "results": results}, args.out)
-        return
+        notes = args.notes.read_text().strip() if args.notes else ""
+        return write_report(merge_runs([json.loads(p.read_text()) for p in args.merge], args.datasets, notes), args.out)
     # One torch thread: on a loaded 2-core machine it was 2-4x faster per epoch than two.
     torch.set_num_threads(1)
     start = time.perf_counter()

@@ -18,7 +18,7 @@ from ._chemprop import chemprop_executable, fit_chemprop
 from ._data import DATASETS, BenchData, embed, load_split, split_digest
 from ._models import fit_head, fit_rf, grid_then_seeds, score
 from ._report import PAPER, summarize, write_report
-from ._run import MODELS, VARIANTS, plan, run_downstream
+from ._run import MODELS, VARIANTS, merge_runs, plan, run_downstream
 from ._soak import render_soak, run_soak, soak_corpus, soak_summary
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "fit_rf",
     "grid_then_seeds",
     "load_split",
+    "merge_runs",
     "plan",
     "render_soak",
     "run_downstream",

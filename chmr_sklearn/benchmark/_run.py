@@ -19,7 +19,7 @@ from ._data import DATASETS, N_FP, BenchData, embed, load_split, split_digest
 from ._models import fit_head, fit_rf, grid_then_seeds
 from ._report import write_report
 
-__all__ = ["MODELS", "VARIANTS", "plan", "run_downstream"]
+__all__ = ["MODELS", "VARIANTS", "merge_runs", "plan", "run_downstream"]
 
 MODELS = {
     "chmr": "CHMR head",
@@ -273,3 +273,37 @@ def _chemprop_job(result: dict, data: BenchData, p: dict, seeds, workdir: str, l
     result["models"]["chemprop"] = block
     save()
 
+
+
+def merge_runs(parts: list[dict], datasets: list[str], notes: str = "") -> dict:
+    """One downstream result from the JSON results of runs split over processes (e.g. by ``models=``).
+
+    A dataset's models may come from several runs: a model's finished result wins over one
+    that did not run; the dataset is done when every run finished it; the wall times are the
+    longest. ``datasets`` lists the datasets asked for (those in no run are reported as pending).
+
+    Examples
+    --------
+    >>> a = {"meta": {"command": "a", "wall_seconds": 5}, "results": [{"name": "bace", "status": "done",
+    ...      "models": {"rf": {"status": "ok"}, "chmr": {"status": "not run"}}}]}
+    >>> b = {"meta": {"command": "b", "wall_seconds": 9}, "results": [{"name": "bace", "status": "done",
+    ...      "models": {"rf": {"status": "not run"}, "chmr": {"status": "ok"}}}]}
+    >>> merged = merge_runs([a, b], ["bace", "esol"])
+    >>> merged["results"][0]["models"], merged["meta"]["pending"], merged["meta"]["wall_seconds"]
+    ({'rf': {'status': 'ok'}, 'chmr': {'status': 'ok'}}, ['esol'], 9)
+    """
+    results: dict = {}
+    for r in (r for p in parts for r in p["results"]):
+        if r["name"] not in results:
+            results[r["name"]] = r
+            continue
+        kept = results[r["name"]]
+        kept["models"].update({m: b for m, b in r["models"].items() if b.get("status") == "ok"
+                               or kept["models"].get(m, {}).get("status") in (None, "not run")})
+        kept["status"] = "done" if "done" == kept["status"] == r["status"] else "running"
+        for k in ("embed_seconds", "wall_seconds"):
+            kept[k] = max(kept.get(k, 0), r.get(k, 0))
+    meta = dict(parts[0]["meta"], wall_seconds=max(p["meta"].get("wall_seconds", 0) for p in parts),
+                command=" + ".join(p["meta"].get("command", "") for p in parts),
+                pending=[d for d in datasets if d not in results], notes=notes)
+    return {"meta": meta, "results": list(results.values())}
