@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from chmr_sklearn.nn import Decoder, MLPHead, Projector
+from chmr_sklearn.nn._random import GeneratorDropout
 
 
 def _layer_types(module):
@@ -34,7 +35,7 @@ def test_projector_is_scale_invariant_thanks_to_layernorm():
 
 def test_decoder_layers_and_defaults():
     dec = Decoder(out_dim=7)
-    assert _layer_types(dec) == [nn.LayerNorm, nn.Linear, nn.GELU, nn.Dropout, nn.Linear]
+    assert _layer_types(dec) == [nn.LayerNorm, nn.Linear, nn.GELU, GeneratorDropout, nn.Linear]
     assert dec[1].in_features == 300 and dec[1].out_features == 1200
     assert dec[3].p == 0.3 and dec[4].out_features == 7
     with pytest.raises(TypeError, match="out_dim"):
