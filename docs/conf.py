@@ -17,6 +17,8 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))  # document the checkout, not an older installed copy
 sys.path.insert(0, str(DOCS / "_ext"))  # local extensions: offline math, gallery hooks
+# Examples that start ``python -m chmr_sklearn`` in a subprocess (save_load_cli.py) use the checkout too.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 # The dataset loaders' docstrings point at the benchmark files; use the shared copy when present.
 os.environ.setdefault("CHMR_DATA_HOME", str((ROOT.parent / "shared" / "data").resolve()))
 
