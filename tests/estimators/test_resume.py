@@ -1,10 +1,13 @@
 """Resumable head training: an interrupted fit, run again, equals the uninterrupted fit bit for bit.
 
-Also: damaged, foreign-version and pickle-carrying checkpoints are refused with a ValueError
-that names the file, and nothing in them is executed.
+Interrupts are real SIGINTs (what Ctrl-C sends), delivered from inside a training step. Also:
+damaged, foreign-version and pickle-carrying checkpoints are refused with a ValueError that
+names the file, and nothing in them is executed.
 """
 
 import os
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -13,6 +16,9 @@ from rdkit import Chem
 from rdkit.Chem import Descriptors
 
 import chmr_sklearn.estimators._resume as resume_mod
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
 from chmr_sklearn import CHMRClassifier, CHMRRegressor
 from chmr_sklearn.estimators._head import MaskedLoss
 from chmr_sklearn.featurize import FingerprintFeaturizer
@@ -37,22 +43,35 @@ def _make(kind, **params):
 
 
 def _patch_training_steps(monkeypatch, interrupt_at: int | None = None) -> dict:
-    """Count training batches; with ``interrupt_at``, that batch raises KeyboardInterrupt (Ctrl-C)."""
+    """Count training batches; with ``interrupt_at``, that batch sends this process SIGINT (Ctrl-C).
+
+    ``calls["signalled_at"]`` records when the signal was sent.
+    """
     original, calls = MaskedLoss.forward, {"n": 0}
 
     def forward(self, y_pred, y_true):
         if torch.is_grad_enabled():
             calls["n"] += 1
             if calls["n"] == interrupt_at:
-                raise KeyboardInterrupt
+                calls["signalled_at"] = time.perf_counter()
+                os.kill(os.getpid(), signal.SIGINT)
         return original(self, y_pred, y_true)
 
     monkeypatch.setattr(MaskedLoss, "forward", forward)
     return calls
 
 
-def _interrupt_after(monkeypatch, n_steps: int) -> None:
-    _patch_training_steps(monkeypatch, n_steps)
+@pytest.fixture(autouse=True)
+def sigint_raises_keyboard_interrupt():
+    """Python's own Ctrl-C handler, even where the test runner was started with SIGINT ignored
+    (a background job of a non-interactive shell inherits SIG_IGN)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_after(monkeypatch, n_steps: int) -> dict:
+    return _patch_training_steps(monkeypatch, n_steps)
 
 
 def _head_files(path):
@@ -82,7 +101,7 @@ def test_interrupted_fit_resumes_bit_identically(tasks, kind, patience, tmp_path
     saved = (tmp_path / name).read_bytes()
 
     # Sensitivity check: resuming without the saved random state gives another model.
-    monkeypatch.setattr(torch, "set_rng_state", lambda state: None)
+    monkeypatch.setattr(resume_mod, "_set_generator_states", lambda generators, states: None)
     assert not _same_weights(_make(kind, patience=patience, checkpoint_dir=tmp_path).fit(E, y), reference)
     monkeypatch.undo()
 
@@ -158,3 +177,75 @@ def test_pickle_bomb_is_refused_and_never_executed(interrupted, tmp_path):
     with pytest.raises(ValueError, match=f"{path.name}.*truncated or corrupt"):
         refit()
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("with_checkpoint", [False, True])
+def test_ctrl_c_propagates_promptly_and_leaves_the_head_unfitted(tasks, with_checkpoint, tmp_path, monkeypatch):
+    E, targets = tasks
+    clf = _make("classifier", max_epochs=50, patience=None, checkpoint_dir=tmp_path if with_checkpoint else None)
+    calls = _interrupt_after(monkeypatch, 2 * 5 + 2)  # in epoch 3
+    with pytest.raises(KeyboardInterrupt) as info:
+        clf.fit(E, targets["classifier"])
+    stopped_after = time.perf_counter() - calls["signalled_at"]
+    assert calls["n"] == 2 * 5 + 2  # not one more training step after the signal
+    assert stopped_after < 2.0
+    with pytest.raises(NotFittedError):
+        check_is_fitted(clf)
+    assert not [k for k in vars(clf) if k.endswith("_") and not k.startswith("_")]
+    files = os.listdir(tmp_path)
+    if with_checkpoint:
+        [name] = files  # the last completed epoch's checkpoint, and no temporary file
+        assert name.startswith("head-") and name.endswith(".pt")
+        assert len(json_history(tmp_path / name)) == 2
+        assert name in str(info.value) and "resume" in str(info.value)
+    else:
+        assert files == []
+
+
+def json_history(path):
+    import json
+
+    return json.loads(torch.load(path, weights_only=True)["history"])
+
+
+def test_ctrl_c_during_a_checkpoint_write_leaves_no_partial_file(tasks, tmp_path, monkeypatch):
+    E, targets = tasks
+    original, writes = torch.save, {"n": 0}
+
+    def save_then_ctrl_c(obj, f, *args, **kwargs):
+        writes["n"] += 1
+        if writes["n"] == 3:  # the third epoch's write: half a file on disk, then Ctrl-C
+            data = __import__("io").BytesIO()
+            original(obj, data)
+            with open(f, "wb") as fh:
+                fh.write(data.getvalue()[: len(data.getvalue()) // 2])
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(resume_mod.torch, "save", save_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        _make("classifier", patience=None, checkpoint_dir=tmp_path).fit(E, targets["classifier"])
+    monkeypatch.undo()
+    [name] = os.listdir(tmp_path)  # no head-*.pt.tmp left behind
+    assert len(json_history(tmp_path / name)) == 2  # the previous epoch's checkpoint, whole
+
+
+def test_random_state_none_resumes_with_the_seed_it_drew(tasks, tmp_path, monkeypatch):
+    E, targets = tasks
+    y = targets["classifier"]
+    for _ in range(2):  # two interrupted fits share one file: nothing piles up
+        _interrupt_after(monkeypatch, 7)
+        with pytest.raises(KeyboardInterrupt):
+            _make("classifier", random_state=None, checkpoint_dir=tmp_path).fit(E, y)
+        monkeypatch.undo()
+    [name] = _head_files(tmp_path)
+    seed = int(torch.load(tmp_path / name, weights_only=True)["seed"])
+    calls = _patch_training_steps(monkeypatch)
+    resumed = _make("classifier", random_state=None, checkpoint_dir=tmp_path).fit(E, y)
+    steps_resumed = calls["n"]
+    monkeypatch.undo()
+    calls = _patch_training_steps(monkeypatch)
+    reference = _make("classifier", random_state=seed).fit(E, y)
+    assert steps_resumed < calls["n"]  # it continued instead of starting over
+    assert _same_weights(resumed, reference)
+    assert _head_files(tmp_path) == []
