@@ -96,3 +96,34 @@ def test_docstring_examples(module):
     mod = importlib.import_module("chmr_sklearn.benchmark" + ("" if module == "__init__" else f".{module}"))
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ---- soak (benchmarks/soak.py) ------------------------------------------------------------------
+def test_soak_counts_revisits_as_memory_hits_and_grows_the_disk_cache(smiles_200, tmp_path):
+    from chmr_sklearn.benchmark import run_soak, soak_summary
+
+    result = run_soak(smiles_200[:40], request_size=20, revisit=0.5, cache_size=1, cache_dir=tmp_path / "c",
+                      log=lambda m: None)
+    samples = result["samples"]
+    assert [s["distinct"] for s in samples] == [0, 10, 20, 30, 40]
+    # 40 rows fit in 1 MB: every revisit is a memory hit, every new molecule a miss
+    assert samples[-1]["hits"] == samples[-1]["revisits"] == 30 and samples[-1]["misses"] == 40
+    assert samples[-1]["disk_mb"] > samples[1]["disk_mb"] > 0  # every new molecule is written to disk
+    summary = soak_summary(result)
+    assert summary["revisit_hit_rate"] == 1.0 and 7 < summary["disk_kb_per_molecule"] < 40
+
+
+def test_soak_summary_tells_a_leak_from_noise():
+    from chmr_sklearn.benchmark import soak_summary
+
+    def result(rss):
+        return {"settings": {"cache_size_mb": 10}, "samples": [
+            {"distinct": 1000 * i, "rss_mb": rss(i), "cache_mb": 10.0, "hits": i, "misses": i, "revisits": i,
+             "requested": 2 * i, "disk_mb": 0.0, "elapsed": 1.0 + i, "children_rss_mb": 0.0} for i in range(40)]}
+
+    rng = np.random.default_rng(0)
+    noisy = soak_summary(result(lambda i: 800 + 5 * rng.standard_normal()))
+    leaking = soak_summary(result(lambda i: 800 + 2.0 * i + 5 * rng.standard_normal()))  # 2 MB per 1,000
+    assert noisy["flat"] is True and abs(noisy["slope_mb_per_10k"]) < 5
+    assert leaking["flat"] is False and 15 < leaking["slope_mb_per_10k"] < 25
+    assert noisy["warmup_molecules"] == 4000  # never before 10 % of the requests
