@@ -456,12 +456,18 @@ class EmbeddingEngine:
 def _encode(model: torch.nn.Module, feats, batch_size: int, device: torch.device) -> np.ndarray:
     """``[fp ; z1d ; z2d ; z3d]`` float32 rows of featurized molecules, ``batch_size`` at a time.
 
-    No deterministic-mode switch: CPU ``index_add`` (the GNN's scatter) is bit-reproducible
-    whatever the thread count (tests/test_determinism.py), and the switch costs seconds of
-    imports on first use.
+    No deterministic-mode switch on CPU: CPU ``index_add`` (the GNN's scatter) is
+    bit-reproducible whatever the thread count (tests/estimators/test_transformer.py), and
+    the switch costs seconds of imports on first use. On an accelerator, where the scatter
+    uses atomic adds, deterministic kernels are selected.
     """
+    import contextlib
+
+    from .._runtime import deterministic
+
     latents = []
-    with torch.no_grad():  # the model casts its inputs to its own dtype
+    exact = deterministic() if device.type != "cpu" else contextlib.nullcontext()
+    with torch.no_grad(), exact:  # the model casts its inputs to its own dtype
         for start in range(0, len(feats), batch_size):
             idx = np.arange(start, min(start + batch_size, len(feats)))
             z = model.encode(**feats.torch_batch(idx, device))
