@@ -206,6 +206,7 @@ class PretrainCorpus:
         on_invalid: str = "raise",
         n_jobs: int | None = None,
         verbose: int = 0,
+        molecular: tuple[MolecularFeatures, ConformerScaler] | None = None,
     ) -> PretrainCorpus:
         """Featurize ``smiles`` and align ``profiles`` to them.
 
@@ -219,14 +220,23 @@ class PretrainCorpus:
         config : PretrainConfig
         on_invalid : {"raise", "nan"}
             ``"nan"`` leaves invalid molecules out of pretraining instead of raising.
+        molecular : (MolecularFeatures, ConformerScaler), optional
+            The molecular features of ``smiles`` computed before (e.g. ``corpus.mol`` and
+            ``corpus.scaler`` of a corpus of the same molecules and featurization settings):
+            skips featurization when several corpora share the molecules but not the profiles.
         """
         tables = as_profile_tables(profiles)
-        feats, scaler = featurize_molecular(
-            smiles, fp_radius=config.fp_radius, fp_bits=config.fp_bits,
-            conformer_method=config.conformer_method, conformer_hydrogens=config.conformer_hydrogens,
-            random_state=config.seed, n_jobs=n_jobs, verbose=verbose,
-        )
-        reinstate_sigint_handler()  # RDKit's conformer code keeps Ctrl-C for itself otherwise
+        if molecular is not None:
+            feats, scaler = molecular
+            if len(feats) != len(smiles):
+                raise ValueError(f"molecular holds {len(feats)} rows for {len(smiles)} molecules.")
+        else:
+            feats, scaler = featurize_molecular(
+                smiles, fp_radius=config.fp_radius, fp_bits=config.fp_bits,
+                conformer_method=config.conformer_method, conformer_hydrogens=config.conformer_hydrogens,
+                random_state=config.seed, n_jobs=n_jobs, verbose=verbose,
+            )
+            reinstate_sigint_handler()  # RDKit's conformer code keeps Ctrl-C for itself otherwise
         raise_for_invalid(feats.valid, list(smiles), on_invalid)
         keep = np.flatnonzero(feats.valid)
         if len(keep) < 2:
