@@ -9,6 +9,8 @@ Not a test: a side-by-side measurement, written to ``benchmarks/results/featuriz
 3. ``ConformerFeaturizer`` with its defaults (n_jobs=1, 2) on a 1,000-molecule subset.
 4. The 3D settings on 300 molecules, one core: embedding and descriptor time separately,
    and how many molecules fail to embed, for ETKDGv3 with / without hydrogens and plain DG.
+5. Where featurization spends its CPU: every step and each 3D descriptor family, CPU ms per
+   molecule on the 3D subset (process CPU time, so it holds on a loaded machine).
 
 Timings are wall-clock, best of ``--repeats`` interleaved runs (the machine is shared, so the
 best run is the least disturbed one); CPU time is this process's (for n_jobs=2 the workers'
@@ -209,6 +211,51 @@ def bench_3d_settings(smiles, repeats, lines):
     lines.append("")
 
 
+def bench_step_costs(smiles, lines):
+    """CPU ms per molecule of every featurization step at the default 3D setting, one core.
+
+    Process CPU time (not wall): on a shared machine it is what the step costs, whatever the
+    load. The 3D descriptor families are timed one by one, to show what each earns its cost
+    against (a cheaper 3D featurization needs a retrained model: the shipped one was trained
+    on all 651 values).
+    """
+    from rdkit.Chem import MACCSkeys
+
+    from chmr_sklearn._inputs import to_smiles
+    from chmr_sklearn.featurize.conformers import _SCALARS, _VECTORS
+    from chmr_sklearn.featurize.graphs import mol_to_graph
+    from chmr_sklearn.featurize.molecular import featurize_molecular
+
+    def cpu_ms(func) -> float:
+        start = time.process_time()
+        func()
+        return (time.process_time() - start) / len(smiles) * 1e3
+
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    conf = ConformerFeaturizer()
+    params = [conf._embed_params(k) for k in range(conf.max_attempts)]
+    prepared = [conf._prepare(m) for m in mols]
+    generator = FingerprintFeaturizer()._generator()
+    with rdBase.BlockLogs():
+        steps = {
+            "parse SMILES": cpu_ms(lambda: [Chem.MolFromSmiles(s) for s in smiles]),
+            "canonical SMILES (cache key: parse + write)": cpu_ms(lambda: [to_smiles(s) for s in smiles]),
+            "Morgan r2 1024": cpu_ms(lambda: [generator.GetFingerprintAsNumPy(m) for m in mols]),
+            "MACCS 167": cpu_ms(lambda: [MACCSkeys.GenMACCSKeys(m) for m in mols]),
+            "2D graph (mol_to_graph)": cpu_ms(lambda: [mol_to_graph(m) for m in mols]),
+            "3D embedding (plain DG, heavy atoms)": cpu_ms(lambda: [conf._embed(m, params) for m in prepared]),
+        }
+        for name, width, func in _VECTORS:
+            steps[f"3D descriptors: {name} ({width})"] = cpu_ms(lambda f=func: [f(m) for m in prepared])
+        steps["3D descriptors: 11 shape scalars"] = cpu_ms(lambda: [[f(m) for _, f in _SCALARS] for m in prepared])
+        whole = cpu_ms(lambda: featurize_molecular(smiles, n_jobs=1))
+    lines += [f"## Where featurization spends its CPU ({len(smiles)} molecules, one core, process CPU time)", "",
+              "| step | CPU ms per molecule |", "|---|---:|"]
+    lines += [f"| {k} | {v:.3f} |" for k, v in steps.items()]
+    lines += [f"| **featurize_molecular (one parse, all three modalities)** | **{whole:.3f}** |", ""]
+    print("\n".join(lines[-len(steps) - 5:]), flush=True)
+
+
 def machine_info() -> list[str]:
     cpu = cpu_name()
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
@@ -259,6 +306,7 @@ def main(argv=None) -> None:
     ]
     print("\n".join(lines[mark:]), flush=True)
     bench_3d_settings(subset_3d, max(1, repeats - 1), lines)
+    bench_step_costs(subset_3d, lines)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     lines.append(f"Total benchmark time: {time.perf_counter() - t_start:.0f} s; load average at the end "
                  f"{load}.")
