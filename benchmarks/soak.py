@@ -32,6 +32,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="3,000 WEHI molecules, requests of 250, cache_size=8")
     ap.add_argument("--max-minutes", type=float, help="stop after this much wall time; the report says so")
+    ap.add_argument("--n-molecules", type=int, help="only the first N molecules of the (shuffled) corpus")
     ap.add_argument("--cache-size", type=float, help="in-memory cache bound, MB (default: 512; --quick: 8)")
     ap.add_argument("--no-disk-cache", action="store_true", help="run without cache_dir")
     ap.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "chmr_soak",
@@ -43,8 +44,9 @@ def main(argv=None) -> None:
         saved = json.loads(args.from_json.read_text())
         return _write(saved["result"], args.out, saved["command"], saved["counts"])
     smiles, counts = soak_corpus(quick=args.quick, cache=args.work_dir / ("corpus_quick.json" if args.quick else "corpus.json"))
-    if args.quick:
-        smiles, counts = smiles[:3000], {"wehi (first 3,000 after shuffling)": 3000}
+    if args.quick or args.n_molecules:
+        n = min(len(smiles), args.n_molecules or 3000)
+        smiles, counts = smiles[:n], {f"first {n:,} of {len(smiles):,} {'WEHI ' if args.quick else ''}molecules after shuffling": n}
     command = "python benchmarks/soak.py " + " ".join(argv if argv is not None else sys.argv[1:])
     cache_dir = None if args.no_disk_cache else args.work_dir / "cache"
     result = run_soak(smiles, request_size=250 if args.quick else 1000,
