@@ -43,10 +43,11 @@ def main(argv=None) -> None:
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
         return _write(saved["result"], args.out, saved["command"], saved["counts"])
-    smiles, counts = soak_corpus(quick=args.quick, cache=args.work_dir / ("corpus_quick.json" if args.quick else "corpus.json"))
+    corpus_file = args.work_dir / ("corpus_quick.json" if args.quick else "corpus.json")
+    smiles, counts = soak_corpus(quick=args.quick, cache=corpus_file)
     if args.quick or args.n_molecules:
-        n = min(len(smiles), args.n_molecules or 3000)
-        smiles, counts = smiles[:n], {f"first {n:,} of {len(smiles):,} {'WEHI ' if args.quick else ''}molecules after shuffling": n}
+        n, kind = min(len(smiles), args.n_molecules or 3000), "WEHI molecules" if args.quick else "molecules"
+        smiles, counts = smiles[:n], {f"first {n:,} of {len(smiles):,} {kind} after shuffling": n}
     command = "python benchmarks/soak.py " + " ".join(argv if argv is not None else sys.argv[1:])
     cache_dir = None if args.no_disk_cache else args.work_dir / "cache"
     result = run_soak(smiles, request_size=250 if args.quick else 1000,

@@ -209,8 +209,9 @@ def run_soak(smiles: list[str], *, request_size: int = 1000, revisit: float = 0.
                   "cache_mb": info.currsize / MB, "cache_rows": info.n_molecules, "disk_mb": _disk_mb(cache_dir),
                   "size": len(request), "seconds": seconds, "elapsed": time.perf_counter() - start}
         result["samples"].append(sample)
-        log(f"{sample['elapsed']:7.0f}s  {seen:>7,} molecules  RSS {rss:7.1f} MB  memory cache {sample['cache_mb']:6.1f} MB "
-            f"({info.hits:,} hits / {info.misses:,} misses)  disk {sample['disk_mb']:7.1f} MB  {len(request) / seconds:5.0f} mol/s")
+        log(f"{sample['elapsed']:7.0f}s  {seen:>7,} molecules  RSS {rss:7.1f} MB  memory cache "
+            f"{sample['cache_mb']:6.1f} MB ({info.hits:,} hits / {info.misses:,} misses)  disk "
+            f"{sample['disk_mb']:7.1f} MB  {len(request) / seconds:5.0f} mol/s")
         if every is not None and sample["request"] % 10 == 0:
             every(result)
         if max_minutes is not None and sample["elapsed"] > 60 * max_minutes:
