@@ -1,0 +1,78 @@
+"""MoleculeACE benchmark library: Tanimoto kernel, inner split, cliff RMSE, selection never sees test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rdkit import Chem, DataStructs
+from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
+
+from chmr_sklearn.benchmark._moleculeace import (
+    ACE_CHEMPROP_SETS,
+    ace_scores,
+    load_ace,
+    select_then_seeds,
+    tanimoto_gram,
+)
+from chmr_sklearn.datasets import MOLECULEACE_DATASETS, load_moleculeace
+from chmr_sklearn.featurize import FingerprintFeaturizer
+
+
+def test_tanimoto_gram_matches_rdkit_on_the_1191_bits(smiles_200):
+    smiles = smiles_200[:40]
+    F = FingerprintFeaturizer().fit_transform(smiles)
+    K = tanimoto_gram(F[:15], F)
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
+    fps = []
+    for smi in smiles:  # the same bits as RDKit bit vectors: Morgan r2 1024 followed by MACCS 167
+        mol = Chem.MolFromSmiles(smi)
+        bits = list(gen.GetFingerprint(mol).GetOnBits()) + [1024 + b for b in MACCSkeys.GenMACCSKeys(mol).GetOnBits()]
+        bv = DataStructs.ExplicitBitVect(1191)
+        bv.SetBitsFromList(bits)
+        fps.append(bv)
+    expected = np.array([DataStructs.BulkTanimotoSimilarity(fps[i], fps) for i in range(15)])
+    np.testing.assert_allclose(K, expected, atol=1e-12)
+    assert np.allclose(np.diag(K[:, :15]), 1.0)
+
+
+def test_inner_split_is_a_stratified_partition_of_train():
+    d = load_ace("CHEMBL4616_EC50")
+    ace = load_moleculeace("CHEMBL4616_EC50")
+    assert np.array_equal(np.sort(np.concatenate([d.inner_train, d.inner_valid])), d.train)
+    assert not set(d.inner_valid) & set(d.test)
+    assert (ace.split.to_numpy()[d.test] == "test").all()
+    # stratified on cliff_mol: the cliff share of the inner validation part is that of train
+    assert abs(d.cliff[d.inner_valid].mean() - d.cliff[d.train].mean()) < 0.02
+    np.testing.assert_array_equal(load_ace("CHEMBL4616_EC50").inner_valid, d.inner_valid)  # fixed seed
+
+
+def test_cliff_rmse_uses_only_cliff_rows():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    s = ace_scores(y, y + np.array([0.0, 0.0, 3.0, 4.0]), np.array([False, False, True, True]))
+    assert s["rmse_cliff"] == pytest.approx(np.sqrt((9 + 16) / 2))
+    assert s["rmse"] == pytest.approx(np.sqrt((9 + 16) / 4))
+    assert np.isnan(ace_scores(y, y, np.zeros(4, bool))["rmse_cliff"])
+
+
+def test_selection_never_fits_or_predicts_test_rows():
+    d = load_ace("CHEMBL2835_Ki")
+    calls = []
+
+    def fit_predict(params, seed, fit, pred):
+        calls.append((params["c"], seed, fit, pred))
+        return np.full(len(pred), d.y[fit].mean() + params["c"])
+
+    res = select_then_seeds(d, fit_predict, [{"c": 3.0}, {"c": 0.0}], [5, 6], log=lambda m: None)
+    assert res["chosen"] == "c=0.0" and set(res["selection"]) == {"c=3.0", "c=0.0"}
+    selection_calls, final_calls = calls[:2], calls[2:]
+    for _, seed, fit, pred in selection_calls:
+        assert seed == 5 and not set(fit) & set(d.test) and not set(pred) & set(d.test)
+        assert np.array_equal(pred, d.inner_valid)
+    assert [(c, s) for c, s, _, _ in final_calls] == [(0.0, 5), (0.0, 6)]
+    assert all(np.array_equal(f, d.train) and np.array_equal(p, d.test) for _, _, f, p in final_calls)
+    assert len(res["runs"]) == 2 and res["runs"][0]["test"]["rmse"] > 0
+
+
+def test_chemprop_sets_are_the_five_smallest():
+    sizes = {n: len(load_moleculeace(n, return_X_y=True)[0]) for n in MOLECULEACE_DATASETS}
+    assert set(ACE_CHEMPROP_SETS) == set(sorted(sizes, key=sizes.get)[:5])
