@@ -81,7 +81,12 @@ def expand_inputs(inputs) -> list[Path]:
     return paths
 
 
-def open_input(path: Path, smiles_col: str) -> InputFile:
+def read_columns(path, smiles_col: str = "smiles") -> tuple[str, ...]:
+    """The columns a chunk of ``path`` has (a SMILES file: ``smiles_col`` and ``name``), from its header only."""
+    return open_input(Path(path), smiles_col, check=False).columns
+
+
+def open_input(path: Path, smiles_col: str, *, check: bool = True) -> InputFile:
     """Check ``path`` (exists, known kind, has ``smiles_col``) and read its header."""
     if not path.is_file():
         raise FileNotFoundError(f"No input file at {path}.")
@@ -90,11 +95,13 @@ def open_input(path: Path, smiles_col: str) -> InputFile:
     kind = suffixes[-2] if gz and len(suffixes) > 1 else suffixes[-1] if suffixes else ""
     if kind == ".parquet" and not gz:
         columns = tuple(pq.ParquetFile(path).schema_arrow.names)
-        _check_column(path, smiles_col, columns)
+        if check:
+            _check_column(path, smiles_col, columns)
         return InputFile(path, kind, False, columns, smiles_col, False)
     if kind in _TEXT_SEPARATORS:
         columns = tuple(pd.read_csv(path, sep=_TEXT_SEPARATORS[kind], nrows=0, dtype=str).columns)
-        _check_column(path, smiles_col, columns)
+        if check:
+            _check_column(path, smiles_col, columns)
         return InputFile(path, kind, gz, columns, smiles_col, True)
     if kind in _SMILES_SUFFIXES:
         opener = gzip.open if gz else open

@@ -54,7 +54,7 @@ def test_invalid_smiles_are_listed_or_left_empty(molecules, tmp_path, capsys):
             "--n-jobs", "1"]
     assert main(args) == 2
     line = error_line(capsys, "embed")
-    assert "at 2 data row(s) [2, 4]" in line and "--on-invalid nan" in line
+    assert "at 2 data row(s) [2: 'C1CC', 4: 'Cl(Cl)(Cl)(Cl)(Cl)']" in line and "--on-invalid nan" in line
     assert not (tmp_path / "out.parquet").exists()
     assert main([*args, "--on-invalid", "nan"]) == 0
     assert "2 invalid SMILES left empty" in capsys.readouterr().out

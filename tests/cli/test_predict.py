@@ -84,3 +84,56 @@ def test_python_m_chmr_sklearn_in_a_real_process(regressor_file, tmp_path):
     assert bad.returncode == 2
     assert bad.stderr == "chmr predict: error: input file 'missing.csv' does not exist.\n" and bad.stdout == ""
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_predict_streams_in_chunks_and_never_reads_the_whole_table(regressor_file, molecules, cache_dir, tmp_path,
+                                                                   monkeypatch, capsys):
+    # Bounded memory, checked structurally: the table is never read whole (read_table is not
+    # called), every prediction sees at most one chunk, and a glob's two files go to one output.
+    from chmr_sklearn.cli import _common
+    from chmr_sklearn.streaming import _jobs
+
+    def whole_table(*args, **kwargs):
+        raise AssertionError("chmr predict read the whole input table")
+
+    sizes = []
+    original = _jobs.PredictJob.compute
+
+    def recording(self, table, smiles_col):
+        sizes.append(table.num_rows)
+        return original(self, table, smiles_col)
+
+    monkeypatch.setattr(_common, "read_table", whole_table)
+    monkeypatch.setattr(_jobs.PredictJob, "compute", recording)
+    frame = molecules[["id", "smiles"]]
+    frame.iloc[:30].to_csv(tmp_path / "part1.csv", index=False)
+    frame.iloc[30:].to_csv(tmp_path / "part2.csv", index=False)
+    out = tmp_path / "preds.parquet"
+    args = ["predict", str(regressor_file), str(tmp_path / "part*.csv"), "-o", str(out), "--chunk-size", "8",
+            "--n-jobs", "1", "--cache-dir", str(cache_dir), "-q"]
+    assert main(args) == 0
+    assert sizes == [8, 8, 8, 6, 8, 8, 2]  # 30 rows then 18, in chunks of 8
+    preds = pd.read_parquet(out)
+    assert preds["id"].tolist() == frame["id"].tolist()
+    python = joblib.load(regressor_file).predict(frame["smiles"].to_numpy(dtype=object))
+    np.testing.assert_allclose(preds["activity_pred"].to_numpy(), python.ravel(), rtol=1e-5)
+    capsys.readouterr()
+
+    # Interrupted after 3 chunks: the rerun predicts only the 4 chunks left.
+    sizes.clear()
+
+    def interrupted(self, table, smiles_col):
+        if len(sizes) == 3:
+            raise KeyboardInterrupt
+        sizes.append(table.num_rows)
+        return original(self, table, smiles_col)
+
+    monkeypatch.setattr(_jobs.PredictJob, "compute", interrupted)
+    out2 = tmp_path / "preds2.parquet"
+    args[args.index("-o") + 1] = str(out2)
+    assert main(args) == 130
+    monkeypatch.setattr(_jobs.PredictJob, "compute", recording)
+    sizes.clear()
+    assert main(args) == 0
+    assert sizes == [6, 8, 8, 2]
+    assert pd.read_parquet(out2).equals(preds)
