@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-def info_nce(anchor: Tensor, positive: Tensor, tau: float = 0.2) -> Tensor:
+def info_nce(anchor: Tensor, positive: Tensor, tau: float = 0.2, weights: Tensor | None = None) -> Tensor:
     """One-directional InfoNCE from ``anchor`` rows to ``positive`` rows.
 
     Row ``i`` of ``positive`` is the positive of row ``i`` of ``anchor``; the
@@ -36,6 +36,9 @@ def info_nce(anchor: Tensor, positive: Tensor, tau: float = 0.2) -> Tensor:
     anchor, positive : Tensor of shape (B, D)
     tau : float, default=0.2
         Temperature.
+    weights : Tensor of shape (B,), optional
+        Non-negative weight of each row's cross-entropy (e.g. the confidence of a propagated
+        profile); the loss is then their weighted mean. None: the plain mean.
 
     Returns
     -------
@@ -48,12 +51,17 @@ def info_nce(anchor: Tensor, positive: Tensor, tau: float = 0.2) -> Tensor:
     >>> eye = torch.eye(2)
     >>> round(info_nce(eye, eye).item(), 5)  # log(1 + exp(-1 / 0.2))
     0.00672
+    >>> round(info_nce(eye, eye, weights=torch.tensor([1.0, 0.5])).item(), 5)
+    0.00672
     """
     a = F.normalize(anchor, dim=1)
     p = F.normalize(positive, dim=1)
     logits = a @ p.T / tau
     targets = torch.arange(a.shape[0], device=a.device)
-    return F.cross_entropy(logits, targets)
+    if weights is None:
+        return F.cross_entropy(logits, targets)
+    per_row = F.cross_entropy(logits, targets, reduction="none")
+    return (per_row * weights).sum() / weights.sum().clamp_min(1e-12)
 
 
 def _offdiag_cov_penalty(z: Tensor) -> Tensor:

@@ -11,6 +11,7 @@ __all__ = ["PretrainConfig"]
 FILLS = ("propagate", "mean", "zero")
 TREES = ("tree", "flat")
 CPR_SOURCES = ("modality", "anchor")
+LR_SCHEDULES = ("official", "warmup_cosine")
 
 
 @dataclass
@@ -19,6 +20,25 @@ class PretrainConfig:
 
     Every component has an off switch so the paper's ablations are one field away:
     ``use_sca``, ``use_tree_vq``, ``tree="flat"``, ``use_cpr``, ``fill`` and passing no profiles.
+
+    Recipe options that let scarce profiles drive learning (issue 12; all off by default, so
+    older configurations, the shipped model's among them, mean what they meant):
+
+    - ``profiled_per_batch``: top every batch up to at least this many molecules with an observed
+      profile, per modality (drawn without repeats within a batch, cycling through a shuffled list
+      of that modality's profiled molecules), so InfoNCE has negatives in every batch. Batches
+      grow by at most this many molecules per modality; 0 = plain shuffled batches.
+    - ``graph_mol_knn``: in the context graph, link every molecule without a profile to the
+      profile nodes of its ``graph_mol_knn`` most Tanimoto-similar profiled molecules (weight =
+      similarity), whatever ``graph_min_threshold`` says, so CPR walks from unprofiled
+      molecules reach profiles.
+    - ``sca_propagated``: SCA's InfoNCE also aligns molecules whose profile was filled by
+      propagation, each row weighted by its propagation confidence (the share of its filled
+      value that came from measured rows; 1 for measured rows, 0 for rows propagation never
+      reached, which stay out). VICReg stays on measured rows.
+    - ``lr_schedule="warmup_cosine"``: linear warm-up over ``warmup_epochs`` epochs, then a
+      cosine from ``lr`` down to ``lr_floor * lr`` at the last step. ``"official"`` (default) is
+      the official code's cosine over 7/16 of a half period (ends at ~0.2 lr).
 
     Examples
     --------
@@ -60,12 +80,20 @@ class PretrainConfig:
     batch_size: int = 512
     max_epochs: int = 20
     seed: int = 0
+    # recipe options (issue 12), off by default
+    profiled_per_batch: int = 0
+    graph_mol_knn: int = 0
+    sca_propagated: bool = False
+    lr_schedule: str = "official"
+    warmup_epochs: float = 0.0
+    lr_floor: float = 0.0
     # bookkeeping, filled by the trainer
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         checks = {"fill": (self.fill, FILLS), "tree": (self.tree, TREES), "cpr_source": (self.cpr_source, CPR_SOURCES),
-                  "conformer_method": (self.conformer_method, ("etkdg", "dg"))}
+                  "conformer_method": (self.conformer_method, ("etkdg", "dg")),
+                  "lr_schedule": (self.lr_schedule, LR_SCHEDULES)}
         for name, (value, options) in checks.items():
             if value not in options:
                 raise ValueError(f"{name} must be one of {options}, got {value!r}.")
@@ -74,9 +102,14 @@ class PretrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}.")
+        for name in ("profiled_per_batch", "graph_mol_knn", "warmup_epochs"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}.")
+        if not 0.0 <= self.lr_floor <= 1.0:
+            raise ValueError(f"lr_floor must be in [0, 1], got {self.lr_floor!r}.")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON view."""
+        """Plain-JSON view (every field; settings saved before a field existed read as its default)."""
         return dataclasses.asdict(self)
 
     @classmethod

@@ -34,6 +34,7 @@ from ..profiles import (
     propagation_weights,
     tanimoto_knn,
 )
+from ..profiles.propagate import propagation_confidence
 from .config import PretrainConfig
 
 __all__ = ["BioModality", "PretrainCorpus", "as_profile_tables"]
@@ -59,6 +60,11 @@ class BioModality:
         Molecule index of each observed row.
     mean, std : ndarray (d,)
         Standardization of the raw features (stored in checkpoints).
+    confidence : ndarray (n,) float32
+        Share of each molecule's filled row that propagation drew from measured rows
+        (1 where observed, 0 where propagation never reached; see
+        :func:`~chmr_sklearn.profiles.propagate.propagation_confidence`). Used by
+        ``PretrainConfig.sca_propagated``.
 
     Examples
     --------
@@ -84,6 +90,7 @@ class BioModality:
     rows_mol: np.ndarray
     mean: np.ndarray
     std: np.ndarray
+    confidence: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -188,8 +195,10 @@ class PretrainCorpus:
         add("conf_ok", np.asarray(self.mol.conf_ok))
         add("scaler", [np.asarray(self.scaler.mean).tolist(), np.asarray(self.scaler.std).tolist()])
         for name, b in self.bio.items():
-            for field_name in ("observed", "inputs", "augmented", "targets", "rows_mol", "mean", "std"):
-                add(f"bio:{name}:{field_name}", np.asarray(getattr(b, field_name)))
+            for field_name in ("observed", "inputs", "augmented", "targets", "rows_mol", "mean", "std", "confidence"):
+                value = getattr(b, field_name)
+                if value is not None:
+                    add(f"bio:{name}:{field_name}", np.asarray(value))
         if self.graph is not None:
             for field_name in ("indptr", "indices", "weights", "node_type"):
                 add(f"graph:{field_name}", np.asarray(getattr(self.graph, field_name)))
@@ -275,6 +284,7 @@ class PretrainCorpus:
                 name=name, inputs=_standardize(filled, mean, std), augmented=_standardize(aug, mean, std),
                 observed=observed, targets=((obs_rows - lo) / span).astype(np.float32),
                 rows_mol=np.flatnonzero(observed), mean=mean.astype(np.float32), std=std.astype(np.float32),
+                confidence=propagation_confidence(observed, weights, config.propagate_steps).astype(np.float32),
             )
         graph = None
         if config.use_cpr:
@@ -282,5 +292,6 @@ class PretrainCorpus:
                 # cosine edges compare standardized profiles (min-max targets would all look alike)
                 morgan, {name: (b.inputs[b.rows_mol], b.rows_mol) for name, b in bio.items()},
                 target_density=config.graph_density, min_threshold=config.graph_min_threshold,
+                profiled_knn=config.graph_mol_knn,
             )
         return cls(smiles=list(smiles), mol=feats, scaler=scaler, bio=bio, graph=graph)

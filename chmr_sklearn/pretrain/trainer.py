@@ -49,6 +49,53 @@ def _batches(order: np.ndarray, batch_size: int, min_size: int = 2) -> list[np.n
     return parts
 
 
+def _top_up(batches: list[np.ndarray], profiled: dict[str, np.ndarray], per_batch: int,
+            rng: np.random.Generator) -> list[np.ndarray]:
+    """Add profiled molecules to every batch until each modality has ``per_batch`` of them.
+
+    Each modality cycles through a shuffled list of its profiled molecules; a molecule is never
+    added to a batch that already holds it (a duplicate would be its own InfoNCE negative).
+    """
+    if per_batch <= 0 or not profiled:
+        return batches
+    pools = {name: rng.permutation(rows) for name, rows in profiled.items() if rows.size}
+    cursor = dict.fromkeys(pools, 0)
+    out = []
+    for idx in batches:
+        members = set(idx.tolist())
+        extra: list[int] = []
+        for name, pool in pools.items():
+            need = min(per_batch, pool.size) - int(np.isin(idx, pool).sum()) - sum(1 for e in extra if e in pool)
+            tried = 0
+            while need > 0 and tried < pool.size:
+                cand = int(pool[cursor[name] % pool.size])
+                cursor[name] += 1
+                tried += 1
+                if cand not in members:
+                    members.add(cand)
+                    extra.append(cand)
+                    need -= 1
+        out.append(np.concatenate([idx, np.asarray(extra, dtype=idx.dtype)]) if extra else idx)
+    return out
+
+
+def _lr_factor(config: PretrainConfig, n_steps: int, steps_per_epoch: int):
+    """The learning-rate multiplier of optimizer step ``step`` (a LambdaLR function)."""
+    if config.lr_schedule == "official":
+        # The official schedule: cosine decay over 7/16 of a half period (ends at ~0.2 lr).
+        return lambda step: math.cos(math.pi * 7.0 / 16.0 * min(step, n_steps) / max(1, n_steps))
+    warm = int(round(config.warmup_epochs * steps_per_epoch))
+    floor = config.lr_floor
+
+    def warmup_cosine(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = min(1.0, (step - warm) / max(1, n_steps - warm))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return warmup_cosine
+
+
 class Pretrainer:
     """Pretrain a :class:`~chmr_sklearn.nn.CHMRModel` on a :class:`PretrainCorpus`.
 
@@ -156,10 +203,9 @@ class Pretrainer:
         if ctx.enabled:
             distributed.convert_batchnorm(model, ctx)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        n_steps = cfg.max_epochs * len(_batches(np.arange(len(corpus)), cfg.batch_size, self._min_batch))
-        # The official schedule: cosine decay over 7/16 of a half period (ends at ~0.2 lr).
+        per_epoch = len(_batches(np.arange(len(corpus)), cfg.batch_size, self._min_batch))
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: math.cos(math.pi * 7.0 / 16.0 * min(step, n_steps) / max(1, n_steps)))
+            optimizer, _lr_factor(cfg, cfg.max_epochs * per_epoch, per_epoch))
         self.history_: list[dict[str, float]] = []
         self._corpus_key = corpus.fingerprint()
         start = self._maybe_resume(model, optimizer, scheduler)
@@ -201,6 +247,9 @@ class Pretrainer:
         step.train()
         sums = {"loss": 0.0, "cpr": 0.0, "sca": 0.0, "tree": 0.0}
         batches = _batches(rng.permutation(len(corpus)), cfg.batch_size, self._min_batch)
+        if cfg.profiled_per_batch:
+            batches = _top_up(batches, {n: b.rows_mol for n, b in corpus.bio.items()}, cfg.profiled_per_batch,
+                              np.random.default_rng([cfg.seed, epoch, 1]))
         tic = time.perf_counter()
         for batch_no, idx in enumerate(tqdm(batches, desc=f"epoch {epoch + 1}", leave=False,
                                             disable=self.verbose < 2 or self.rank_ != 0)):
@@ -277,13 +326,21 @@ class Pretrainer:
 
         sca = zero
         if cfg.use_sca:
-            for name in corpus.bio:
+            for name, bio in corpus.bio.items():
                 obs = bio_observed[name]
                 if obs.sum() < 2:  # InfoNCE needs a negative; VICReg a variance
                     continue
                 z = bio_latent[name][torch.from_numpy(obs).to(device)]
-                sca = sca + info_nce(anchor[torch.from_numpy(obs).to(device)], z, tau=cfg.tau) \
-                    + vicreg(z, encoded[f"aug:{name}"])
+                sca = sca + vicreg(z, encoded[f"aug:{name}"])
+                if cfg.sca_propagated and bio.confidence is not None:
+                    # Measured rows (weight 1) and propagated ones, weighted by how much of
+                    # their filled profile came from measured neighbours.
+                    conf = bio.confidence[idx]
+                    rows = torch.from_numpy(conf > 0).to(device)
+                    w = torch.from_numpy(conf[conf > 0]).to(device=device, dtype=anchor.dtype)
+                    sca = sca + info_nce(anchor[rows], bio_latent[name][rows], tau=cfg.tau, weights=w)
+                else:
+                    sca = sca + info_nce(anchor[torch.from_numpy(obs).to(device)], z, tau=cfg.tau)
 
         tree = zero
         if cfg.use_tree_vq and model.tree_vq is not None:
@@ -326,7 +383,9 @@ class Pretrainer:
         if path is None or not path.is_file():
             return 0
         ckpt = load_checkpoint(path)
-        if ckpt["config"] != self.config.to_dict() or ckpt["spec"] != json.loads(json.dumps(self.spec_)):
+        # Through from_dict: a checkpoint written before a setting existed holds its default.
+        same_config = PretrainConfig.from_dict(ckpt["config"]).to_dict() == self.config.to_dict()
+        if not same_config or ckpt["spec"] != json.loads(json.dumps(self.spec_)):
             raise ValueError(f"{path} was written with other settings; use another checkpoint_dir or delete it "
                              "to start afresh.")
         if "train" not in ckpt:

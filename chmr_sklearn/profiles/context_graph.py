@@ -74,6 +74,33 @@ def _cosine_knn(X: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, n
     return blocked_topk(n, k, tile, block=block)
 
 
+def _profiled_knn_pairs(fps: np.ndarray, row_mol: np.ndarray, k: int, block: int = 4096):
+    """Each molecule without a row to the ``k`` rows whose molecules are most Tanimoto-similar to it.
+
+    Returns (molecule, row, similarity) triples with similarity > 0.
+    """
+    n = fps.shape[0]
+    others = np.setdiff1d(np.arange(n), row_mol)
+    if others.size == 0 or row_mol.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
+    F = np.asarray(fps, dtype=np.float32)
+    P = F[row_mol]
+    p_bits = P.sum(axis=1)
+    k = min(int(k), row_mol.size)
+    src, dst, wts = [], [], []
+    for i0 in range(0, others.size, block):
+        rows = others[i0 : i0 + block]
+        inter = F[rows] @ P.T
+        sim = inter / np.maximum(F[rows].sum(axis=1)[:, None] + p_bits[None, :] - inter, 1e-9)
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        val = np.take_along_axis(sim, top, axis=1)
+        keep = val > 0
+        src.append(np.repeat(rows, k)[keep.ravel()])
+        dst.append(top[keep])
+        wts.append(val[keep].astype(np.float32))
+    return np.concatenate(src), np.concatenate(dst), np.concatenate(wts)
+
+
 def _threshold_pairs(idx, sims, target_density, min_threshold):
     """Undirected pairs from kNN lists whose similarity reaches the density threshold."""
     n, k = idx.shape
@@ -184,6 +211,7 @@ class ContextGraph:
         min_threshold: float = 0.8,
         max_neighbors: int = 50,
         extra_edges: pd.DataFrame | None = None,
+        profiled_knn: int = 0,
     ) -> "ContextGraph":
         """Build the context graph.
 
@@ -208,6 +236,14 @@ class ContextGraph:
             type ``<type>`` (e.g. ``"gene:TP53"``) and a name without ``":"`` an entity of type
             ``"entity"``. Entity nodes are created on first mention; they carry no features
             here. Duplicate edges keep the largest weight.
+        profiled_knn : int, default=0
+            Per modality, also link every molecule without a row in it to the rows (profile
+            nodes) of its ``profiled_knn`` most Tanimoto-similar molecules that have one,
+            weight = that similarity, whatever the threshold (``PretrainConfig.graph_mol_knn``).
+            With the 0.8 floor almost no unprofiled molecule reaches a profile; these edges put
+            one within a step of every molecule that shares any bit with a profiled one. (Edges
+            to the profiled *molecules* instead would make them hubs whose own profile a walk
+            rarely picks.) 0: no such edges.
 
         Returns
         -------
@@ -232,6 +268,8 @@ class ContextGraph:
             raise ValueError(f"min_threshold must be in [0, 1], got {min_threshold!r}.")
         if isinstance(max_neighbors, bool) or not isinstance(max_neighbors, (int, np.integer)) or max_neighbors < 1:
             raise ValueError(f"max_neighbors must be a positive integer, got {max_neighbors!r}.")
+        if isinstance(profiled_knn, bool) or not isinstance(profiled_knn, (int, np.integer)) or profiled_knn < 0:
+            raise ValueError(f"profiled_knn must be a non-negative integer, got {profiled_knn!r}.")
         if not isinstance(profiles, Mapping):
             raise ValueError("profiles must be a dict {name: (rows, mol_index)}.")
         n_mol = fps.shape[0]
@@ -266,6 +304,10 @@ class ContextGraph:
             node_mol.append(mol_index)
             ids = offset + np.arange(m, dtype=np.int64)
             add(mol_index, ids, np.ones(m))  # a molecule and its own measurement
+            if profiled_knn:
+                # Unmeasured molecules -> the measurements of their nearest measured molecules.
+                a, r, w = _profiled_knn_pairs(fps, mol_index, int(profiled_knn))
+                add(a, offset + r, w)
             if m > 1:
                 idx, sims = _cosine_knn(rows, k=min(int(max_neighbors), m - 1))
                 a, b, w, thresholds[name] = _threshold_pairs(idx, sims, target_density, min_threshold)
