@@ -14,6 +14,11 @@ standardized values), so they stay separate modalities instead of being mixed in
 Usage::
 
     CHMR_DATA_HOME=../shared/data python scripts/pretrain_default.py --epochs 10 --out chmr_sklearn/pretrained
+    CHMR_DATA_HOME=../shared/data python scripts/pretrain_default.py --recipe new --epochs 10 --out runs/new_default
+
+``--recipe old`` (default) is the shipped model's recipe; ``--recipe new`` adds the issue-12
+options (``chmr_sklearn.benchmark._cell_awareness.RECIPES``). The manifest is written
+atomically; an interrupted run resumes from ``--checkpoint-dir``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ from chmr_sklearn import __version__
 from chmr_sklearn._inputs import to_smiles
 from chmr_sklearn._runtime import resolve_device
 from chmr_sklearn.featurize._base import map_chunks
+from chmr_sklearn.benchmark._cell_awareness import RECIPES
 from chmr_sklearn.pretrain import PretrainConfig, PretrainCorpus, Pretrainer
+from chmr_sklearn.pretrain.checkpoint import atomic_write
 
 STRUCTURE_FILES = {
     "moleculenet/bbbp.csv.gz": "smiles", "moleculenet/bace.csv.gz": "smiles", "moleculenet/clintox.csv.gz": "smiles",
@@ -93,6 +100,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="old",
+                        help="old: the shipped model's settings; new: the issue-12 recipe options")
     parser.add_argument("--limit", type=int, default=None, help="subsample the structures (profiled ones kept)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
@@ -106,7 +115,8 @@ def main() -> None:
     tic = time.perf_counter()
     smiles = gather_molecules(home, args.limit)
     profiles = load_profiles(home)
-    config = PretrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    config = PretrainConfig(**{**RECIPES[args.recipe], "max_epochs": args.epochs, "batch_size": args.batch_size,
+                               "lr": args.lr, "seed": args.seed})
     corpus = PretrainCorpus.build(smiles, profiles, config, n_jobs=args.n_jobs, verbose=1)
     featurize_s = time.perf_counter() - tic
     print(f"corpus: {len(corpus)} molecules, 3D ok {corpus.mol.conf_ok.mean():.1%}, "
@@ -117,7 +127,7 @@ def main() -> None:
     meta = {
         "chmr_sklearn": __version__, "torch": torch.__version__, "device": str(resolve_device(args.device)),
         "machine": platform.platform(), "n_molecules": len(corpus), "epochs": args.epochs,
-        "featurize_seconds": round(featurize_s, 1),
+        "featurize_seconds": round(featurize_s, 1), "recipe": args.recipe,
         "train_seconds": round(sum(h["seconds"] for h in trainer.history_), 1),
         "data": {"structures": sorted(STRUCTURE_FILES), "profiles": {n: r for n, (r, _) in PROFILE_FILES.items()},
                  "observed": {n: int(b.observed.sum()) for n, b in corpus.bio.items()}},
@@ -127,7 +137,7 @@ def main() -> None:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     manifest = {"file": path.name, "sha256": digest, "config": config.to_dict(), **meta,
                 "history": trainer.history_}
-    (out / "default.json").write_text(json.dumps(manifest, indent=1))
+    atomic_write(out / "default.json", lambda fh: fh.write(json.dumps(manifest, indent=1).encode()))
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, sha256 {digest[:12]}...)")
 
 
