@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, cross_validate
 from sklearn.pipeline import make_pipeline
 
@@ -21,9 +22,13 @@ def test_multitask_with_missing_labels(chembl, embeddings):
     assert proba.shape == (400, 8) and ((proba >= 0) & (proba <= 1)).all()
     pred = clf.predict(embeddings["chembl"])
     assert pred.shape == (400, 8) and set(np.unique(pred)) <= {0, 1}
-    assert len(clf.classes_) == 8
-    assert clf.score(embeddings["chembl"], Y) == pytest.approx(mean_roc_auc(Y.to_numpy(), proba))
+    np.testing.assert_array_equal(clf.classes_, np.arange(8))  # MLPClassifier's multilabel convention
+    # score = accuracy of each task over its labelled rows, averaged over tasks
+    Yn = Y.to_numpy()
+    per_task = [accuracy_score(Yn[~np.isnan(Yn[:, t]), t], pred[~np.isnan(Yn[:, t]), t]) for t in range(8)]
+    assert clf.score(embeddings["chembl"], Y) == pytest.approx(np.mean(per_task))
     assert clf.score(embeddings["chembl"], Y) > 0.6  # training rows: the head must fit them
+    assert get_scorer("mean_roc_auc")(clf, embeddings["chembl"], Y) == pytest.approx(mean_roc_auc(Yn, proba))
 
 
 def test_masked_loss_ignores_unlabelled_entries(chembl, embeddings):
@@ -48,10 +53,14 @@ def test_errors_for_bad_targets(embeddings):
     Y[::2, 0] = 1
     with pytest.raises(ValueError, match=r"Task\(s\) \[1\]"):
         CHMRClassifier("passthrough", **FAST).fit(E, Y)
-    with pytest.raises(ValueError, match="single class"):
+    with pytest.raises(ValueError, match="only one class"):
         CHMRClassifier("passthrough", **FAST).fit(E, np.ones(len(E)))
-    with pytest.raises(ValueError, match="3 classes"):
+    with pytest.raises(ValueError, match="Only binary classification is supported; y has 3 classes"):
         CHMRClassifier("passthrough", **FAST).fit(E, np.arange(len(E)) % 3)
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        CHMRClassifier("passthrough", **FAST).fit(E, np.linspace(0, 1, len(E)))
+    with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
+        CHMRClassifier("passthrough", **FAST).fit(E, None)
 
 
 def test_single_task_from_smiles_pipeline_and_string_labels(bbbp):
@@ -111,7 +120,7 @@ def test_grid_search_cross_validate_and_joblib(chembl, tmp_path):
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     groups = scaffold_groups(X)
     cv = cross_validate(clone(clf), X, Y, groups=groups, cv=GroupKFold(n_splits=2))
-    assert np.isfinite(cv["test_score"]).all()  # default score = NaN-aware mean ROC-AUC
+    assert ((cv["test_score"] > 0.5) & (cv["test_score"] <= 1)).all()  # default score: NaN-aware accuracy
     path = tmp_path / "model.joblib"
     joblib.dump(search.best_estimator_, path)
     loaded = joblib.load(path)
@@ -159,3 +168,39 @@ def test_pipeline_of_transformer_and_passthrough_head(bbbp):
     assert proba.shape == (10, 2)
     assert pipe[-1].n_features_in_ == 900
     assert 0.5 < pipe.score(X, y) <= 1.0
+
+
+def test_score_is_accuracy_and_predict_has_one_dtype(embeddings, bbbp):
+    E, y = embeddings["bbbp"], bbbp[1].to_numpy()
+    clf = CHMRClassifier("passthrough", **FAST).fit(E, y)
+    assert clf.score(E, y) == accuracy_score(y, clf.predict(E))
+    assert clf.predict(E).dtype == clf.classes_.dtype and clf.predict_proba(E).dtype == np.float64
+    # on_invalid="nan": NaN rows are invalid molecules; the dtype is float64 whether or not X holds one
+    lenient = CHMRClassifier("passthrough", on_invalid="nan", **FAST).fit(E, y)
+    with_invalid = np.vstack([E[:3], np.full((1, E.shape[1]), np.nan, dtype=E.dtype)])
+    assert lenient.predict(E[:3]).dtype == lenient.predict(with_invalid).dtype == np.float64
+    assert np.isnan(lenient.predict(with_invalid)[-1])
+    words = CHMRClassifier("passthrough", on_invalid="nan", **FAST).fit(E, np.where(y == 1, "yes", "no"))
+    assert words.predict(E[:3]).dtype == words.predict(with_invalid).dtype == object
+
+
+def test_grid_search_in_threads_is_reproducible(embeddings, bbbp):
+    """Fits in threads share no random state: n_jobs=2 under the threading backend gives the
+    same results twice and the same as a sequential search (dropout is on, batches shuffled)."""
+    import joblib
+
+    E, y = embeddings["bbbp"], bbbp[1]
+    grid = {"dropout": [0.3, 0.6], "lr": [1e-3, 3e-3]}
+    clf = CHMRClassifier("passthrough", **dict(FAST, patience=None, max_epochs=6))
+
+    def search(n_jobs):
+        with joblib.parallel_backend("threading"):
+            s = GridSearchCV(clf, grid, cv=KFold(2, shuffle=True, random_state=0), scoring=get_scorer("mean_roc_auc"),
+                             n_jobs=n_jobs, error_score="raise").fit(E, y)
+        return s.cv_results_["split0_test_score"], s.cv_results_["split1_test_score"], s.best_estimator_.predict_proba(E)
+
+    sequential, first, second = search(1), search(2), search(2)
+    assert (sequential[0] > 0.5).all() and len(set(sequential[0])) == 4  # four real, different fits
+    for a, b, c in zip(sequential, first, second):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(b, c)

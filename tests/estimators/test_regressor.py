@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV
 
 from chmr_sklearn import CHMRRegressor, CHMRTransformer
@@ -29,7 +30,10 @@ def test_predictions_are_in_target_units_and_beat_the_mean(solubility):
     assert pred.shape == (60,)
     baseline = np.abs(y[240:] - y[:240].mean()).mean()
     assert np.abs(pred - y[240:]).mean() < baseline
-    assert reg.score(E[240:], y[240:]) == pytest.approx(-mean_mae(y[240:].to_numpy(), pred), rel=1e-6)
+    assert pred.dtype == np.float64 and reg.predict(E[240:].astype(np.float64)).dtype == np.float64
+    assert reg.score(E[240:], y[240:]) == pytest.approx(r2_score(y[240:], pred), rel=1e-6)
+    assert reg.score(E[240:], y[240:]) > 0  # R² > 0: better than the mean
+    assert get_scorer("neg_mean_mae")(reg, E[240:], y[240:]) == pytest.approx(-mean_mae(y[240:].to_numpy(), pred))
     assert reg.monitor_ == "valid_mae"
 
 
@@ -45,6 +49,10 @@ def test_multi_output_with_missing_targets(solubility):
     assert pred[:, 1].std() > 1.5 * pred[:, 0].std()
     with pytest.raises(ValueError, match="no target value"):
         CHMRRegressor("passthrough", **FAST).fit(E, Y.assign(empty=np.nan))
+    # score: each task's R² over its labelled rows, averaged
+    Yn = Y.to_numpy()
+    r2 = [r2_score(Yn[~np.isnan(Yn[:, t]), t], pred[~np.isnan(Yn[:, t]), t]) for t in range(2)]
+    assert reg.score(E, Y) == pytest.approx(np.mean(r2))
 
 
 def test_rf_residual_regression(solubility):
