@@ -20,11 +20,18 @@ canonical SMILES, shuffled with seed 0 (so every chunk is a similar mix), writte
 3. Disk cache: the first ``--cache-rows`` rows streamed with ``cache_dir`` set (cold: fills
    the cache), then again (warm: every row read from the SQLite file); the warm output must
    equal the cache-off output bit for bit.
+4. Cluster: the first ``--cluster-rows`` rows embedded twice, disk cache off, same chunk size:
+   in this process (``n_jobs=2`` featurization workers) and on a Dask ``LocalCluster`` of 2
+   worker processes x 1 thread (``scheduler=client``), the same 2 cores either way. Reported:
+   wall time of each and their ratio, the cluster's start-up apart, the peak RSS of each worker
+   (sampled every 0.5 s, and its ``ru_maxrss``) beside this process's sampled peak, and whether
+   the two outputs are identical.
 
 Usage::
 
     nice -n 5 python benchmarks/streaming.py              # ~15 min on 2 shared cores
     python benchmarks/streaming.py --quick                # 1,000 rows, chunks of 250; prints only
+    python benchmarks/streaming.py --cluster-only         # only step 4, added to the existing results
 """
 
 from __future__ import annotations
@@ -206,6 +213,123 @@ def disk_cache(frame: pd.DataFrame, work: Path, chunk_size: int, baseline: pd.Da
             "cache_bytes": (cache_dir / "chmr_embeddings.sqlite").stat().st_size}
 
 
+def _worker_rss() -> dict:
+    """Run inside a Dask worker: its RSS now and its peak (bytes)."""
+    import resource as _resource
+
+    import psutil as _psutil
+
+    return {"rss": _psutil.Process().memory_info().rss,
+            "maxrss": _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+class PeakSampler(threading.Thread):
+    """Max RSS of a set of processes (a callable returning {name: bytes}), sampled every 0.5 s."""
+
+    def __init__(self, sample):
+        super().__init__(daemon=True)
+        self.sample, self.peak, self.stop = sample, {}, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            try:
+                for name, rss in self.sample().items():
+                    self.peak[name] = max(self.peak.get(name, 0), rss)
+            except Exception:  # noqa: BLE001 - a worker between tasks or shutting down: next sample
+                pass
+
+
+def _this_process_rss() -> dict:
+    proc = psutil.Process()
+    kids = [c for c in proc.children(recursive=True) if c.is_running()]
+    total = proc.memory_info().rss
+    for kid in kids:
+        try:
+            total += kid.memory_info().rss
+        except psutil.Error:
+            pass
+    return {"this process": proc.memory_info().rss, "this process + featurization workers": total}
+
+
+def cluster_comparison(frame: pd.DataFrame, work: Path, chunk_size: int) -> dict:
+    """The same rows in this process (n_jobs=2) and on a 2-worker LocalCluster (1 thread each)."""
+    from distributed import Client, LocalCluster
+
+    src = work / "cluster_rows.csv"
+    frame.to_csv(src, index=False)
+    t = CHMRTransformer(cache=False, n_jobs=2, on_invalid="nan").fit(["CCO"])
+    sampler = PeakSampler(_this_process_rss)
+    sampler.start()
+    started = time.perf_counter()
+    embed_file(t, src, work / "single.parquet", chunk_size=chunk_size)
+    single_s = time.perf_counter() - started
+    sampler.stop.set()
+    sampler.join()
+    single_peak = sampler.peak
+    print(f"cluster comparison: single process {len(frame) / single_s:,.1f} rows/s", flush=True)
+
+    started = time.perf_counter()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=40) as cluster, Client(cluster) as client:
+        startup_s = time.perf_counter() - started
+        sampler = PeakSampler(lambda: {w: v["rss"] for w, v in client.run(_worker_rss).items()})
+        sampler.start()
+        started = time.perf_counter()
+        embed_file(t, src, work / "cluster.parquet", chunk_size=chunk_size, scheduler=client)
+        cluster_s = time.perf_counter() - started
+        sampler.stop.set()
+        sampler.join()
+        maxrss = {w: v["maxrss"] for w, v in client.run(_worker_rss).items()}
+    print(f"cluster comparison: 2-worker LocalCluster {len(frame) / cluster_s:,.1f} rows/s", flush=True)
+    a, b = (pd.read_parquet(work / f"{name}.parquet") for name in ("single", "cluster"))
+    emb = [c for c in a.columns if c not in ("id", "source", "smiles")]
+    x, y = a[emb].to_numpy(np.float64), b[emb].to_numpy(np.float64)
+    same_rows = bool((a[["id", "smiles"]].to_numpy() == b[["id", "smiles"]].to_numpy()).all())
+    both = ~(np.isnan(x) & np.isnan(y))
+    scale = np.nanmax(np.abs(x), axis=1, keepdims=True)
+    rel = np.where(both, np.abs(x - y) / np.where(scale > 0, scale, 1), 0.0)
+    return {
+        "rows": len(frame), "chunk_size": chunk_size, "single_s": single_s, "cluster_s": cluster_s,
+        "startup_s": startup_s, "ratio": single_s / cluster_s,
+        "single_peak_mib": {k: round(v / MiB) for k, v in single_peak.items()},
+        "worker_peak_mib": sorted(round(v / MiB) for v in sampler.peak.values()),
+        "worker_maxrss_mib": sorted(round(v / MiB) for v in maxrss.values()),
+        "same_ids_and_order": same_rows, "bit_identical": x.tobytes() == y.tobytes() and same_rows,
+        "rows_bit_identical": int(((x == y) | ~both).all(axis=1).sum()),
+        "max_relative_difference": float(np.nanmax(rel)) if rel.size else 0.0,
+        "precision": t.precision, "load": ", ".join(f"{v:.2f}" for v in os.getloadavg()),
+    }
+
+
+def cluster_section(c: dict) -> list[str]:
+    """Report lines for the cluster comparison."""
+    return [
+        "",
+        "## Dask: 2-worker LocalCluster vs one process, same rows",
+        "",
+        (f"The first {c['rows']:,} rows, chunks of {c['chunk_size']:,}, disk cache off, `precision="
+         f"'{c['precision']}'`: `embed_file(t, ...)` in one process with `n_jobs=2` featurization workers, then "
+         "`embed_file(t, ..., scheduler=client)` on `LocalCluster(n_workers=2, threads_per_worker=1, "
+         f"processes=True)`: the same 2 cores. Load average after the runs: {c['load']}."),
+        "",
+        "| run | s | rows/s | peak RSS MiB |",
+        "|---|---:|---:|---|",
+        (f"| one process, n_jobs=2 | {c['single_s']:.1f} | {c['rows'] / c['single_s']:,.1f} | "
+         + "; ".join(f"{k}: {v:,}" for k, v in c["single_peak_mib"].items()) + " |"),
+        (f"| LocalCluster, 2 workers x 1 thread | {c['cluster_s']:.1f} | {c['rows'] / c['cluster_s']:,.1f} | "
+         f"per worker: {', '.join(f'{v:,}' for v in c['worker_peak_mib'])} sampled, "
+         f"{', '.join(f'{v:,}' for v in c['worker_maxrss_mib'])} ru_maxrss |"),
+        "",
+        (f"- ratio (one process / cluster wall time): **{c['ratio']:.2f}x**; the cluster's start-up "
+         f"({c['startup_s']:.1f} s, not counted) is paid once per session, the model's unpickling once per worker "
+         "(counted)."),
+        (f"- same rows in the same order: {c['same_ids_and_order']}; bit-identical: {c['bit_identical']} "
+         f"({c['rows_bit_identical']:,} of {c['rows']:,} rows); largest difference {c['max_relative_difference']:.1e} "
+         "relative to the row's largest value (float32 encoder: the workers run 1 torch thread, this process 2; "
+         "`precision='float64'` is bit-identical, tests/streaming/test_dask.py)."),
+    ]
+
+
 def slope(progress: list[dict], key: str) -> float | None:
     """Least-squares MiB per 10,000 rows of ``key``, from the second chunk on (after warm-up)."""
     pts = [(p["rows"], p[key]) for p in progress[1:] if p.get(key) is not None]
@@ -344,6 +468,8 @@ def report(result: dict, quick: bool) -> str:
         "",
         f"Total benchmark time {result['total_s']:.0f} s.",
     ]
+    if result.get("cluster"):
+        lines += cluster_section(result["cluster"])
     return "\n".join(lines) + "\n"
 
 
@@ -356,10 +482,18 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=10_000, help="embed_file chunk_size (rows)")
     parser.add_argument("--work-dir", default=None, help="keep the input and finished chunks here (resumable)")
     parser.add_argument("--from-json", default=None, help="only re-render the report from a saved .json")
+    parser.add_argument("--cluster-rows", type=int, default=5_000, help="rows of the one-process vs cluster runs")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the one-process vs LocalCluster runs")
+    parser.add_argument("--cluster-only", action="store_true",
+                        help="only the one-process vs LocalCluster runs, added to the saved results (.json + .md); "
+                             "with --quick: 200 rows, printed only")
     args = parser.parse_args()
     if args.from_json:
         result = json.loads(Path(args.from_json).read_text())
         RESULTS.write_text(report(result, quick=False))
+        return
+    if args.cluster_only:
+        _cluster_only(args)
         return
     # A background job started by a non-interactive shell ignores SIGINT, and then
     # _thread.interrupt_main() (the time budget) does nothing: restore Ctrl-C semantics.
@@ -398,21 +532,42 @@ def main() -> None:
         if s["completed"]:
             baseline = pq.read_table(s["output_path"]).slice(0, cache_rows).to_pandas()
         else:  # the first finished part holds the first rows
-            first = pq.read_table(s["parts"] / "part-000000.parquet").to_pandas()
+            first = pq.read_table(s["parts"] / "part-00000-000000.parquet").to_pandas()
             baseline = first.iloc[:cache_rows] if len(first) >= cache_rows else None
         cache = disk_cache(frame.iloc[:cache_rows], work, chunk, baseline)
         print(f"disk cache: {cache}", flush=True)
+        cluster = None
+        if not args.no_cluster:
+            rows = 200 if args.quick else args.cluster_rows
+            cluster = cluster_comparison(frame.iloc[:rows], work, min(chunk, max(1, rows // 4)))
     result = {
         "machine": dict(machine, load_end=", ".join(f"{x:.2f}" for x in os.getloadavg())),
         "n_library": n_library, "n_unparsable": n_unparsable, "n_input": n, "chunk_size": chunk,
         "budget_s": args.budget_s, "earlier_invocations": earlier, "stream": {k: v for k, v in s.items() if k not in ("output_path", "parts")},
-        "reference": ref, "cache": cache, "total_s": time.perf_counter() - started,
+        "reference": ref, "cache": cache, "cluster": cluster, "total_s": time.perf_counter() - started,
     }
     text = report(result, args.quick)
     print(text)
     if not args.quick:
         RESULTS.write_text(text)
         RESULTS.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
+
+
+def _cluster_only(args) -> None:
+    """Step 4 alone; its section is added to the saved results unless --quick."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    rows = 200 if args.quick else args.cluster_rows
+    frame = library().iloc[:rows]
+    with tempfile.TemporaryDirectory(prefix="chmr_cluster_") as tmp:
+        cluster = cluster_comparison(frame, Path(tmp), min(args.chunk_size, max(1, rows // 4)))
+    print("\n".join(cluster_section(cluster)))
+    if not args.quick:
+        saved = RESULTS.with_suffix(".json")
+        result = json.loads(saved.read_text())
+        result["cluster"] = dict(cluster, cpus=os.cpu_count(), date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+        saved.write_text(json.dumps(result, indent=1, default=str))
+        RESULTS.write_text(report(result, quick=False))
 
 
 if __name__ == "__main__":
