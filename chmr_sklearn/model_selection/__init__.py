@@ -1,4 +1,5 @@
-"""Scaffold splits that reproduce the benchmark protocols, scaffold groups, NaN-aware scorers.
+"""Scaffold splits that reproduce the benchmark protocols, scaffold groups, a K-fold for NaN
+multi-task labels, NaN-aware metrics and scorers.
 
 Examples
 --------
@@ -27,10 +28,12 @@ from ._metrics import (
     roc_auc_per_task,
     roc_auc_scorer,
 )
+from ._cv import MultiTaskStratifiedKFold
 from ._split import SPLIT_METHODS, scaffold_groups, scaffold_split
 
 __all__ = [
     "SPLIT_METHODS",
+    "MultiTaskStratifiedKFold",
     "get_scorer",
     "mean_accuracy",
     "mean_mae",
