@@ -58,18 +58,20 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         Input policy (see :class:`CHMRTransformer`); invalid molecules give NaN
         probabilities with ``on_invalid="nan"``.
     device : str, default="auto"
-    random_state : int, optional
-        Seeds the split, the head's initialisation, batch order and the forest.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split, the head's initialisation, batch order, dropout and the forest,
+        through generators local to the fit (never torch's or numpy's global one, so fits
+        in threads are independent). A ``RandomState`` is drawn from once per ``fit``.
     warm_start : bool, default=False
         Continue training the existing head on the next ``fit``.
     checkpoint_dir : str or Path, optional
         Make ``fit`` resumable: the head's training state (weights, optimizer, early
-        stopping, random state) is saved there after every epoch, one file per distinct
-        fit (settings + data), and deleted when the fit completes. An interrupted fit
-        (Ctrl-C) raises ``KeyboardInterrupt``; calling ``fit`` again with the same
-        arguments continues from the last epoch and gives the same model as an
-        uninterrupted fit. Needs an integer ``random_state``; not used when ``warm_start``
-        continues an existing head.
+        stopping, the seed and the fit's random generators) is saved there after every
+        epoch, one file per distinct fit (settings + data), and deleted when the fit
+        completes. Calling ``fit`` again with the same arguments after an interruption
+        continues from the last completed epoch and gives the same model as an
+        uninterrupted fit; with ``random_state=None`` it continues with the seed the
+        interrupted fit drew. Not used when ``warm_start`` continues an existing head.
     verbose : int, default=0
         1 prints skorch's epoch table.
 
@@ -87,6 +89,17 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
     rf_ : RandomForestResidual or None
     n_epochs_ : int
         Epochs actually run.
+
+    Notes
+    -----
+    ``score`` is accuracy (NaN-aware: per task over its labelled rows, then averaged over
+    tasks); use ``scoring=get_scorer("mean_roc_auc")`` for the benchmark metric. Multi-task
+    outputs follow ``MLPClassifier``'s multilabel convention (see ``classes_``).
+
+    Ctrl-C during ``fit`` raises ``KeyboardInterrupt`` promptly (skorch's own loop would
+    swallow it) and leaves the estimator unfitted: every fitted attribute is removed, also
+    with ``warm_start``. With ``checkpoint_dir`` the last completed epoch stays on disk
+    (never a partly written file) and the next ``fit`` resumes from it.
 
     Examples
     --------
