@@ -91,7 +91,7 @@ def main(argv=None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     pre_sizes = [300, 600, 1200] if quick else args.pretrain_sizes
     t0 = time.perf_counter()  # log lines carry the elapsed time: parse_log reads them back
-    data = run_speed(pool=corpus_pool(home, max(pre_sizes)), profiles=PD.load_profiles(home),
+    data = run_speed(pool=lambda n: corpus_pool(home, n), profiles=lambda: PD.load_profiles(home),
                      feat_sizes=[200, 500] if quick else args.feat_sizes, pre_sizes=pre_sizes,
                      knn_sizes=[300, 1200] if quick else args.knn_sizes, quick=quick, threads=args.threads,
                      command="python benchmarks/speed.py " + " ".join(sys.argv[1:] if argv is None else argv),

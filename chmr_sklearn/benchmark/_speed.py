@@ -236,16 +236,17 @@ def speed_allpairs(pool: list[str], sizes, record: Recorder) -> list[dict]:
     return knn
 
 
-def run_speed(*, pool: list[str], profiles: dict, feat_sizes, pre_sizes, knn_sizes, quick: bool, threads: int,
-              command: str, log: Callable[[str], None]) -> dict:
+def run_speed(*, pool: Callable[[int], list[str]], profiles: Callable[[], dict], feat_sizes, pre_sizes, knn_sizes,
+              quick: bool, threads: int, command: str, log: Callable[[str], None]) -> dict:
     """Every measurement of the speed benchmark; the dict :func:`render_speed` writes (and ``speed.json`` holds).
 
     Parameters
     ----------
-    pool : list of str
-        Pretraining molecules, in the order the sizes take them.
-    profiles : dict
-        Profile tables for :meth:`PretrainCorpus.build`.
+    pool : callable
+        ``pool(n)``: ``n`` pretraining molecules, in the order the sizes take them (called after
+        the featurization and head steps, so its cost is in the wall time but in no step).
+    profiles : callable
+        ``profiles()``: the profile tables for :meth:`PretrainCorpus.build`.
     feat_sizes, pre_sizes, knn_sizes : list of int
         Molecule counts of the featurization / pretraining / all-pairs steps.
     quick : bool
@@ -262,8 +263,9 @@ def run_speed(*, pool: list[str], profiles: dict, feat_sizes, pre_sizes, knn_siz
     E_last = speed_featurization(load_smiles(), feat_sizes, record)
     n_tasks = speed_heads(E_last, record, quick=quick, threads=threads)
     # epochs of more batches are timed on their first max_full_batches // 2 batches and scaled
-    pre = speed_pretraining(pool, profiles, pre_sizes, record, max_full_batches=2 if quick else 10)
-    knn = speed_allpairs(pool, knn_sizes, record)
+    molecules = pool(max(pre_sizes))
+    pre = speed_pretraining(molecules, profiles(), pre_sizes, record, max_full_batches=2 if quick else 10)
+    knn = speed_allpairs(molecules, knn_sizes, record)
     knn_fit = power_law([r["n"] for r in knn], [r["seconds"] for r in knn]) if len(knn) >= 2 else None
     log(f"all-pairs power law: {knn_fit}")
     fits = {k: power_law([r["n"] for r in pre], [r[k] for r in pre]) for k in ("build", "epoch")}
