@@ -258,7 +258,11 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
             hint = " (the shipped default model is missing: reinstall chmr_sklearn)" if path == DEFAULT_MODEL else ""
             raise FileNotFoundError(f"No CHMR checkpoint at {path}{hint}.")
         ckpt = _read_checkpoint(str(path), path.stat().st_mtime)
-        model = build_model(dict(ckpt["spec"], recon_dims=None))
+        # Loading must leave torch's global generator as it was (the random initial weights are
+        # overwritten at once); a meta-device build would avoid drawing but costs ~1 s the
+        # first time in a process, a start-up cost.
+        with torch.random.fork_rng(devices=[]):
+            model = build_model(dict(ckpt["spec"], recon_dims=None))
         state = {k: v for k, v in ckpt["model"].items() if not k.startswith("decoders.")}
         model.load_state_dict(state)
         self.device_ = resolve_device(self.device)

@@ -321,3 +321,11 @@ def test_scatter_is_bit_reproducible_across_torch_thread_counts(smiles_200):
         torch.set_num_threads(before)
     assert not torch.are_deterministic_algorithms_enabled()
     assert torch.equal(outs[0], outs[1]) and torch.equal(outs[0], outs[2])
+
+
+def test_loading_the_pretrained_model_leaves_the_global_rng_alone(smiles_200):
+    import torch
+
+    before = torch.get_rng_state()
+    CHMRTransformer().fit(smiles_200[:3]).transform(smiles_200[:3])
+    assert torch.equal(torch.get_rng_state(), before)
