@@ -114,6 +114,8 @@ def run(job: _Job, inputs, output_path, *, smiles_col: str, chunk_size: int, res
         scheduler=None) -> EmbedSummary:
     """Stream ``inputs`` through ``job`` into ``output_path``, here or on a Dask cluster."""
     check_chunk_size(chunk_size)
+    if scheduler is not None:
+        from ._dask import run_on_cluster  # before any file is touched: a missing dask fails first
     started = time.perf_counter()
     output_path = Path(output_path)
     kind = output_kind(output_path)
@@ -138,8 +140,6 @@ def run(job: _Job, inputs, output_path, *, smiles_col: str, chunk_size: int, res
 
         results = run_here(job, files, work, chunk_size, verbose)
     else:
-        from ._dask import run_on_cluster
-
         results = run_on_cluster(job, files, work, chunk_size, verbose, scheduler)
     return _finish(results, files, work, output_path, kind, smiles_col, started)
 

@@ -205,3 +205,14 @@ def test_streaming_featurizes_one_chunk_at_a_time_and_keeps_nothing(fitted, mols
     out = pd.read_parquet(tmp_path / "out.parquet").iloc[:, 1:].to_numpy(dtype=np.float32)
     reference = CHMRTransformer(precision="float64", cache=False).fit(X).transform(X)
     assert out.tobytes() == reference.tobytes()  # float64: independent of how rows are chunked
+
+
+def test_a_scheduler_without_dask_installed_names_the_extra(fitted, table, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "chmr_sklearn.streaming._dask", raising=False)
+    src, out = _write(table, tmp_path / "in.csv"), tmp_path / "out.parquet"
+    with pytest.raises(ImportError, match=r"pip install 'chmr_sklearn\[dask\]'"):
+        embed_file(fitted[0], src, out, scheduler="tcp://127.0.0.1:8786")
+    assert not (tmp_path / "out.parquet.parts").exists()
