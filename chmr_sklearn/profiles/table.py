@@ -101,13 +101,38 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _keys_from_index(data: pd.DataFrame, smiles_col, inchikey_col) -> tuple[pd.DataFrame, Any, Any]:
+    """Move molecule keys held by the index into a column; returns ``(data, smiles_col, inchikey_col)``.
+
+    * A key column named as an index level (``df.set_index("inchikey")``) is taken from it.
+    * Otherwise, when the key column is absent and the index is not the default integer
+      range, the index itself holds the molecules: InChIKeys if every entry is one, else
+      SMILES (whichever key column was asked for: the index is what the table has).
+    """
+    wanted = inchikey_col if inchikey_col is not None else smiles_col
+    if wanted in data.columns:
+        return data, smiles_col, inchikey_col
+    if wanted in [n for n in data.index.names if n is not None]:
+        return data.reset_index(level=wanted), smiles_col, inchikey_col
+    if isinstance(data.index, pd.RangeIndex) or data.index.nlevels != 1 or data.index.dtype.kind not in "OSU":
+        return data, smiles_col, inchikey_col  # no molecules in the index: the caller reports it
+    column = "__molecule_index__"
+    frame = data.set_axis(pd.RangeIndex(len(data)), axis=0).assign(**{column: data.index.to_numpy(dtype=object)})
+    if all(is_inchikey(_clean_key(v)) for v in data.index):
+        return frame, smiles_col, column
+    return frame, column, None
+
+
 class ProfileTable:
     """One biological modality's features, one row per molecule (InChIKey).
 
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per measurement; several rows of the same molecule are allowed.
+        One row per measurement; several rows of the same molecule are allowed. The molecules
+        may also be the **index** (SMILES or InChIKeys, detected from the values), with the
+        features as the columns, e.g. ``df.set_index("inchikey")`` or :meth:`to_frame`'s
+        output; a key column named as an index level is read from it.
     name : str, default="profile"
         Name of the modality (e.g. ``"expression"``); used in messages and by callers.
     smiles_col : str or None, default="smiles"
@@ -160,6 +185,11 @@ class ProfileTable:
     >>> df = pd.DataFrame({"inchikey": ["LFQSCWFLJHTTHZ-UHFFFAOYSA-N"], "g1": [0.5]})
     >>> ProfileTable(df, name="expression", inchikey_col="inchikey")
     ProfileTable(name='expression', n_keys=1, dim=1, n_duplicates_=0, ignored_columns=[])
+
+    A table keyed by its index (SMILES here, InChIKeys work the same way):
+
+    >>> ProfileTable(pd.DataFrame({"g1": [0.5, 1.0]}, index=["CCO", "c1ccccc1"])).keys.tolist()
+    ['LFQSCWFLJHTTHZ-UHFFFAOYSA-N', 'UHOVQNZJYSORNB-UHFFFAOYSA-N']
     """
 
     def __init__(
@@ -183,11 +213,12 @@ class ProfileTable:
             raise ValueError(f"Profile table {name!r} has 0 rows; at least one is required.")
         if inchikey_col is None and smiles_col is None:
             raise ValueError("Pass inchikey_col or smiles_col: the molecules must be identified.")
+        data, smiles_col, inchikey_col = _keys_from_index(data, smiles_col, inchikey_col)
         for role, col in (("inchikey_col", inchikey_col), ("smiles_col", smiles_col if inchikey_col is None else None)):
             if col is not None and col not in data.columns:
                 raise ValueError(
-                    f"{role}={col!r} is not a column of profile table {name!r}; its columns "
-                    f"start with {list(data.columns)[:10]}."
+                    f"{role}={col!r} is not a column of profile table {name!r} (nor an index level, and "
+                    f"the index does not hold molecules); its columns start with {list(data.columns)[:10]}."
                 )
         key_cols = [c for c in (inchikey_col, smiles_col) if c is not None and c in data.columns]
 

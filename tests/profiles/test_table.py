@@ -208,3 +208,32 @@ def test_align_rejects_single_string():
         table.align("LFQSCWFLJHTTHZ-UHFFFAOYSA-N")
     X, observed = table.align([])
     assert X.shape == (0, 1) and observed.shape == (0,)
+
+
+# ----------------------------------------------------------------------------- keyed by the index
+def test_table_keyed_by_its_index(cmea_l1000):
+    """A DataFrame whose index holds SMILES or InChIKeys and whose columns are the features."""
+    genes = [c for c in cmea_l1000.columns if c not in ("broad_id", "pert_iname", "smiles", "inchikey")]
+    reference = ProfileTable(cmea_l1000, name="expression", inchikey_col="inchikey")
+    by_key = cmea_l1000.set_index("inchikey")[genes]
+    by_key_unnamed = by_key.rename_axis(None)
+    by_smiles = cmea_l1000.set_index("smiles")[genes].rename_axis("structure")
+    from_smiles = ProfileTable(cmea_l1000, name="expression")  # keys computed from the SMILES column
+    for frame, kwargs, expected in [(by_key, {"inchikey_col": "inchikey"}, reference), (by_key_unnamed, {}, reference),
+                                    (by_key_unnamed, {"inchikey_col": "inchikey"}, reference),
+                                    (reference.to_frame(), {}, reference), (by_smiles, {}, from_smiles),
+                                    # the pretraining path asks for inchikey_col="inchikey" when there is
+                                    # no SMILES column: the SMILES index is still what identifies them
+                                    (by_smiles, {"inchikey_col": "inchikey"}, from_smiles)]:
+        table = ProfileTable(frame, name="expression", **kwargs)
+        assert table.keys.tolist() == expected.keys.tolist()
+        assert table.feature_names == genes and table.ignored_columns == []
+        np.testing.assert_allclose(table.features, expected.features, rtol=1e-6)
+
+
+def test_index_that_holds_no_molecules_is_reported(cmea_l1000):
+    genes = [c for c in cmea_l1000.columns if c not in ("broad_id", "pert_iname", "smiles", "inchikey")]
+    with pytest.raises(InvalidMoleculeError, match="162 invalid molecule"):
+        ProfileTable(cmea_l1000.set_index("broad_id")[genes])  # Broad ids are not molecules
+    with pytest.raises(ValueError, match="nor an index level"):
+        ProfileTable(cmea_l1000[genes])  # default integer index: nothing identifies the molecules
