@@ -26,10 +26,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="new")
     parser.add_argument("--work-dir", default="runs/cell_awareness", help="per-seed checkpoints (resumable)")
     parser.add_argument("--out", default="benchmarks/results/cell_awareness", help="output prefix")
+    parser.add_argument("--epochs", type=int, help="override the mode's epochs (full: 10)")
+    parser.add_argument("--n-background", type=int, help="override the sampled pool structures (full: 2500)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="override the seeds (full: 0 1 2)")
     args = parser.parse_args(argv)
     work = f"{args.work_dir}/quick" if args.quick else args.work_dir
     run_cell_awareness(quick=args.quick, recipe=args.recipe, work_dir=work, out=args.out,
-                       command=" ".join(["python", *sys.argv]))
+                       command=" ".join(["python", *sys.argv]), epochs=args.epochs,
+                       n_background=args.n_background, seeds=args.seeds)
 
 
 if __name__ == "__main__":

@@ -90,9 +90,9 @@ class CellAwarenessPlan:
     """
 
     seeds: tuple = (0, 1, 2)
-    epochs: int = 12
-    n_neighbours: int = 4
-    n_background: int = 4000
+    epochs: int = 10
+    n_neighbours: int = 3
+    n_background: int = 2500
     max_profiled: int | None = None
     model: dict | None = None
     pool_files: tuple | None = None  # None: every benchmark structure file (POOL_FILES)
@@ -444,11 +444,13 @@ def _plot(summary: dict, histories: dict, path: Path) -> None:
 
 def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike, out: str | os.PathLike,
                        data_home: str | os.PathLike | None = None, command: str = "",
-                       log: Callable[[str], None] = print) -> dict:
+                       log: Callable[[str], None] = print, **plan_overrides: Any) -> dict:
     """Run the benchmark; writes ``<out>.md``, ``<out>.json`` (the summary), ``<out>.meta.json`` and ``<out>.png``.
 
     Per-seed pretrainings live in ``work_dir/<recipe>/seed<k>/`` (``checkpoint/last.pt`` after
     every epoch, ``model.pt`` when done): rerunning the same command resumes a stopped run.
+    ``plan_overrides`` (``epochs``, ``n_neighbours``, ``n_background``, ``seeds``) change the
+    :class:`CellAwarenessPlan` of the mode.
 
     Returns
     -------
@@ -463,6 +465,9 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
     t0 = time.perf_counter()
     stages = {}
     plan = CellAwarenessPlan.make(quick)
+    for key, value in plan_overrides.items():
+        if value is not None:
+            setattr(plan, key, tuple(value) if key == "seeds" else value)
     machine = machine_info()
     home = get_data_home(data_home)
     tables = load_cell_profiles(home)
@@ -492,6 +497,10 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
         trainer, corpus = _pretrain_seed(smiles, tables, splits, seed, cfg, molecular,
                                          Path(work_dir) / recipe / f"seed{seed}", log)
         stages[f"pretrain_seed{seed}"] = round(time.perf_counter() - tic, 1)
+        if seed == plan.seeds[0]:
+            per_epoch = np.mean([h["seconds"] for h in trainer.history_]) if trainer.history_ else 0.0
+            log(f"{per_epoch:.0f} s per epoch: {len(plan.seeds)} seeds x {plan.epochs} epochs need about "
+                f"{len(plan.seeds) * plan.epochs * per_epoch / 60:.0f} min of training")
         tic = time.perf_counter()
         per_seed.append(_evaluate_seed(trainer, corpus, tables, splits, seed, index))
         stages[f"evaluate_seed{seed}"] = round(time.perf_counter() - tic, 1)
