@@ -12,6 +12,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from chmr_sklearn import CHMRClassifier, CHMRTransformer
 from chmr_sklearn.datasets import load_bbbp
+from chmr_sklearn.model_selection import get_scorer
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +31,14 @@ def test_grid_search_on_dask_equals_default_backend(embedded):
     head = CHMRClassifier("passthrough", hidden=32, max_epochs=4, patience=None, batch_size=32, random_state=0)
     grid = {"lr": [1e-3, 1e-2]}
     cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
-    reference = GridSearchCV(head, grid, cv=cv).fit(E, y)
+    scoring = get_scorer("mean_roc_auc")  # continuous: the two grid points cannot tie by chance
+    reference = GridSearchCV(head, grid, cv=cv, scoring=scoring).fit(E, y)
 
-    # Two worker processes with one thread each, as on a cluster: the head seeds torch's
-    # process-wide generator, so fits must not share a process concurrently.
+    # Two worker processes with one thread each, as on a cluster (threads would do too: the
+    # heads use no process-wide random state, see test_grid_search_in_threads_is_reproducible).
     with Client(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None) as client, \
             get_task_stream(client) as tasks, joblib.parallel_backend("dask"):
-        searched = GridSearchCV(head, grid, cv=cv, n_jobs=-1).fit(E, y)
+        searched = GridSearchCV(head, grid, cv=cv, scoring=scoring, n_jobs=-1).fit(E, y)
     assert len({task["worker"] for task in tasks.data}) == 2  # the fits ran on both Dask workers
     assert len(tasks.data) >= 2 * 2
 
