@@ -447,7 +447,7 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
                        log: Callable[[str], None] = print, **plan_overrides: Any) -> dict:
     """Run the benchmark; writes ``<out>.md``, ``<out>.json`` (the summary), ``<out>.meta.json`` and ``<out>.png``.
 
-    Per-seed pretrainings live in ``work_dir/<recipe>/seed<k>/`` (``checkpoint/last.pt`` after
+    Per-seed pretrainings live in ``work_dir/<recipe>_<epochs>ep/seed<k>/`` (``checkpoint/last.pt`` after
     every epoch, ``model.pt`` when done): rerunning the same command resumes a stopped run.
     ``plan_overrides`` (``epochs``, ``n_neighbours``, ``n_background``, ``seeds``) change the
     :class:`CellAwarenessPlan` of the mode.
@@ -495,7 +495,7 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
         cfg = PretrainConfig(**{**config.to_dict(), "seed": seed})
         tic = time.perf_counter()
         trainer, corpus = _pretrain_seed(smiles, tables, splits, seed, cfg, molecular,
-                                         Path(work_dir) / recipe / f"seed{seed}", log)
+                                         Path(work_dir) / f"{recipe}_{plan.epochs}ep" / f"seed{seed}", log)
         stages[f"pretrain_seed{seed}"] = round(time.perf_counter() - tic, 1)
         if seed == plan.seeds[0]:
             per_epoch = np.mean([h["seconds"] for h in trainer.history_]) if trainer.history_ else 0.0

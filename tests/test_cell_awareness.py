@@ -1,0 +1,83 @@
+"""The cell-awareness harness's pieces on real profiles: split, baselines, metrics, summary."""
+
+import math
+
+import numpy as np
+import pytest
+
+from chmr_sklearn.benchmark._cell_awareness import (
+    heldout_split,
+    load_cell_profiles,
+    predict_baselines,
+    profile_metrics,
+    render_cell_awareness,
+    summarize_cell_awareness,
+)
+from chmr_sklearn.featurize import FingerprintFeaturizer
+from chmr_sklearn.model_selection import scaffold_groups
+
+
+@pytest.fixture(scope="module")
+def cmea():
+    table = load_cell_profiles()["expression_cmea"]
+    return table, table.drop(columns=["smiles"]).to_numpy(np.float64)
+
+
+def test_profiles_are_clipped_and_keyed_by_canonical_smiles():
+    tables = load_cell_profiles()
+    expr = tables["expression"].drop(columns=["smiles"]).to_numpy()
+    assert np.abs(expr).max() == 10.0  # MODZ z-scores reach +-200 before clipping
+    assert tables["expression"]["smiles"].is_unique
+    assert tables["morphology"]["smiles"].equals(tables["expression_cmea"]["smiles"])
+
+
+def test_heldout_split_keeps_scaffolds_together(cmea):
+    table, _ = cmea
+    for seed in (0, 1):
+        train, test = heldout_split(table["smiles"], seed)
+        assert len(set(train) & set(test)) == 0 and len(train) + len(test) == len(table)
+        assert 0.12 < len(test) / len(table) < 0.28
+        groups = np.asarray(scaffold_groups(list(table["smiles"])))
+        assert not set(groups[train]) & set(groups[test])
+    assert not np.array_equal(heldout_split(table["smiles"], 0)[1], heldout_split(table["smiles"], 1)[1])
+
+
+def test_metrics_reward_the_truth_and_not_the_mean(cmea):
+    table, y = cmea
+    train, test = heldout_split(table["smiles"], 0)
+    mean = y[train].mean(axis=0)
+    truth = profile_metrics(y[test], y[test], mean)
+    assert truth["pearson"] == pytest.approx(1.0) and truth["mrr"] == 1.0 and truth["top5pct"] == 1.0
+    constant = profile_metrics(np.repeat(mean[None], len(test), axis=0), y[test], mean)
+    assert constant["pearson_centred"] == 0.0 and constant["pearson_feature"] == 0.0
+    assert math.isnan(constant["mrr"])
+    shuffled = profile_metrics(y[test][np.random.default_rng(0).permutation(len(test))], y[test], mean)
+    assert shuffled["mrr"] < 0.5 and shuffled["pearson_centred"] < truth["pearson_centred"]
+
+
+def test_structure_baselines_beat_chance_on_real_profiles(cmea):
+    table, y = cmea
+    fp = FingerprintFeaturizer().transform(list(table["smiles"]))
+    train, test = heldout_split(table["smiles"], 0)
+    preds = predict_baselines(fp[train], y[train], fp[test])
+    mean = y[train].mean(axis=0)
+    for name in ("fingerprint_ridge", "tanimoto_knn"):
+        assert preds[name].shape == y[test].shape
+        metrics = profile_metrics(preds[name], y[test], mean)
+        assert metrics["mrr"] > 2.0 / len(test), name  # random ranking: ~ln(n)/n
+    np.testing.assert_allclose(preds["mean_profile"], np.repeat(mean[None], len(test), axis=0))
+
+
+def test_summary_and_report_layout():
+    run = {"expression": {rep: {"pearson": p, "pearson_centred": p / 2, "pearson_feature": p / 3, "mrr": p,
+                                "top5pct": p} for rep, p in
+                          (("pretrained_anchor", 0.5), ("random_init_anchor", 0.2), ("fingerprint_ridge", 0.3),
+                           ("tanimoto_knn", 0.3))}}
+    other = {"expression": {rep: {k: v + 0.01 for k, v in m.items()} for rep, m in run["expression"].items()}}
+    summary = summarize_cell_awareness([run, other])
+    entry = summary["expression"]["pretrained_anchor"]
+    assert {"pearson_mean", "pearson_std", "mrr_mean", "mrr_std", "top5pct_mean"} <= set(entry)
+    assert entry["pearson_mean"] == pytest.approx(0.505) and entry["pearson_std"] == pytest.approx(0.005)
+    text = render_cell_awareness(summary, {"recipe": "new", "heldout": {"expression": 10}})
+    assert "| pretrained_anchor | 0.505 ± 0.005" in text
+    assert "vs `random_init_anchor`, mrr: +0.300 (needs > 0.010): **met**" in text
