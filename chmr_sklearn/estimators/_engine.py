@@ -40,7 +40,7 @@ from .._inputs import to_smiles
 from ..featurize.molecular import featurize_molecular
 from ._disk_cache import EmbeddingCache
 
-__all__ = ["TRANSFORM_CHUNK", "CacheInfo", "MemoryCache", "EngineState", "EmbeddingEngine", "effective_workers"]
+__all__ = ["TRANSFORM_CHUNK", "CacheInfo", "EmbeddingEngine", "EngineState", "MemoryCache", "effective_workers"]
 
 MODALITIES = ("1d", "2d", "3d")
 #: Distinct molecules featurized + encoded per step of ``embed`` (whole inference batches).
@@ -128,7 +128,7 @@ class MemoryCache:
 
     def put_rows(self, keys: list[str], rows: np.ndarray) -> None:
         """Keep a private copy of each row (a view would keep its whole chunk alive)."""
-        for k, row in zip(keys, rows):
+        for k, row in zip(keys, rows, strict=True):
             self._put(("row", k), row.copy(), row.nbytes + len(k) + _ENTRY_OVERHEAD)
 
     def get_canonical(self, raw: str) -> Any:

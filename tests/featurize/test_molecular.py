@@ -26,7 +26,7 @@ def test_rows_equal_the_three_featurizers_bit_for_bit(mols):
     ok = (conf[:, -1] == 1.0) & valid
     np.testing.assert_array_equal(feats.conf_ok, ok)
     np.testing.assert_array_equal(feats.conf, scaler.transform(conf[:, :-1], ok))
-    for got, want in zip(feats.graphs, graphs):
+    for got, want in zip(feats.graphs, graphs, strict=True):
         assert (got is None) == (want is None)
         if want is not None:
             for field in ("x", "edge_index", "edge_attr"):
@@ -51,4 +51,4 @@ def test_workers_give_the_same_rows(mols):
     two, _ = featurize_molecular(mols, n_jobs=2)
     np.testing.assert_array_equal(one.fp, two.fp)
     np.testing.assert_array_equal(one.conf, two.conf)
-    assert all((a is None and b is None) or np.array_equal(a.x, b.x) for a, b in zip(one.graphs, two.graphs))
+    assert all((a is None and b is None) or np.array_equal(a.x, b.x) for a, b in zip(one.graphs, two.graphs, strict=True))
