@@ -61,7 +61,7 @@ REPRESENTATIONS = ("pretrained_anchor", "pretrained_latents", "pretrained_concat
 #: (``chmr_sklearn/pretrained/default.json``). ``new``: the issue-12 recipe options.
 RECIPES: dict[str, dict[str, Any]] = {
     "old": {"lr": 1e-3, "batch_size": 512},
-    "new": {"lr": 1e-3, "batch_size": 512, "profiled_per_batch": 64, "graph_mol_knn": 5,
+    "new": {"lr": 1e-3, "batch_size": 512, "profiled_per_batch": 32, "graph_mol_knn": 5,
             "sca_propagated": True, "lr_schedule": "warmup_cosine", "warmup_epochs": 1.0, "lr_floor": 0.05},
 }
 
