@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -51,10 +52,6 @@ class ModelPlugin(WorkerPlugin):
         _JOBS.pop(self.key, None)
 
 
-def _plugin_name(key: str) -> str:
-    return f"chmr-streaming-{key[:16]}"
-
-
 def _load(key: str, payload: bytes) -> _Job:
     job = _JOBS.get(key)
     if job is None:
@@ -63,10 +60,10 @@ def _load(key: str, payload: bytes) -> _Job:
     return job
 
 
-def _job(key: str) -> _Job:
+def _job(key: str, plugin: str) -> _Job:
     job = _JOBS.get(key)
-    if job is None:  # the plugin's set-up has not run on this worker (yet): load from it
-        job = _load(key, get_worker().plugins[_plugin_name(key)].payload)
+    if job is None:  # the plugin's set-up has not run on this worker (yet), or another run's teardown
+        job = _load(key, get_worker().plugins[plugin].payload)  # removed it: load from this run's plugin
     return job
 
 
@@ -75,15 +72,16 @@ def load_counts() -> dict[str, int]:
     return dict(_LOADS)
 
 
-def _run_piece(key: str, f: InputFile, piece: Piece, work: str) -> list[ChunkResult]:
-    job = _job(key)
+def _run_piece(key: str, plugin: str, f: InputFile, piece: Piece, work: str) -> list[ChunkResult]:
+    job = _job(key, plugin)
     table = read_piece(f, piece)
     part = part_path(Path(work), piece.file_index, piece.chunk)
     return [process_chunk(job, table, f.smiles_col, part, piece.file_index, piece.chunk, piece.first_row)]
 
 
-def _run_file(key: str, f: InputFile, file_index: int, chunk_size: int, work: str) -> list[ChunkResult]:
-    job, results, failed = _job(key), [], False
+def _run_file(key: str, plugin: str, f: InputFile, file_index: int, chunk_size: int,
+              work: str) -> list[ChunkResult]:
+    job, results, failed = _job(key, plugin), [], False
     for k, table in enumerate(iter_chunks(f, chunk_size)):
         part = part_path(Path(work), file_index, k)
         results.append(process_chunk(job, table, f.smiles_col, part, file_index, k, k * chunk_size, scan_only=failed))
@@ -131,12 +129,12 @@ def run_on_cluster(job: _Job, files: list[InputFile], work: Path, chunk_size: in
             else:
                 results.append(done)
     log(verbose, f"{len(results)} chunk(s) already done; {len(tasks)} task(s) to run on {client.scheduler.address}")
-    name = _plugin_name(key)
+    name = f"chmr-streaming-{key[:16]}-{uuid.uuid4().hex[:8]}"  # one per run, even for the same model
     futures = []
     try:
         if tasks:
             client.register_plugin(ModelPlugin(key, payload), name=name)
-            futures = [client.submit(func, key, *args, pure=False, retries=_RETRIES, priority=-n)
+            futures = [client.submit(func, key, name, *args, pure=False, retries=_RETRIES, priority=-n)
                        for n, (func, args) in enumerate(tasks)]
             started, done = time.perf_counter(), 0
             for future in as_completed(futures):
