@@ -238,6 +238,7 @@ def soak_summary(result: dict) -> dict:
     dict
         ``warmup_molecules``, ``slope_mb_per_10k``, ``rise_mb`` (slope times span),
         ``noise_mb``, ``flat`` (bool, or None with fewer than 5 samples after warm-up),
+        ``rise_second_half_mb`` (the same fit over the second half: does growth stop?),
         ``hit_rate`` (memory hits / lookups), ``revisit_hit_rate`` (memory hits / revisits),
         ``disk_mb``, ``disk_kb_per_molecule``, ``mol_per_s``, ``rss_peak_mb``.
 
@@ -257,15 +258,18 @@ def soak_summary(result: dict) -> dict:
     tail = samples[first:]
     last = samples[-1]
     out = {"warmup_molecules": tail[0]["distinct"] if tail else None, "n_after_warmup": len(tail),
-           "slope_mb_per_10k": None, "rise_mb": None, "noise_mb": None, "flat": None}
+           "slope_mb_per_10k": None, "rise_mb": None, "noise_mb": None, "flat": None, "rise_second_half_mb": None}
     if len(tail) >= 5:
         x = np.array([s["distinct"] for s in tail], dtype=float)
         y = np.array([s["rss_mb"] for s in tail])
         slope, intercept = np.polyfit(x, y, 1)
         noise = float(np.std(y - (slope * x + intercept)))
         rise = float(slope * (x[-1] - x[0]))
+        half = len(x) // 2  # growth that stops (allocator high-water marks) vs growth that goes on
+        late = float(np.polyfit(x[half:], y[half:], 1)[0] * (x[-1] - x[half])) if len(x) - half >= 3 else None
         out.update(slope_mb_per_10k=float(slope * 1e4), rise_mb=rise, noise_mb=noise,
-                   flat=bool(abs(rise) <= 2 * noise + 1.0))  # +1 MB: allocator granularity
+                   flat=bool(abs(rise) <= 2 * noise + 1.0),  # +1 MB: allocator granularity
+                   rise_second_half_mb=late)
     lookups = last["hits"] + last["misses"]
     out.update(
         hit_rate=last["hits"] / lookups if lookups else None,
@@ -306,6 +310,8 @@ def render_soak(result: dict, *, command: str = "", counts: dict | None = None) 
         f"| RSS slope after warm-up (from {_fmt(s['warmup_molecules'], ',')} molecules) | "
         f"{_fmt(s['slope_mb_per_10k'], '+.2f')} MB per 10,000 molecules: rise {_fmt(s['rise_mb'], '+.1f')} MB "
         f"vs noise (sd) {_fmt(s['noise_mb'], '.1f')} MB: **{verdict}** |",
+        f"| RSS rise over the second half of the requests after warm-up (linear fit) | "
+        f"{_fmt(s['rise_second_half_mb'], '+.1f')} MB |",
         f"| peak RSS (this process / featurization workers) | {_fmt(s['rss_peak_mb'])} MB / "
         f"{_fmt(s['children_rss_peak_mb'])} MB |",
         f"| in-memory cache hit rate (all lookups / revisits) | {_fmt(_pct(s['hit_rate']))} % / "
