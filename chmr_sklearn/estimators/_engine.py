@@ -406,7 +406,7 @@ class EmbeddingEngine:
         lat = rows[:, n_fp:]
         anchor = (lat[:, :d].astype(np.float64) + lat[:, d : 2 * d] + lat[:, 2 * d :]).astype(
             np.float64 if self.precision == "float64" else np.float32)
-        with torch.no_grad():
+        with torch.inference_mode():
             return self.inference_model().tree_vq.route(torch.from_numpy(anchor).to(self.device)).cpu().numpy()
 
     # ---- cache keys -----------------------------------------------------------------------
@@ -467,7 +467,7 @@ def _encode(model: torch.nn.Module, feats, batch_size: int, device: torch.device
 
     latents = []
     exact = deterministic() if device.type != "cpu" else contextlib.nullcontext()
-    with torch.no_grad(), exact:  # the model casts its inputs to its own dtype
+    with torch.inference_mode(), exact:  # no autograd bookkeeping; the model casts inputs to its dtype
         for start in range(0, len(feats), batch_size):
             idx = np.arange(start, min(start + batch_size, len(feats)))
             z = model.encode(**feats.torch_batch(idx, device))
