@@ -28,10 +28,11 @@ not used here (its persistent ``cache_dir``, when set, is).
 
 from __future__ import annotations
 
+from ._files import check_same_columns, empty_table, expand_inputs, iter_chunks, open_input, plan_pieces, read_piece
 from ._jobs import EmbedJob, PredictJob
-from ._run import EmbedSummary, InvalidRowsError, run
+from ._run import EmbedSummary, InvalidRowsError, check_chunk_size, run
 
-__all__ = ["EmbedSummary", "InvalidRowsError", "embed_file", "predict_file"]
+__all__ = ["EmbedSummary", "InvalidRowsError", "embed_file", "predict_file", "read_chunks"]
 
 _SCHEDULER_DOC = """scheduler : None, distributed.Client or str, default=None
         ``None``: this process. A client, or a scheduler address (``"tcp://host:8786"``): one Dask
@@ -170,6 +171,65 @@ def predict_file(estimator, input_path, output_path, *, smiles_col: str | None =
         raise ValueError(f"smiles_col must name a column of the file, got {col!r}.")
     return run(job, input_path, output_path, smiles_col=col, chunk_size=chunk_size, resume=resume,
                verbose=verbose, scheduler=scheduler)
+
+
+def read_chunks(input_path, *, smiles_col: str = "smiles", chunk_size: int = 10_000):
+    """The input file(s) as a lazy ``dask.dataframe``, one partition per chunk of :func:`embed_file`.
+
+    Partition *k* of a file holds exactly the rows of its chunk *k* (columns as
+    :func:`embed_file` copies them: text as written, Parquet with its types); the index counts
+    rows from 0 within each file. A gzip file cannot be read from the middle, so it is one
+    partition. Use it to run your own per-partition code on the same partitions, e.g.
+    ``read_chunks(...).map_partitions(...)``; needs ``chmr_sklearn[dask]``.
+
+    Parameters
+    ----------
+    input_path : str, Path, glob pattern or list of them
+        As for :func:`embed_file`.
+    smiles_col : str, default="smiles"
+        The column that must be present (a SMILES file's first column gets this name).
+    chunk_size : int, default=10_000
+        Rows per partition.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = Path(d, "in.smi").write_text("CCO ethanol\\nc1ccccc1O phenol\\nCCN\\n")
+    ...     frame = read_chunks(Path(d, "in.smi"), chunk_size=2)
+    ...     print(frame.npartitions, frame.compute(scheduler="sync")["smiles"].tolist())
+    2 ['CCO', 'c1ccccc1O', 'CCN']
+    """
+    try:
+        import dask.dataframe as dd
+    except ImportError as err:  # pragma: no cover - depends on the installation
+        raise ImportError(f"read_chunks needs dask: pip install 'chmr_sklearn[dask]'. ({err})") from err
+    check_chunk_size(chunk_size)
+    files = [open_input(p, smiles_col) for p in expand_inputs(input_path)]
+    check_same_columns(files)
+    units = []
+    for i, f in enumerate(files):
+        units += [(f, piece) for piece in plan_pieces(f, i, chunk_size)] if f.seekable else [(f, None)]
+    meta = empty_table(files[0]).to_pandas()
+    return dd.from_map(_partition, units, meta=meta, enforce_metadata=False)
+
+
+def _partition(unit):
+    import pandas as pd
+    import pyarrow as pa
+
+    f, piece = unit
+    if piece is None:  # a gzip file: all its chunks, in one pass
+        table = pa.concat_tables(list(iter_chunks(f, 1 << 16)))
+        return table.to_pandas()
+    frame = read_piece(f, piece).to_pandas()
+    frame.index = pd.RangeIndex(piece.first_row, piece.first_row + len(frame))
+    return frame
 
 
 embed_file.__doc__ = embed_file.__doc__.replace("{scheduler}", _SCHEDULER_DOC)

@@ -68,3 +68,18 @@ def test_globs_expand_in_name_order_and_gzip_reads_in_one_pass(tmp_path):
         expand_inputs(str(tmp_path / "*.csv"))
     f = open_input(tmp_path / "a.smi.gz", "smiles")
     assert not f.seekable and [t.column("name").to_pylist() for t in iter_chunks(f, 1)] == [["x"], ["y"]]
+
+
+def test_read_chunks_gives_the_chunks_as_dask_partitions(tmp_path):
+    from chmr_sklearn.streaming import read_chunks
+
+    (tmp_path / "a.csv").write_text("id,smiles\n" + "".join(f"{i},{'C' * (i + 1)}O\n" for i in range(7)))
+    (tmp_path / "b.csv").write_text("id,smiles\n")
+    (tmp_path / "c.csv.gz").write_bytes(gzip.compress(b"id,smiles\n9,CCN\n10,CCCN\n"))
+    frame = read_chunks([tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv.gz"], chunk_size=3)
+    assert frame.npartitions == 3 + 1 + 1  # a.csv: 3 chunks, the empty b.csv: 1, the gzip file: 1
+    parts = [frame.get_partition(k).compute(scheduler="sync") for k in range(frame.npartitions)]
+    assert [len(p) for p in parts] == [3, 3, 1, 0, 2]
+    assert parts[1].index.tolist() == [3, 4, 5] and parts[1]["id"].tolist() == ["3", "4", "5"]
+    whole = frame.compute(scheduler="sync")
+    assert whole["smiles"].tolist() == [f"{'C' * (i + 1)}O" for i in range(7)] + ["CCN", "CCCN"]
