@@ -127,3 +127,6 @@ def test_soak_summary_tells_a_leak_from_noise():
     assert noisy["flat"] is True and abs(noisy["slope_mb_per_10k"]) < 5
     assert leaking["flat"] is False and 15 < leaking["slope_mb_per_10k"] < 25
     assert noisy["warmup_molecules"] == 4000  # never before 10 % of the requests
+    assert noisy["plateau"] is False and leaking["plateau"] is False
+    stepped = soak_summary(result(lambda i: 800 + (60 if i > 15 else 0) + 5 * rng.standard_normal()))
+    assert stepped["flat"] is False and stepped["plateau"] is True  # grew once (high-water mark), then flat

@@ -239,6 +239,7 @@ def soak_summary(result: dict) -> dict:
         ``warmup_molecules``, ``slope_mb_per_10k``, ``rise_mb`` (slope times span),
         ``noise_mb``, ``flat`` (bool, or None with fewer than 5 samples after warm-up),
         ``rise_second_half_mb`` (the same fit over the second half: does growth stop?),
+        ``plateau`` (not flat overall, but the second half's rise is within the noise),
         ``hit_rate`` (memory hits / lookups), ``revisit_hit_rate`` (memory hits / revisits),
         ``disk_mb``, ``disk_kb_per_molecule``, ``mol_per_s``, ``rss_peak_mb``.
 
@@ -258,7 +259,8 @@ def soak_summary(result: dict) -> dict:
     tail = samples[first:]
     last = samples[-1]
     out = {"warmup_molecules": tail[0]["distinct"] if tail else None, "n_after_warmup": len(tail),
-           "slope_mb_per_10k": None, "rise_mb": None, "noise_mb": None, "flat": None, "rise_second_half_mb": None}
+           "slope_mb_per_10k": None, "rise_mb": None, "noise_mb": None, "flat": None, "rise_second_half_mb": None,
+           "plateau": None}
     if len(tail) >= 5:
         x = np.array([s["distinct"] for s in tail], dtype=float)
         y = np.array([s["rss_mb"] for s in tail])
@@ -267,9 +269,10 @@ def soak_summary(result: dict) -> dict:
         rise = float(slope * (x[-1] - x[0]))
         half = len(x) // 2  # growth that stops (allocator high-water marks) vs growth that goes on
         late = float(np.polyfit(x[half:], y[half:], 1)[0] * (x[-1] - x[half])) if len(x) - half >= 3 else None
-        out.update(slope_mb_per_10k=float(slope * 1e4), rise_mb=rise, noise_mb=noise,
-                   flat=bool(abs(rise) <= 2 * noise + 1.0),  # +1 MB: allocator granularity
-                   rise_second_half_mb=late)
+        flat = abs(rise) <= 2 * noise + 1.0  # +1 MB: allocator granularity
+        out.update(slope_mb_per_10k=float(slope * 1e4), rise_mb=rise, noise_mb=noise, flat=bool(flat),
+                   rise_second_half_mb=late,
+                   plateau=bool(not flat and late is not None and abs(late) <= 2 * noise + 1.0))
     lookups = last["hits"] + last["misses"]
     out.update(
         hit_rate=last["hits"] / lookups if lookups else None,
@@ -299,6 +302,8 @@ def render_soak(result: dict, *, command: str = "", counts: dict | None = None) 
     s, cfg, m = soak_summary(result), result["settings"], result["machine"]
     samples = result["samples"]
     verdict = {True: "flat within noise", False: "NOT flat", None: "too few samples after warm-up to say"}[s["flat"]]
+    if s.get("plateau"):
+        verdict = "NOT flat overall, but flat within noise over the second half (growth stopped)"
     lines = [
         "# Soak: one transformer, many requests, bounded memory", "",
         f"One `CHMRTransformer(cache_size={cfg['cache_size_mb']:g}"
