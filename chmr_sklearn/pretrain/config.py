@@ -105,6 +105,9 @@ class PretrainConfig:
         for name in ("profiled_per_batch", "graph_mol_knn", "warmup_epochs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}.")
+        if self.sca_propagated and self.fill != "propagate":
+            raise ValueError(f"sca_propagated=True aligns molecules with their propagated profiles: it needs "
+                             f"fill='propagate', got fill={self.fill!r}.")
         if not 0.0 <= self.lr_floor <= 1.0:
             raise ValueError(f"lr_floor must be in [0, 1], got {self.lr_floor!r}.")
 

@@ -88,6 +88,8 @@ def test_warmup_cosine_schedule():
     assert official(0) == 1.0 and official(100) == pytest.approx(np.cos(np.pi * 7 / 16))
     with pytest.raises(ValueError, match="lr_schedule"):
         PretrainConfig(lr_schedule="step")
+    with pytest.raises(ValueError, match="fill='propagate'"):
+        PretrainConfig(sca_propagated=True, fill="mean")
 
 
 def test_new_recipe_trains_and_old_checkpoints_still_resume(tmp_path):
