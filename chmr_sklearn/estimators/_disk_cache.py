@@ -95,7 +95,7 @@ class CacheWarning(UserWarning):
     >>> import tempfile, warnings
     >>> with tempfile.TemporaryDirectory() as d:
     ...     with EmbeddingCache(d, "old", {"chmr_sklearn": "0.0.1"}, width=3) as cache:
-    ...         cache.put(["CCO"], np.zeros((1, 3), dtype=np.float32))
+    ...         _ = cache.put(["CCO"], np.zeros((1, 3), dtype=np.float32))
     ...     with warnings.catch_warnings(record=True) as caught:
     ...         warnings.simplefilter("always")
     ...         with EmbeddingCache(d, "new", {"chmr_sklearn": "0.2.0"}, width=3) as cache:
@@ -131,7 +131,7 @@ class EmbeddingCache:
     >>> import tempfile, numpy as np
     >>> with tempfile.TemporaryDirectory() as d:
     ...     with EmbeddingCache(d, "ns", {"model": "m"}, width=3) as cache:
-    ...         cache.put(["CCO"], np.array([[1.0, 2.0, 3.0]], dtype=np.float32))
+    ...         _ = cache.put(["CCO"], np.array([[1.0, 2.0, 3.0]], dtype=np.float32))
     ...     with EmbeddingCache(d, "ns", {"model": "m"}, width=3) as cache:
     ...         cache.get(["CCO", "CCN"])
     {'CCO': array([1., 2., 3.], dtype=float32)}
