@@ -112,10 +112,17 @@ def run_on_cluster(job: _Job, files: list[InputFile], work: Path, chunk_size: in
                    scheduler) -> list[ChunkResult]:
     """Every chunk of every file as Dask tasks; results in no particular order."""
     client, own = _client(scheduler)
+    try:
+        return _run(client, job, files, work, chunk_size, verbose)
+    finally:
+        if own:
+            client.close()
+
+
+def _run(client: Client, job: _Job, files: list[InputFile], work: Path, chunk_size: int,
+         verbose: int) -> list[ChunkResult]:
     work = work.resolve()
     files = [InputFile(f.path.resolve(), f.kind, f.gz, f.columns, f.smiles_col, f.header) for f in files]
-    payload = pickle.dumps(job.for_cluster(), protocol=pickle.HIGHEST_PROTOCOL)
-    key = hashlib.sha256(payload).hexdigest()
     results: list[ChunkResult] = []
     tasks = []  # (function, args) still to run
     for i, f in enumerate(files):
@@ -129,30 +136,29 @@ def run_on_cluster(job: _Job, files: list[InputFile], work: Path, chunk_size: in
             else:
                 results.append(done)
     log(verbose, f"{len(results)} chunk(s) already done; {len(tasks)} task(s) to run on {client.scheduler.address}")
+    if not tasks:
+        return results
+    payload = pickle.dumps(job.for_cluster(), protocol=pickle.HIGHEST_PROTOCOL)
+    key = hashlib.sha256(payload).hexdigest()
     name = f"chmr-streaming-{key[:16]}-{uuid.uuid4().hex[:8]}"  # one per run, even for the same model
     futures = []
     try:
-        if tasks:
-            client.register_plugin(ModelPlugin(key, payload), name=name)
-            futures = [client.submit(func, key, name, *args, pure=False, retries=_RETRIES, priority=-n)
-                       for n, (func, args) in enumerate(tasks)]
-            started, done = time.perf_counter(), 0
-            for future in as_completed(futures):
-                chunk_results = future.result()
-                future.release()  # the worker may forget it: a lost worker then reruns nothing done
-                results += chunk_results
-                done += 1
-                rows = sum(r.n_rows for r in chunk_results)
-                log(verbose, f"task {done}/{len(tasks)}: {rows} rows, {time.perf_counter() - started:.0f} s")
+        client.register_plugin(ModelPlugin(key, payload), name=name)
+        futures = [client.submit(func, key, name, *args, pure=False, retries=_RETRIES, priority=-n)
+                   for n, (func, args) in enumerate(tasks)]
+        started = time.perf_counter()
+        for done, future in enumerate(as_completed(futures), start=1):
+            chunk_results = future.result()
+            future.release()  # the worker may forget it: a lost worker then reruns nothing done
+            results += chunk_results
+            rows = sum(r.n_rows for r in chunk_results)
+            log(verbose, f"task {done}/{len(tasks)}: {rows} rows, {time.perf_counter() - started:.0f} s")
     except BaseException:
         client.cancel([f for f in futures if not f.done()])
         raise
     finally:
-        if tasks:
-            try:
-                client.unregister_worker_plugin(name)
-            except Exception:  # noqa: BLE001 - a lost cluster must not hide the real error
-                pass
-        if own:
-            client.close()
+        try:
+            client.unregister_worker_plugin(name)
+        except Exception:  # noqa: BLE001 - a lost cluster must not hide the real error
+            pass
     return results
