@@ -310,7 +310,9 @@ def cluster_section(c: dict) -> list[str]:
         (f"The first {c['rows']:,} rows, chunks of {c['chunk_size']:,}, disk cache off, `precision="
          f"'{c['precision']}'`: `embed_file(t, ...)` in one process with `n_jobs=2` featurization workers, then "
          "`embed_file(t, ..., scheduler=client)` on `LocalCluster(n_workers=2, threads_per_worker=1, "
-         f"processes=True)`: the same 2 cores. Load average after the runs: {c['load']}."),
+         f"processes=True)`: the same 2 cores. Load average after the runs: {c['load']}"
+         + (f"; run {c['date']} on {c['cpus']} logical cores (separately from the stream above)." if c.get("date")
+            else ".")),
         "",
         "| run | s | rows/s | peak RSS MiB |",
         "|---|---:|---:|---|",
