@@ -329,3 +329,32 @@ def test_loading_the_pretrained_model_leaves_the_global_rng_alone(smiles_200):
     before = torch.get_rng_state()
     CHMRTransformer().fit(smiles_200[:3]).transform(smiles_200[:3])
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_worker_processes_only_when_they_pay_off(smiles_200, monkeypatch):
+    # Small inputs stay in this process; a cold pool (workers to start: seconds) needs 4x more.
+    import joblib
+
+    from chmr_sklearn.estimators import _engine
+
+    X = smiles_200[:20]
+    expected = CHMRTransformer(n_jobs=1).fit(X).transform(X)
+    tasks = []
+
+    def serial_parallel(n_jobs):  # joblib.Parallel stand-in: runs the worker tasks here, in order
+        def run(calls):
+            calls = list(calls)
+            tasks.append((n_jobs, len(calls)))
+            return [func(*args, **kwargs) for func, args, kwargs in calls]
+        return run
+
+    monkeypatch.setattr(joblib, "Parallel", serial_parallel)
+    monkeypatch.setattr(_engine, "_MIN_PARALLEL", 10)
+    monkeypatch.setattr(_engine, "_TASK_SIZE", 8)
+    monkeypatch.setattr(_engine, "_pool_running", lambda: False)
+    CHMRTransformer(n_jobs=2).fit(X).transform(X)  # 20 < 4 x 10: no workers started
+    assert tasks == []
+    monkeypatch.setattr(_engine, "_pool_running", lambda: True)
+    got = CHMRTransformer(n_jobs=2).fit(X).transform(X)
+    assert tasks == [(2, 3)]  # 3 tasks of <= 8 molecules for 2 workers
+    assert_consistent(got, expected)
