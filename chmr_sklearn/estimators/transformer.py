@@ -67,7 +67,8 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         ``"nan"`` gives NaN rows (and tree code -1) for invalid molecules.
     n_jobs : int, optional
         Worker processes that featurize *and* encode (one torch thread each), used when at
-        least a few hundred molecules are new. ``None`` uses the cores the way torch does:
+        least 512 molecules are new (2,048 while joblib's worker pool is not yet running:
+        starting a worker costs seconds). ``None`` uses the cores the way torch does:
         as many workers as ``torch.get_num_threads()`` (the physical cores unless
         ``OMP_NUM_THREADS`` / ``torch.set_num_threads`` say otherwise; 1 inside a joblib
         worker), or the ``n_jobs`` of an active ``joblib.parallel_config``. ``1``: everything
