@@ -15,6 +15,7 @@ Usage::
 
     CHMR_DATA_HOME=../shared/data nice -n 15 python benchmarks/head_defaults.py            # all 10 sets
     CHMR_DATA_HOME=../shared/data python benchmarks/head_defaults.py --quick --datasets freesolv bace
+    python benchmarks/head_defaults.py --from-json run.json --notes notes.md   # re-render with a recommendation
 """
 
 from __future__ import annotations
@@ -214,6 +215,8 @@ def write(report: dict, out: Path) -> None:
         "RF = random forest on the 1191 bits (500 trees, default leaf size), the bar to beat. Bold = best variant of the column.",
         "",
     ]
+    if meta.get("notes"):
+        lines += ["## Recommendation", "", meta["notes"].strip(), ""]
     for kind, variants in (("regression", REG_VARIANTS), ("classification", CLS_VARIANTS)):
         lines += _section(results, kind, variants, len(meta["seeds"]))
     if meta.get("pending"):
@@ -231,7 +234,16 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="10 epochs, 50 trees (a smoke run)")
     ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "chmr_head_defaults_cache")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--notes", type=Path, help="a Markdown paragraph to print as the recommendation")
+    ap.add_argument("--from-json", type=Path, metavar="RUN.json",
+                    help="only re-render --out (+ .json) from a run's JSON, e.g. with --notes")
     args = ap.parse_args(argv)
+    if args.from_json:
+        report = json.loads(args.from_json.read_text())
+        if args.notes:
+            report["meta"]["notes"] = args.notes.read_text()
+        write(report, args.out or RESULTS)
+        return
     out = args.out or (Path(tempfile.gettempdir()) / "head_defaults_quick.md" if args.quick else RESULTS)
     torch.set_num_threads(1)  # one torch thread: faster per epoch on a loaded 2-core machine
     start = time.perf_counter()
