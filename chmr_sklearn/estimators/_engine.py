@@ -51,6 +51,8 @@ TRANSFORM_CHUNK = 8192
 # ~300 mol/s in one process vs ~450 in two only win back past ~2,000 molecules.
 _MIN_PARALLEL = 512
 _COLD_FACTOR = 4
+# n_jobs=None never starts more workers than this (each holds torch + the encoder, ~300 MB).
+_MAX_DEFAULT_WORKERS = 8
 # Molecules per worker task: small enough to balance 2 cores at a chunk's end, large enough
 # for efficient GNN batches.
 _TASK_SIZE = 256
@@ -206,8 +208,9 @@ def effective_workers(n_jobs: int | None) -> int:
 
     ``None`` uses as many workers as torch uses intra-op threads (``torch.get_num_threads()``:
     the physical cores by default, ``OMP_NUM_THREADS`` or ``torch.set_num_threads`` when
-    set, 1 inside a joblib worker that limits threads), unless a joblib
-    ``parallel_config(n_jobs=...)`` is active; otherwise joblib's meaning (``-1``: every core).
+    set, 1 inside a joblib worker that limits threads), at most 8 (each worker holds its own
+    torch and encoder, ~300 MB), unless a joblib ``parallel_config(n_jobs=...)`` is active;
+    otherwise joblib's meaning (``-1``: every core).
 
     Examples
     --------
@@ -221,7 +224,7 @@ def effective_workers(n_jobs: int | None) -> int:
         backend, configured = get_active_backend()
         if configured is not None and configured != 1 and getattr(backend, "nesting_level", 0) == 0:
             return max(1, effective_n_jobs(configured))
-        return max(1, torch.get_num_threads())
+        return max(1, min(torch.get_num_threads(), _MAX_DEFAULT_WORKERS))
     return max(1, effective_n_jobs(n_jobs))
 
 

@@ -71,7 +71,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         starting a worker costs seconds). ``None`` uses the cores the way torch does:
         as many workers as ``torch.get_num_threads()`` (the physical cores unless
         ``OMP_NUM_THREADS`` / ``torch.set_num_threads`` say otherwise; 1 inside a joblib
-        worker), or the ``n_jobs`` of an active ``joblib.parallel_config``. ``1``: everything
+        worker), at most 8, or the ``n_jobs`` of an active ``joblib.parallel_config``. ``1``: everything
         in this process. ``-1``: every logical core.
     device : str, default="auto"
         Torch device; ``"auto"`` picks CUDA when available.

@@ -358,3 +358,17 @@ def test_worker_processes_only_when_they_pay_off(smiles_200, monkeypatch):
     got = CHMRTransformer(n_jobs=2).fit(X).transform(X)
     assert tasks == [(2, 3)]  # 3 tasks of <= 8 molecules for 2 workers
     assert_consistent(got, expected)
+
+
+def test_default_n_jobs_follows_torch_threads(monkeypatch):
+    import joblib
+    import torch
+
+    from chmr_sklearn.estimators._engine import effective_workers
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert effective_workers(None) == 2 and effective_workers(1) == 1
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 64)
+    assert effective_workers(None) == 8  # capped: every worker holds its own torch + encoder
+    with joblib.parallel_config(n_jobs=3):
+        assert effective_workers(None) == 3
