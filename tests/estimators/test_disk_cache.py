@@ -254,3 +254,43 @@ def test_rows_of_an_older_package_version_are_ignored_with_a_warning(filled, tmp
         got = CHMRTransformer(cache_dir=mine).fit(X).transform(X)
     assert count_compute == [[to_smiles(s) for s in X]]  # recomputed, not read from the 0.1.0 rows
     np.testing.assert_allclose(got, emb, rtol=1e-5, atol=1e-6)
+
+
+_WRITER = textwrap.dedent("""
+    import hashlib, sys, time, pathlib
+    import numpy as np
+    from chmr_sklearn.estimators._disk_cache import EmbeddingCache
+    directory, keys, go = sys.argv[1], pathlib.Path(sys.argv[2]).read_text().splitlines(), pathlib.Path(sys.argv[3])
+    def rows_of(ks):
+        return np.array([np.random.default_rng(int(hashlib.sha256(k.encode()).hexdigest()[:8], 16)).random(8)
+                         for k in ks], dtype=np.float32)
+    while not go.exists():
+        time.sleep(0.005)
+    for k in keys:  # one molecule per open + transaction: the most interleaving there can be
+        with EmbeddingCache(directory, "ns", {"v": 1}, width=8) as cache:
+            if k not in cache.get([k]):
+                cache.put([k], rows_of([k]))
+""")
+
+
+def test_four_writers_creating_one_file_at_once_lose_nothing(wehi_smiles, tmp_path):
+    # four processes (~8 s of CPU), 800 transactions on a file they create together
+    import hashlib
+
+    procs = []
+    for w in range(4):  # overlapping halves: each molecule is written by two processes
+        keys = tmp_path / f"keys{w}.txt"
+        keys.write_text("\n".join(wehi_smiles[100 * w : 100 * w + 200]))
+        procs.append(subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path / "c"), str(keys),
+                                       str(tmp_path / "go")], stderr=subprocess.PIPE, text=True))
+    (tmp_path / "go").touch()
+    for proc in procs:
+        _, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err
+    everything = list(dict.fromkeys(wehi_smiles[:500]))
+    with EmbeddingCache(tmp_path / "c", "ns", {"v": 1}, width=8) as cache:
+        got = cache.get(everything)
+    assert len(got) == len(everything)
+    for k in everything:
+        seed = int(hashlib.sha256(k.encode()).hexdigest()[:8], 16)
+        assert got[k].tobytes() == np.random.default_rng(seed).random(8).astype(np.float32).tobytes()
