@@ -3,7 +3,14 @@
 One function per step: :func:`load_split` (load + the benchmark split), :func:`embed` (once per
 dataset), :func:`grid_then_seeds` (grid on validation, then every seed), :func:`fit_chemprop`
 (chemprop's own CLI on the same indices) and :func:`write_report`; :func:`run_downstream`
-chains them (``chmr benchmark`` and ``benchmarks/downstream.py`` call it).
+chains them (``chmr benchmark`` and ``benchmarks/downstream.py`` call it); :func:`merge_runs`
+combines runs split over processes.
+
+Soak benchmark (``benchmarks/soak.py``): :func:`soak_corpus` (every real molecule available
+offline), :func:`run_soak` (one transformer, many requests, RSS and cache counters after each),
+:func:`soak_summary` and :func:`render_soak`. The other benchmark scripts' logic lives in the
+private modules ``_speed``, ``_quality``, ``_ablations`` and ``_machine`` (machine line, plain
+RDKit reference), so every script in ``benchmarks/`` is a thin command line.
 
 Examples
 --------
