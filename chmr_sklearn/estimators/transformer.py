@@ -298,19 +298,6 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         raise_for_invalid(np.array([k is not None for k in keys], dtype=bool), entries, self.on_invalid)
         return engine.embed(keys, codes=codes)
 
-    # Hooks of chmr_sklearn.streaming (kept until it calls _engine() itself).
-    def _keys(self, entries) -> list[str | None]:
-        return self._engine().keys(entries)
-
-    def _embed_keys(self, keys, *, codes: bool = False):
-        return self._engine().embed(keys, codes=codes)
-
-    def _embedding_settings(self, seed: int | None = None) -> dict:
-        settings = self._engine().settings()
-        if seed is not None:
-            settings["conformer_seed"] = seed
-        return settings
-
     def cache_info(self) -> CacheInfo:
         """Hits, misses and size of the in-memory cache, like ``functools.lru_cache``'s.
 

@@ -105,12 +105,12 @@ def test_keys_differ_by_model_precision_and_seed(filled, tmp_path, count_compute
     path = save_checkpoint(tmp_path / "other.pt", config=ckpt.config, spec=ckpt["spec"], model_state=state,
                            scaler=ckpt["scaler"])
     other = CHMRTransformer(pretrained=str(path), cache_dir=cache_dir).fit(X)
-    settings = [t._embedding_settings() for t in (base, f64, seeded, other)]
+    settings = [t._engine().settings() for t in (base, f64, seeded, other)]
     assert len({repr(sorted(s.items())) for s in settings}) == 4
     assert settings[3]["model_sha256"] != settings[0]["model_sha256"]
     refit = clone(base).fit(X)
-    refit._embedding_settings()
-    assert refit.set_params(pretrained=str(path)).fit(X)._embedding_settings() == settings[3]  # refit re-hashes
+    refit._engine().settings()
+    assert refit.set_params(pretrained=str(path)).fit(X)._engine().settings() == settings[3]  # refit re-hashes
     assert base.transform(X).tobytes() == emb.tobytes() and not count_compute
     got_other = other.transform(X[:2])
     got_f64 = f64.transform(X[:2])

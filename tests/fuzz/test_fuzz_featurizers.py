@@ -168,8 +168,9 @@ def test_containers_without_row_order_raise_regression(X):
 
 @pytest.fixture(scope="module")
 def transformers():
-    """The shipped model, without the cache so that every call really recomputes."""
-    return {mode: CHMRTransformer(on_invalid=mode, cache=False, device="cpu").fit(["CCO"])
+    """The shipped model, without the cache so that every call really recomputes; float64 so that
+    a row's numbers cannot depend on its batch (a shifted row would differ exactly)."""
+    return {mode: CHMRTransformer(on_invalid=mode, cache=False, device="cpu", precision="float64").fit(["CCO"])
             for mode in ("raise", "nan")}
 
 
@@ -179,7 +180,7 @@ def _check_transformer(transformers, batch, on_invalid, container):
     X = {"list": batch, "series": pd.Series(batch, index=index, dtype=object),
          "frame": pd.DataFrame({"id": range(len(batch)), "smiles": pd.Series(batch, dtype=object)})}[container]
     if container == "frame":
-        t = CHMRTransformer(on_invalid=on_invalid, cache=False, device="cpu").fit(X)
+        t = CHMRTransformer(on_invalid=on_invalid, cache=False, device="cpu", precision="float64").fit(X)
     if on_invalid == "raise" and _check_raise(lambda: t.transform(X), batch):
         return
     emb = t.transform(X)
