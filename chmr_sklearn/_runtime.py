@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-import signal
 from contextlib import contextmanager
 from typing import Iterator
 
 import torch
+
+from ._signals import reinstate_sigint_handler
 
 __all__ = ["resolve_device", "deterministic", "reinstate_sigint_handler"]
 
@@ -76,29 +77,3 @@ def deterministic() -> Iterator[None]:
                 enabled, warn_only, fill = _DET_STATE["saved"]
                 torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
                 det.fill_uninitialized_memory = fill
-
-
-def reinstate_sigint_handler() -> bool:
-    """Give Ctrl-C back to Python after RDKit calls that took it over.
-
-    RDKit (2026.03) installs its own C-level SIGINT handler while embedding or optimising a
-    conformer so that Ctrl-C can cancel the call, and leaves it in place afterwards: the next
-    Ctrl-C is then swallowed instead of raising ``KeyboardInterrupt``. Re-setting Python's
-    recorded handler re-installs Python's C-level trampoline. Only the main thread can set
-    signal handlers; elsewhere this does nothing and returns False.
-
-    Examples
-    --------
-    >>> import threading
-    >>> reinstate_sigint_handler() == (threading.current_thread() is threading.main_thread())
-    True
-    """
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return False
-    handler = signal.getsignal(signal.SIGINT)
-    if handler is None:  # installed outside Python: leave it alone
-        return False
-    signal.signal(signal.SIGINT, handler)
-    return True

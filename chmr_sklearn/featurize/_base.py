@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import StrOptions
 from tqdm.auto import tqdm
 
 from .._inputs import MoleculeColumn, check_molecule_input, raise_for_invalid
+from .._signals import reinstate_sigint_handler
 
 __all__ = ["MoleculeFeaturizer", "map_chunks"]
 
@@ -81,6 +82,9 @@ def map_chunks(
                 bar.update(stop - start)
     finally:
         bar.close()
+        # RDKit's conformer code leaves its own SIGINT handler installed, which would swallow
+        # the next Ctrl-C (e.g. during a head fit that follows the embedding).
+        reinstate_sigint_handler()
     return results
 
 

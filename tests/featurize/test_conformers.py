@@ -196,3 +196,30 @@ def test_bad_parameters():
         ConformerFeaturizer(method="unimol").fit(["CCO"])
     with pytest.raises(ValueError, match="max_attempts"):
         ConformerFeaturizer(max_attempts=0).fit(["CCO"])
+
+
+_CTRL_C_AFTER_EMBEDDING = """
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job may inherit SIG_IGN
+from chmr_sklearn.featurize import ConformerFeaturizer
+ConformerFeaturizer().transform({smiles!r})
+try:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(2)
+    print("swallowed")
+except KeyboardInterrupt:
+    print("raised")
+"""
+
+
+def test_ctrl_c_raises_after_conformer_embedding(real_smiles):
+    """RDKit's conformer code leaves its own SIGINT handler installed; a Ctrl-C after an
+    embedding (e.g. during the head fit that follows) must still raise KeyboardInterrupt."""
+    import subprocess
+    import sys
+
+    code = _CTRL_C_AFTER_EMBEDDING.format(smiles=real_smiles[:5])
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": root})
+    assert out.stdout.strip() == "raised", out.stderr[-2000:]
