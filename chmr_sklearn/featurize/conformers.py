@@ -195,8 +195,11 @@ class ConformerFeaturizer(MoleculeFeaturizer):
     def _embed(self, mol: Chem.Mol, params: list) -> bool:
         """Embed in place; ``True`` on success."""
         for p in params:
-            if rdDistGeom.EmbedMolecule(mol, p) >= 0:
-                break
+            try:
+                if rdDistGeom.EmbedMolecule(mol, p) >= 0:
+                    break
+            except RuntimeError:  # RDKit invariant violations, e.g. bounds of some metal chelates
+                return False
         else:
             return False
         if self.optimize is None:

@@ -223,3 +223,12 @@ def test_ctrl_c_raises_after_conformer_embedding(real_smiles):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": root})
     assert out.stdout.strip() == "raised", out.stderr[-2000:]
+
+
+def test_rdkit_invariant_violation_is_a_failed_conformer_not_a_crash():
+    # a real mercury chelate (LINCS perturbagen) on which RDKit 2026.03's distance-geometry
+    # bounds builder raises "Invariant Violation: bad lower bound"
+    smiles = "c1cc2c3c(c1)ccc[n+]3[Hg]1([O]2)[O]c2cccc3ccc[n+]1c23"
+    rows = ConformerFeaturizer().transform([smiles, "CCO"])
+    assert rows[0, -1] == 0.0 and np.isnan(rows[0, :-1]).all()  # conformer_ok = 0
+    assert rows[1, -1] == 1.0 and np.isfinite(rows[1]).all()
