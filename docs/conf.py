@@ -166,7 +166,7 @@ _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
 _LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
 # Sections of a results file that say how it was run rather than what it found.
 _RUN_DETAILS = re.compile(r"^(protocol|details|per dataset|machine load|other runs|commands?|corpus|set-?up|"
-                          r"environment|earlier invocation)", re.I)
+                          r"environment|earlier invocation|run\b)", re.I)
 # (page section, what it answers, result files in reading order); files not named go last.
 _RESULT_GROUPS = [
     ("Downstream tasks", "Test scores of CHMR's heads against a random forest and an MLP on the same "
