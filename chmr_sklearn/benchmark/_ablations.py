@@ -170,8 +170,8 @@ def pretrain_variant(ws: Workspace, name: str, corpora: dict, base: dict, log) -
     if kind == "random":
         # The same model build_model makes before the first pretraining step, never updated.
         trainer.spec_ = trainer._spec(corpus)
-        torch.manual_seed(config.seed)
-        trainer.model_ = build_model(trainer.spec_).eval()
+        seeded = torch.Generator().manual_seed(config.seed)  # as Pretrainer seeds its model
+        trainer.model_ = build_model(trainer.spec_, generator=seeded).eval()
         trainer.scaler_ = corpus.scaler
         trainer.history_ = []
     else:

@@ -82,8 +82,7 @@ def random_init_checkpoint(path: Path) -> Path:
     """The shipped architecture and conformer scaler with untrained weights (torch seed 0)."""
     ckpt = load_checkpoint(DEFAULT)
     spec = dict(ckpt["spec"], recon_dims=None)
-    torch.manual_seed(0)
-    model = build_model(spec)
+    model = build_model(spec, generator=torch.Generator().manual_seed(0))
     return save_checkpoint(path, config=ckpt.config, spec=spec, model_state=model.encoder_state_dict(),
                            scaler=ckpt["scaler"], meta={"note": "random-init control, never trained"})
 

@@ -86,8 +86,7 @@ def time_batches(corpus: PretrainCorpus, config: PretrainConfig, k: int) -> tupl
     """Seconds for the first ``k`` optimisation steps of epoch 1, as ``Pretrainer._epoch`` runs them."""
     trainer = Pretrainer(config, device="cpu", verbose=0)
     trainer.spec_ = trainer._spec(corpus)
-    torch.manual_seed(config.seed)
-    model = build_model(trainer.spec_).train()
+    model = build_model(trainer.spec_, generator=torch.Generator().manual_seed(config.seed)).train()
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     rng = np.random.default_rng([config.seed, 0])
     order = rng.permutation(len(corpus))
