@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from .._inputs import raise_for_invalid
-from .._runtime import reinstate_sigint_handler
 from ..featurize.molecular import (
     ConformerScaler,
     MolecularFeatures,
@@ -245,7 +244,6 @@ class PretrainCorpus:
                 conformer_method=config.conformer_method, conformer_hydrogens=config.conformer_hydrogens,
                 random_state=config.seed, n_jobs=n_jobs, verbose=verbose,
             )
-            reinstate_sigint_handler()  # RDKit's conformer code keeps Ctrl-C for itself otherwise
         raise_for_invalid(feats.valid, list(smiles), on_invalid)
         keep = np.flatnonzero(feats.valid)
         if len(keep) < 2:
