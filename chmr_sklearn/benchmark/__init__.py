@@ -9,8 +9,9 @@ combines runs split over processes.
 Soak benchmark (``benchmarks/soak.py``): :func:`soak_corpus` (every real molecule available
 offline), :func:`run_soak` (one transformer, many requests, RSS and cache counters after each),
 :func:`soak_summary` and :func:`render_soak`. The other benchmark scripts' logic lives in the
-private modules ``_speed``, ``_quality``, ``_ablations`` and ``_machine`` (machine line, plain
-RDKit reference), so every script in ``benchmarks/`` is a thin command line.
+private modules ``_speed``, ``_quality``, ``_ablations``, ``_selection`` (which checkpoint to
+ship, on validation splits) and ``_machine`` (machine line, plain RDKit reference), so every
+script in ``benchmarks/`` is a thin command line.
 
 Examples
 --------

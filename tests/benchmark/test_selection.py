@@ -1,0 +1,124 @@
+"""benchmarks/model_selection.py: a quick run's report, test rows never embedded, --reuse, the controls."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from chmr_sklearn.benchmark import _selection as S
+from chmr_sklearn.benchmark import load_split
+from chmr_sklearn.estimators.transformer import DEFAULT_MODEL
+from chmr_sklearn.pretrain.checkpoint import load_checkpoint
+
+REPO = Path(__file__).resolve().parents[2]
+NAMES = ["shipped", "random_init", "fingerprint"]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("model_selection", REPO / "benchmarks" / "model_selection.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """One quick run of the script on the shipped model; every embedded SMILES recorded."""
+    tmp = tmp_path_factory.mktemp("selection")
+    embedded = []
+    represent = S._represent
+
+    def recording(paths, smiles, cache_dir, n_jobs):
+        embedded.extend(smiles)
+        return represent(paths, smiles, cache_dir, n_jobs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(S, "_represent", recording)
+        _script().main(["--quick", f"--candidate=shipped={DEFAULT_MODEL}", "--out", str(tmp / "sel.md"),
+                        "--cache-dir", str(tmp / "cache")])
+    return tmp, json.loads((tmp / "sel.json").read_text()), set(embedded)
+
+
+def test_quick_run_reports_every_representation_with_scores_in_range(quick):
+    tmp, report, _ = quick
+    assert list(report["meta"]["candidates"]) == ["shipped"] and report["meta"]["quick"] is True
+    assert report["meta"]["sessions"][0]["cores"] >= 1 and report["meta"]["load_end"]
+    assert report["meta"]["head_params"]["regression"]["lr"] == 1e-4
+    assert list(report["results"]) == ["bace", "esol"]
+    for name, res in report["results"].items():
+        assert list(res["candidates"]) == NAMES
+        assert (res["n_fit"], res["n_valid"]) == (S.QUICK["n_train"], S.QUICK["n_valid"])
+        assert set(res["timing"]["embed"]) == set(res["timing"]["heads"]) == set(NAMES)
+        for cand in res["candidates"].values():
+            (s,) = cand["scores"]  # one seed in quick mode
+            assert 1 <= cand["epochs"][0] <= S.QUICK["max_epochs"]
+            if name == "bace":
+                assert 0.3 < s["roc_auc"] <= 1.0 and cand["mean"] == s["roc_auc"]
+            else:
+                assert 0.1 < s["mae"] < 5.0 and math.isfinite(s["rmse"]) and s["rmse"] >= s["mae"]
+    summary = report["summary"]
+    assert summary["classification_sets"] == ["bace"] and set(summary["mean_roc_auc"]) == set(NAMES)
+    verdict = summary["beats_random_init"]["shipped"]
+    assert verdict["complete"] is False and isinstance(verdict["met"], bool) and math.isfinite(verdict["auc_gain"])
+    text = (tmp / "sel.md").read_text()
+    assert "QUICK smoke run" in text and "shipped beats random_init by >= 1.0" in text and "| bace |" in text
+
+
+def test_only_train_and_validation_rows_are_embedded(quick):
+    _, report, embedded = quick
+    for name in report["results"]:
+        d = load_split(name)
+        (tr, va, te), smiles = d.split, d.smiles
+        assert embedded.isdisjoint(smiles[te])
+        assert len(embedded & set(smiles[np.concatenate([tr, va])])) == S.QUICK["n_train"] + S.QUICK["n_valid"]
+
+
+def test_reuse_keeps_finished_datasets_and_refuses_another_comparison(quick, monkeypatch):
+    tmp, report, _ = quick
+    monkeypatch.setattr(S, "run_dataset", lambda *a, **k: pytest.fail("a finished dataset was run again"))
+    again = S.run_selection({"shipped": DEFAULT_MODEL}, out=tmp / "sel.md", cache_dir=tmp / "cache", quick=True,
+                            reuse=True, log=lambda m: None)
+    assert again["results"] == report["results"] and len(again["meta"]["sessions"]) == 2
+    with pytest.raises(ValueError, match="other checkpoints, seeds or head settings"):
+        S.run_selection({"shipped": DEFAULT_MODEL}, out=tmp / "sel.md", cache_dir=tmp / "cache", quick=True,
+                        reuse=True, seeds=[5], log=lambda m: None)
+
+
+def test_random_init_keeps_the_architecture_and_scaler_not_the_weights(tmp_path):
+    state = torch.random.get_rng_state()
+    a = load_checkpoint(S.random_init_like(DEFAULT_MODEL, tmp_path / "a.pt"))
+    b = load_checkpoint(S.random_init_like(DEFAULT_MODEL, tmp_path / "b.pt"))
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global generator is untouched
+    shipped = load_checkpoint(DEFAULT_MODEL)
+    assert a["spec"] == dict(shipped["spec"], recon_dims=None)
+    np.testing.assert_array_equal(a["scaler"].mean, shipped["scaler"].mean)
+    weights = [k for k, v in shipped["model"].items() if v.is_floating_point() and v.ndim == 2]
+    assert weights and all(torch.equal(a["model"][k], b["model"][k]) for k in weights)  # seeded
+    assert not any(torch.equal(a["model"][k], shipped["model"][k]) for k in weights)
+
+
+def test_candidates_are_checked_before_the_run(tmp_path):
+    with pytest.raises(ValueError, match="name=path"):
+        S.parse_candidates([str(DEFAULT_MODEL)])
+    with pytest.raises(ValueError, match="given twice"):
+        S.parse_candidates([f"a={DEFAULT_MODEL}", f"a={DEFAULT_MODEL}"])
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        S.parse_candidates([f"new={tmp_path / 'missing.pt'}"])
+
+
+def test_a_candidate_beats_the_reference_only_on_every_front():
+    def res(auc_a, auc_b, mae_a, mae_b):
+        return {"bace": {"candidates": {"a": {"mean": auc_a}, "b": {"mean": auc_b}, "random_init": {"mean": 0.5}}},
+                "esol": {"candidates": {"a": {"mean": mae_a}, "b": {"mean": mae_b}, "random_init": {"mean": 9.0}}}}
+
+    assert S.summarize(res(0.80, 0.81, 1.0, 0.9), ["a", "b"])["beats_reference"]["b"]["met"]
+    assert not S.summarize(res(0.80, 0.81, 1.0, 1.1), ["a", "b"])["beats_reference"]["b"]["met"]  # worse MAE
+    assert not S.summarize(res(0.80, 0.80, 1.0, 0.9), ["a", "b"])["beats_reference"]["b"]["met"]  # a tie
+    gain = S.summarize(res(0.509, 0.51, 1.0, 1.0), ["a", "b"])["beats_random_init"]
+    assert not gain["a"]["met"] and gain["b"]["met"]  # 0.9 vs 1.0 ROC-AUC points over random_init
