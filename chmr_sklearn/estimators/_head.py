@@ -4,16 +4,20 @@ The pipeline of a fit:
 
 1. embed the molecules once with the (frozen, eval-mode) ``transformer`` — optionally through
    a ``joblib.Memory`` so a grid search over head parameters never re-embeds;
-2. hold out a validation split (or take the user's ``validation_data``);
-3. optionally fit the random-forest residual on the training rows;
+2. hold out a validation split (or take the user's ``validation_data``): whole Murcko
+   scaffold groups when the input holds molecules, random rows for numeric input;
+3. fit the random-forest residual on the training rows when a head needs it;
 4. train the head with skorch: masked loss over labelled entries, the NaN-aware metric on the
    validation split each epoch, early stopping that restores the best epoch; with
-   ``checkpoint_dir`` every epoch is checkpointed and an interrupted fit resumes (``_resume.py``).
+   ``checkpoint_dir`` every epoch is checkpointed and an interrupted fit resumes (``_resume.py``);
+5. with ``rf_residual="auto"`` train the head both without and with the forest's offset and
+   keep the one with the better validation score.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,10 +32,12 @@ from sklearn.utils.validation import check_is_fitted, check_memory, validate_dat
 from skorch import NeuralNet
 from torch import nn
 
+from .._inputs import molecule_column, to_smiles
 from .._runtime import resolve_device
+from ..model_selection._split import _group_lists, _scaffold_keys
 from ..nn import MLPHead
-from ..nn.losses import masked_bce_loss, masked_l1_loss, masked_mse_loss
 from ..nn._random import init_parameters, set_dropout_generator
+from ..nn.losses import masked_bce_loss, masked_l1_loss, masked_mse_loss
 from ._resume import ResumeCheckpoint, fingerprint, read_checkpoint
 from .rf_residual import RandomForestResidual
 from .transformer import CHMRTransformer
@@ -121,6 +127,33 @@ def _transformer_key(transformer) -> str:
     return joblib.hash((weights, rest))
 
 
+def _scaffold_holdout(molecules: np.ndarray, n_valid: int, rng: np.random.Generator) -> np.ndarray:
+    """Positions of whole Murcko scaffold groups, taken in a seeded random order, <= ``n_valid`` rows.
+
+    A group that would overshoot ``n_valid`` is skipped, so the result is empty when every
+    group is larger. Scaffolds are ``scaffold_groups``'s (stereo kept); an acyclic molecule has
+    no ring system to share, so each distinct one is a group of its own (identical copies stay
+    together) instead of all of them forming one "empty scaffold" group.
+
+    Examples
+    --------
+    Groups: benzene {0, 1}, ethanol {2, 5}, ethylamine {3}, cyclopropane {4}. One row can
+    only be a singleton group:
+
+    >>> mols = np.array(["c1ccccc1O", "c1ccccc1N", "CCO", "CCN", "C1CC1", "CCO"], dtype=object)
+    >>> _scaffold_holdout(mols, 1, np.random.default_rng(0)).tolist() in ([3], [4])
+    True
+    """
+    keys = _scaffold_keys(molecules, None, include_chirality=True)
+    keys = [("acyclic", to_smiles(mol)) if key == ("scaffold", "") else key for key, mol in zip(keys, molecules)]
+    groups = _group_lists(keys)
+    held: list[int] = []
+    for g in rng.permutation(len(groups)):
+        if len(held) + len(groups[g]) <= n_valid:
+            held.extend(groups[g])
+    return np.sort(np.asarray(held, dtype=np.intp))
+
+
 class CHMRHeadEstimator(BaseEstimator):
     """Base class; use :class:`CHMRClassifier` or :class:`CHMRRegressor`."""
 
@@ -135,7 +168,8 @@ class CHMRHeadEstimator(BaseEstimator):
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "rf_residual": ["boolean"],
+        "validation_split": [StrOptions({"scaffold", "random"})],
+        "rf_residual": ["boolean", StrOptions({"auto"})],
         "gamma": [Interval(Real, 0, None, closed="left")],
         "rf_n_estimators": [Interval(Integral, 1, None, closed="left")],
         "memory": [None, str, HasMethods(["cache"])],
@@ -220,108 +254,174 @@ class CHMRHeadEstimator(BaseEstimator):
             raise
 
     def _fit(self, X, Y: np.ndarray, validation_data=None):
-        """Train the head on targets ``Y`` (n, T) float with NaN = unlabelled."""
-        from skorch.callbacks import EarlyStopping, EpochScoring
-        from skorch.dataset import Dataset
-        from skorch.helper import predefined_split
+        """Train the head on targets ``Y`` (n, T) float with NaN = unlabelled.
 
+        With ``rf_residual="auto"`` the plain head and the head on the forest's offsets are
+        trained on the same rows, from the same seed, against the same validation rows; the
+        one with the better validation score is kept (the plain one on a tie).
+        """
         E, valid = self._embed_input(X, fitting=True)
         if len(E) != len(Y):
             raise ValueError(f"X has {len(E)} rows but y has {len(Y)}.")
-        usable = valid & ~np.isnan(Y).all(axis=1)  # all-NaN targets teach nothing
-        rows = np.flatnonzero(usable)
+        rows = np.flatnonzero(valid & ~np.isnan(Y).all(axis=1))  # all-NaN targets teach nothing
         if len(rows) < 2:
             raise ValueError(f"Only {len(rows)} sample(s) have a valid molecule and at least one label; need >= 2.")
-        Ev = Yv = None
-        if validation_data is not None:
-            Xv, yv = validation_data
-            Ev, valid_v = self._embed_input(Xv, fitting=False)
-            Yv = self._encode_y(yv, fitting=False)
-            keep = valid_v & ~np.isnan(Yv).all(axis=1)
-            Ev, Yv = Ev[keep], Yv[keep]
-
+        Ev, Yv = self._user_validation(validation_data)
         reuse = self.warm_start and hasattr(self, "net_") and self.net_.module_.mlp.in_dim == E.shape[1] \
             and self.net_.module_.mlp.out_dim == Y.shape[1]
-        saved = None
-        if self.checkpoint_dir is not None and not reuse:
-            key = fingerprint(self._resume_settings(), E[rows], Y[rows], Ev, Yv)
-            path = Path(self.checkpoint_dir) / f"head-{key}.pt"
-            saved = read_checkpoint(path) if path.is_file() else None
+        variants = self._variants(reuse)
+        paths = {} if self.checkpoint_dir is None or reuse else \
+            {v: self._checkpoint_path(v, E[rows], Y[rows], Ev, Yv) for v in variants}
+        saved = {v: read_checkpoint(path) for v, path in paths.items() if path.is_file()}
         # A resumed fit continues with the seed it drew (random_state=None or a RandomState).
-        seed = int(saved["seed"]) if saved is not None else self._seed()
-        rng = np.random.default_rng(seed)
-
-        if Ev is not None:
-            train_rows = rows
-        elif self.validation_fraction > 0 and len(rows) >= 10:
-            perm = rng.permutation(rows)
-            n_valid = max(1, round(self.validation_fraction * len(rows)))
-            train_rows, valid_rows = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+        seed = int(next(iter(saved.values()))["seed"]) if saved else self._seed()
+        if Ev is None:
+            train_rows, valid_rows = self._internal_split(X, rows, seed)
             Ev, Yv = E[valid_rows], Y[valid_rows]
         else:
             train_rows = rows
+        if not len(Ev):
+            variants = variants[:1]  # nothing to choose on: "auto" means the plain head
 
         Et, Yt = E[train_rows], Y[train_rows]
-        Yt_s, Yv_s = self._scale_y(Yt, fitting=True), (None if Yv is None else self._scale_y(Yv))
+        Yt_s = self._scale_y(Yt, fitting=True)
+        validation = (Ev, self._scale_y(Yv), *self._monitor(Yv)) if len(Ev) else None
+        forest = None
+        if True in variants:
+            forest = RandomForestResidual(task=self._loss_kind, n_estimators=self.rf_n_estimators, random_state=seed,
+                                          n_jobs=self.n_jobs).fit(Et[:, self._fp_columns()], Yt)
+        heads = {v: self._train_head(Et, Yt_s, validation, forest if v else None, seed, reuse, paths.get(v),
+                                     saved.get(v)) for v in variants}
+        for path in paths.values():  # a completed fit leaves no checkpoint behind
+            path.unlink(missing_ok=True)
+
+        scores = {v: score for v, (_, score) in heads.items() if score is not None}
+        chosen = variants[0]
+        if len(scores) == 2:
+            lower = validation[3]
+            chosen = bool(scores[True] < scores[False] if lower else scores[True] > scores[False])
+        self.net_, self.rf_ = heads[chosen][0], (forest if chosen else None)
+        self.rf_residual_, self.rf_residual_scores_ = chosen, scores
+        self.monitor_ = None if validation is None else validation[2]
+        self.n_tasks_ = Y.shape[1]
+        self.n_epochs_ = len(self.net_.history)
+        return self
+
+    def _user_validation(self, validation_data) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Embeddings and targets of ``validation_data`` (rows with a molecule and a label)."""
+        if validation_data is None:
+            return None, None
+        Xv, yv = validation_data
+        Ev, valid_v = self._embed_input(Xv, fitting=False)
+        Yv = self._encode_y(yv, fitting=False)
+        keep = valid_v & ~np.isnan(Yv).all(axis=1)
+        return Ev[keep], Yv[keep]
+
+    def _variants(self, reuse: bool) -> list[bool]:
+        """Heads to train, by whether they add the forest's offset: both for "auto"."""
+        if isinstance(self.rf_residual, str):  # "auto"; a warm start continues the head it kept
+            return [self.rf_residual_] if reuse else [False, True]
+        return [bool(self.rf_residual)]
+
+    def _checkpoint_path(self, variant: bool, *data) -> Path:
+        """One file per fit and head variant (settings + data + with or without the forest)."""
+        key = fingerprint({**self._resume_settings(), "variant": variant}, *data)
+        return Path(self.checkpoint_dir) / f"head-{key}.pt"
+
+    def _internal_split(self, X, rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Training and validation rows when no ``validation_data`` is given.
+
+        Whole scaffold groups with molecules as input and ``validation_split="scaffold"``,
+        random rows otherwise (or when no scaffold group fits in the validation share).
+        """
+        if self.validation_fraction == 0 or len(rows) < 10:
+            return rows, rows[:0]
+        rng = np.random.default_rng(seed)
+        n_valid = min(len(rows) - 1, max(1, round(self.validation_fraction * len(rows))))
+        if self.validation_split == "scaffold" and not self._passthrough():
+            held = _scaffold_holdout(molecule_column(X, self.smiles_col).values[rows], n_valid, rng)
+            if len(held):
+                return np.delete(rows, held), rows[held]
+            warnings.warn(f"No scaffold group fits in the validation split ({n_valid} of {len(rows)} rows); "
+                          "holding out random rows instead.", UserWarning, stacklevel=5)
+        perm = rng.permutation(rows)
+        return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+
+    def _train_head(self, Et, Yt_s, validation, forest, seed, reuse, path, saved) -> tuple[_HeadNet, float | None]:
+        """Train one head (on the forest's offsets when ``forest`` is given) and score it.
+
+        ``validation`` is ``(embeddings, scaled targets, monitor, lower_is_better)`` or None;
+        the score is the kept epoch's value of the monitor on those rows (None without them).
+        """
+        from skorch.dataset import Dataset
+        from skorch.helper import predefined_split
+
         fp = self._fp_columns()
-        if self.rf_residual:
-            self.rf_ = RandomForestResidual(task=self._loss_kind, n_estimators=self.rf_n_estimators,
-                                            random_state=seed, n_jobs=self.n_jobs).fit(Et[:, fp], Yt)
-            Xt_in = {"x": Et, "offset": self._scale_offset(self.rf_.oob_offset_)}
-            Xv_in = None if Ev is None else {"x": Ev, "offset": self._scale_offset(self.rf_.offset(Ev[:, fp]))}
-        else:
-            self.rf_ = None
-            Xt_in, Xv_in = Et, Ev
-
-        callbacks = []
-        train_split = None
-        if Ev is not None and len(Ev):
-            train_split = predefined_split(Dataset(Xv_in, Yv_s))
-            monitor, lower = self._monitor(Yv)
-            if monitor != "valid_loss":
-                callbacks.append(("valid_metric", EpochScoring(self._epoch_metric, lower_is_better=lower,
-                                                               name=monitor, use_caching=True)))
-            if self.patience is not None:
-                callbacks.append(("early_stopping", EarlyStopping(monitor=monitor, patience=self.patience,
-                                                                  lower_is_better=lower, load_best=True)))
-        self.monitor_ = None if train_split is None else monitor
-
+        Xt = Et if forest is None else {"x": Et, "offset": self._scale_offset(forest.oob_offset_)}
+        callbacks, train_split = [], None
+        if validation is not None:
+            Ev, Yv_s, monitor, lower = validation
+            Xv = Ev if forest is None else {"x": Ev, "offset": self._scale_offset(forest.offset(Ev[:, fp]))}
+            train_split = predefined_split(Dataset(Xv, Yv_s))
+            callbacks = self._stopping_callbacks(monitor, lower)
         device = resolve_device(self.device)
         if not reuse:
-            self.net_ = self._new_net(E.shape[1], Y.shape[1], seed, device, train_split)
+            net = self._new_net(Et.shape[1], Yt_s.shape[1], seed, device, train_split)
         else:  # warm start: the existing weights, fresh generators for this fit's batches and dropout
-            self.net_.generators_ = self._generators(seed, device)
+            net = self.net_
+            net.generators_ = self._generators(seed, device)
             # (attribute, not set_params: skorch 1.4's set_params refuses iterator params on an
             # initialized net; get_iterator reads the attribute)
-            self.net_.iterator_train__generator = self.net_.generators_["shuffle"]
-            set_dropout_generator(self.net_.module_, self.net_.generators_["dropout"])
+            net.iterator_train__generator = net.generators_["shuffle"]
+            set_dropout_generator(net.module_, net.generators_["dropout"])
+        self._run_epochs(net, Xt, Yt_s, callbacks, train_split, seed, path, saved)
+        return net, None if validation is None else self._validation_score(net, Xv, Yv_s, monitor)
+
+    def _stopping_callbacks(self, monitor: str, lower: bool) -> list:
+        """The validation metric each epoch and early stopping that restores the best epoch."""
+        from skorch.callbacks import EarlyStopping, EpochScoring
+
+        callbacks = []
+        if monitor != "valid_loss":
+            callbacks.append(("valid_metric", EpochScoring(self._epoch_metric, lower_is_better=lower, name=monitor,
+                                                           use_caching=True)))
+        if self.patience is not None:
+            callbacks.append(("early_stopping", EarlyStopping(monitor=monitor, patience=self.patience,
+                                                              lower_is_better=lower, load_best=True)))
+        return callbacks
+
+    def _run_epochs(self, net, Xt, Yt_s, callbacks, train_split, seed, path, saved) -> None:
+        """Train ``net`` (resuming from ``saved`` when given), then drop its random generators."""
         resume = None
-        if self.checkpoint_dir is not None and not reuse:
-            resume = ResumeCheckpoint(path, seed=seed, generators=self.net_.generators_)
-            callbacks.append(("resume", resume))  # last: it saves what the other callbacks updated
-        self.net_.set_params(train_split=train_split, callbacks=callbacks, max_epochs=self.max_epochs)
-        self.net_.initialize_callbacks()
+        if path is not None:
+            resume = ResumeCheckpoint(path, seed=seed, generators=net.generators_)
+            callbacks = [*callbacks, ("resume", resume)]  # last: it saves what the other callbacks updated
+        net.set_params(train_split=train_split, callbacks=callbacks, max_epochs=self.max_epochs)
+        net.initialize_callbacks()
         try:
             if saved is not None:
-                done = resume.restore(self.net_, saved)
-                self.net_.partial_fit(Xt_in, Yt_s, epochs=max(0, self.max_epochs - done))
+                done = resume.restore(net, saved)
+                net.partial_fit(Xt, Yt_s, epochs=max(0, self.max_epochs - done))
             else:
-                self.net_.partial_fit(Xt_in, Yt_s)
+                net.partial_fit(Xt, Yt_s)
         except KeyboardInterrupt as err:
             err.checkpoint_path = None if resume is None else resume.path
             raise
         if resume is not None:
-            resume.path.unlink(missing_ok=True)  # a completed fit leaves no checkpoint behind
             resume.generators = None
         # A fitted head carries no random state: it pickles small and loads without the
         # device its (possibly CUDA) dropout generator lived on.
-        set_dropout_generator(self.net_.module_, None)
-        self.net_.iterator_train__generator = None
-        del self.net_.generators_
-        self.net_.module_.eval()
-        self.n_tasks_ = Y.shape[1]
-        self.n_epochs_ = len(self.net_.history)
-        return self
+        set_dropout_generator(net.module_, None)
+        net.iterator_train__generator = None
+        del net.generators_
+        net.module_.eval()
+
+    def _validation_score(self, net, Xv, Yv_s: np.ndarray, monitor: str) -> float:
+        """The trained head's monitored metric on the validation rows (the loss if that is the monitor)."""
+        if monitor != "valid_loss":
+            return self._epoch_metric(net, Xv, Yv_s)
+        pred = net.forward(Xv, training=False)
+        return float(net.criterion_(pred, torch.as_tensor(Yv_s, device=pred.device)))
 
     def _new_net(self, in_dim: int, out_dim: int, seed: int, device, train_split) -> _HeadNet:
         """An initialized head whose randomness comes only from generators seeded by ``seed``.

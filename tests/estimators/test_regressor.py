@@ -12,7 +12,8 @@ from chmr_sklearn import CHMRRegressor, CHMRTransformer
 from chmr_sklearn.datasets import load_esol, load_freesolv
 from chmr_sklearn.model_selection import get_scorer, mean_mae
 
-FAST = dict(max_epochs=15, patience=5, hidden=64, batch_size=64, random_state=0)
+# rf_residual is "auto" by default: a small forest keeps the two-head fits quick.
+FAST = dict(max_epochs=15, patience=5, hidden=64, batch_size=64, rf_n_estimators=20, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_multi_output_with_missing_targets(solubility):
 
 def test_rf_residual_regression(solubility):
     X, y, E = solubility
-    reg = CHMRRegressor("passthrough", rf_residual=True, gamma=0.0, rf_n_estimators=50, **FAST).fit(E, y)
+    reg = CHMRRegressor("passthrough", **dict(FAST, rf_residual=True, gamma=0.0, rf_n_estimators=50)).fit(E, y)
     np.testing.assert_allclose(reg.predict(E[:10]), reg.rf_.forests_[0].predict(E[:10]), rtol=1e-4, atol=1e-4)
 
 
@@ -67,6 +68,7 @@ def test_from_smiles_joblib_and_grid_search(data_home, tmp_path):
     search = GridSearchCV(CHMRRegressor(**FAST), {"loss": ["l1", "mse"]}, scoring=get_scorer("neg_mean_mae"), cv=2)
     search.fit(X, y)
     assert search.best_score_ < 0
+    assert sorted(search.best_estimator_.rf_residual_scores_) == [False, True]  # "auto", on a scaffold split
     path = tmp_path / "reg.joblib"
     joblib.dump(search.best_estimator_, path)
     np.testing.assert_array_equal(joblib.load(path).predict(X[:15]), search.best_estimator_.predict(X[:15]))

@@ -23,7 +23,8 @@ from chmr_sklearn import CHMRClassifier, CHMRRegressor
 from chmr_sklearn.estimators._head import MaskedLoss
 from chmr_sklearn.featurize import FingerprintFeaturizer
 
-HEAD = {"hidden": 32, "batch_size": 64, "max_epochs": 6, "random_state": 0}
+# One head per fit (rf_residual="auto" trains two: see test_auto_resumes_the_interrupted_head).
+HEAD = {"hidden": 32, "batch_size": 64, "max_epochs": 6, "rf_residual": False, "random_state": 0}
 
 
 @pytest.fixture(scope="module")
@@ -248,4 +249,35 @@ def test_random_state_none_resumes_with_the_seed_it_drew(tasks, tmp_path, monkey
     reference = _make("classifier", random_state=seed).fit(E, y)
     assert steps_resumed < calls["n"]  # it continued instead of starting over
     assert _same_weights(resumed, reference)
+    assert _head_files(tmp_path) == []
+
+
+def test_auto_resumes_the_interrupted_head(tasks, tmp_path, monkeypatch):
+    """rf_residual="auto": each head has its own file; both stay until the whole fit completes."""
+    E, y = tasks[0], tasks[1]["regressor"]
+    auto = {"rf_residual": "auto", "rf_n_estimators": 20, "patience": 2}
+    calls = _patch_training_steps(monkeypatch)
+    _make("regressor", **dict(auto, rf_residual=False)).fit(E, y)
+    plain_steps = calls["n"]
+    reference = _make("regressor", **auto).fit(E, y)
+    full_steps = calls["n"] - plain_steps
+    monkeypatch.undo()
+    assert sorted(reference.rf_residual_scores_) == [False, True]
+
+    est = _make("regressor", checkpoint_dir=tmp_path, **auto)
+    _interrupt_after(monkeypatch, plain_steps + 2 * 5 + 2)  # in epoch 3 of the head on the forest's offsets
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(E, y)
+    monkeypatch.undo()
+    assert not [k for k in vars(est) if k.endswith("_") and not k.startswith("_")]  # unfitted
+    assert len(_head_files(tmp_path)) == 2  # the completed plain head's and the interrupted one's
+
+    calls = _patch_training_steps(monkeypatch)
+    resumed = est.fit(E, y)
+    # the plain head re-runs at most its last epoch; the other continues after its epoch 2
+    assert calls["n"] <= full_steps - plain_steps - 2 * 5 + 5
+    assert resumed.rf_residual_ is reference.rf_residual_
+    assert resumed.rf_residual_scores_ == reference.rf_residual_scores_
+    assert _same_weights(resumed, reference)
+    np.testing.assert_array_equal(resumed.predict(E), reference.predict(E))
     assert _head_files(tmp_path) == []
