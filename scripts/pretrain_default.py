@@ -17,7 +17,7 @@ Usage::
     CHMR_DATA_HOME=../shared/data python scripts/pretrain_default.py --recipe new --epochs 10 --out runs/new_default
 
 ``--recipe old`` (default) is the shipped model's recipe; ``--recipe new`` adds the issue-12
-options (``chmr_sklearn.benchmark._cell_awareness.RECIPES``). The manifest is written
+options (``chmr_sklearn.pretrain.RECIPES``). The manifest is written
 atomically; an interrupted run resumes from ``--checkpoint-dir``.
 """
 
@@ -38,7 +38,7 @@ from chmr_sklearn import __version__
 from chmr_sklearn._inputs import to_smiles
 from chmr_sklearn._runtime import resolve_device
 from chmr_sklearn.featurize._base import map_chunks
-from chmr_sklearn.benchmark._cell_awareness import RECIPES
+from chmr_sklearn.pretrain import RECIPES
 from chmr_sklearn.pretrain import PretrainConfig, PretrainCorpus, Pretrainer
 from chmr_sklearn.pretrain.checkpoint import atomic_write
 

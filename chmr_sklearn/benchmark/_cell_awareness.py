@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..pretrain.config import RECIPES  # re-exported: the benchmark's --recipe choices
+
 __all__ = [
     "RECIPES",
     "REPRESENTATIONS",
@@ -56,14 +58,6 @@ KNN = 10
 ALPHAS = np.logspace(-2, 5, 15)
 REPRESENTATIONS = ("pretrained_anchor", "pretrained_latents", "pretrained_concat", "random_init_anchor",
                    "random_init_latents", "random_init_concat", "fingerprint_ridge", "tanimoto_knn", "mean_profile")
-
-#: PretrainConfig overrides of each recipe. ``old``: the shipped default model's settings
-#: (``chmr_sklearn/pretrained/default.json``). ``new``: the issue-12 recipe options.
-RECIPES: dict[str, dict[str, Any]] = {
-    "old": {"lr": 1e-3, "batch_size": 512},
-    "new": {"lr": 1e-3, "batch_size": 512, "profiled_per_batch": 32, "graph_mol_knn": 5,
-            "sca_propagated": True, "lr_schedule": "warmup_cosine", "warmup_epochs": 1.0, "lr_floor": 0.05},
-}
 
 
 @dataclass

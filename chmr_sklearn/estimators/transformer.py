@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import warnings
 from numbers import Integral, Real
@@ -28,6 +29,9 @@ __all__ = ["DEFAULT_MODEL", "CHMRTransformer"]
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "default.pt"
 OUTPUTS = ("concat", "anchor", "latents")
+# Parameters of this estimator that are PretrainConfig fields of the same name.
+_PRETRAIN_PARAMS = ("max_epochs", "batch_size", "lr", "lambda_sca", "lambda_tree", "use_sca", "use_tree_vq", "tree",
+                    "use_cpr", "fill", "cpr_source")
 _MB = 1 << 20
 
 
@@ -104,6 +108,13 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         usually bit for bit. ``"float64"`` computes in float64 and rounds once, so results
         never depend on batching: bit-for-bit agreement everywhere. Precision is part of the
         disk-cache key: the two never mix.
+    pretrain_options : dict, optional
+        Further :class:`~chmr_sklearn.pretrain.PretrainConfig` fields for pretraining
+        (``pretrained=None`` only), e.g. the recipe options that let scarce profiles drive
+        learning: ``{"profiled_per_batch": 32, "graph_mol_knn": 5, "sca_propagated": True,
+        "lr_schedule": "warmup_cosine", "warmup_epochs": 1.0, "lr_floor": 0.05}``
+        (:data:`~chmr_sklearn.pretrain.RECIPES` ``["new"]``). Fields that are parameters of
+        this estimator (``lr``, ``fill``, ...) are refused here: set the parameter.
     verbose : int, default=0
         Progress bars for featurization and pretraining.
 
@@ -154,6 +165,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         "cache_size": [Interval(Real, 0, None, closed="left")],
         "cache_dir": [str, Path, None],
         "precision": [StrOptions({"float64", "float32"})],
+        "pretrain_options": [dict, None],
         "verbose": ["verbose"],
     }
 
@@ -161,7 +173,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
                  lambda_sca=10.0, lambda_tree=1.0, use_sca=True, use_tree_vq=True, tree="tree", use_cpr=True,
                  fill="propagate", cpr_source="modality", checkpoint_dir=None, smiles_col="smiles",
                  on_invalid="raise", n_jobs=None, device="auto", random_state=None, cache=True, cache_size=512,
-                 cache_dir=None, precision="float32", verbose=0):
+                 cache_dir=None, precision="float32", pretrain_options=None, verbose=0):
         self.pretrained = pretrained
         self.output = output
         self.max_epochs = max_epochs
@@ -185,6 +197,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         self.cache_size = cache_size
         self.cache_dir = cache_dir
         self.precision = precision
+        self.pretrain_options = pretrain_options
         self.verbose = verbose
 
     # ---- fitting ------------------------------------------------------------------------
@@ -238,11 +251,7 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         from ..pretrain.corpus import PretrainCorpus  # heavy imports, only for pretraining
         from ..pretrain.trainer import Pretrainer
 
-        config = PretrainConfig(
-            max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr, lambda_sca=self.lambda_sca,
-            lambda_tree=self.lambda_tree, use_sca=self.use_sca, use_tree_vq=self.use_tree_vq, tree=self.tree,
-            use_cpr=self.use_cpr, fill=self.fill, cpr_source=self.cpr_source, seed=self._seed(),
-        )
+        config = PretrainConfig(**self._pretrain_settings())
         corpus = PretrainCorpus.build(list(column.values), profiles, config, on_invalid=self.on_invalid,
                                       n_jobs=self.n_jobs, verbose=self.verbose)
         trainer = Pretrainer(config, device=self.device, checkpoint_dir=self.checkpoint_dir,
@@ -253,6 +262,21 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         self.scaler_ = corpus.scaler
         self.history_ = trainer.history_
         self.device_ = resolve_device(self.device)
+
+    def _pretrain_settings(self) -> dict:
+        """PretrainConfig fields: this estimator's parameters, then ``pretrain_options``."""
+        settings = {name: getattr(self, name) for name in _PRETRAIN_PARAMS}
+        options = dict(self.pretrain_options or {})
+        fields = {f.name for f in dataclasses.fields(PretrainConfig)} - {"extra", "seed"}
+        unknown = sorted(set(options) - fields)
+        if unknown:
+            raise ValueError(f"pretrain_options has unknown key(s) {unknown}; valid keys are the PretrainConfig "
+                             f"fields: {sorted(fields - set(settings))}.")
+        shadowed = sorted(set(options) & set(settings))
+        if shadowed:
+            raise ValueError(f"pretrain_options sets {shadowed}, which are parameters of CHMRTransformer: "
+                             f"set them with set_params instead.")
+        return {**settings, **options, "seed": self._seed()}
 
     def _load(self, path: Path) -> None:
         if not path.is_file():

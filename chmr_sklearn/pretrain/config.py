@@ -6,7 +6,18 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PretrainConfig"]
+__all__ = ["RECIPES", "PretrainConfig"]
+
+#: PretrainConfig overrides of each named recipe. ``"old"``: the settings the first shipped
+#: model used (the official schedule, every batch drawn uniformly). ``"new"``: the options that
+#: let the scarce profiles drive learning (issue 12): >= 32 profiled molecules per batch, every
+#: molecule linked to the profiles of its 5 most similar profiled molecules, SCA on propagated
+#: rows, warm-up + cosine schedule. Evidence: ``benchmarks/results/cell_awareness.md``.
+RECIPES: dict[str, dict[str, Any]] = {
+    "old": {"lr": 1e-3, "batch_size": 512},
+    "new": {"lr": 1e-3, "batch_size": 512, "profiled_per_batch": 32, "graph_mol_knn": 5,
+            "sca_propagated": True, "lr_schedule": "warmup_cosine", "warmup_epochs": 1.0, "lr_floor": 0.05},
+}
 
 FILLS = ("propagate", "mean", "zero")
 TREES = ("tree", "flat")

@@ -158,6 +158,24 @@ def test_pretraining_from_scratch_through_the_public_api(data_home, wehi_smiles,
     np.testing.assert_allclose(from_ckpt.transform(X[:10]), emb, rtol=1e-5, atol=1e-6)
 
 
+def test_pretrain_options_reach_the_config_and_bad_keys_are_refused(data_home, wehi_smiles):
+    from chmr_sklearn.pretrain import RECIPES
+
+    morph = pd.read_csv(data_home / "cell" / "derived_cmea_cellpainting_162.csv.gz")
+    profiles = {"morphology": morph.drop(columns=["broad_id", "pert_iname", "inchikey"]).iloc[:, :60]}
+    X = list(morph["smiles"][:60]) + wehi_smiles[:60]
+    options = {k: v for k, v in RECIPES["new"].items() if k not in ("lr", "batch_size")}
+    t = CHMRTransformer(pretrained=None, max_epochs=1, batch_size=32, random_state=0,
+                        pretrain_options=options).fit(X, profiles=profiles)
+    for key, value in options.items():
+        assert getattr(t.config_, key) == value
+    assert t.config_.batch_size == 32 and np.isfinite(t.transform(X[:4])).all()
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['profiled_per_btch'\]"):
+        CHMRTransformer(pretrained=None, pretrain_options={"profiled_per_btch": 8}).fit(X, profiles=profiles)
+    with pytest.raises(ValueError, match=r"parameters of CHMRTransformer: set them with set_params"):
+        CHMRTransformer(pretrained=None, pretrain_options={"lr": 1e-2}).fit(X, profiles=profiles)
+
+
 def test_float32_default_is_close_to_exact_float64(smiles_200):
     X = smiles_200[:40]
     exact = CHMRTransformer(precision="float64").fit(X).transform(X)
