@@ -12,8 +12,9 @@ from sklearn.pipeline import make_pipeline
 from chmr_sklearn import CHMRClassifier
 from chmr_sklearn.model_selection import get_scorer, mean_roc_auc, scaffold_groups
 
-# rf_residual is "auto" by default: a small forest keeps the two-head fits quick.
-FAST = dict(max_epochs=8, patience=3, hidden=64, batch_size=64, rf_n_estimators=20, random_state=0)
+# One head per fit; the default rf_residual="auto" (two heads) is exercised from SMILES in
+# test_grid_search_cross_validate_and_joblib and in test_rf_residual_auto.py.
+FAST = dict(max_epochs=8, patience=3, hidden=64, batch_size=64, rf_residual=False, random_state=0)
 
 
 def test_multitask_with_missing_labels(chembl, embeddings):
@@ -112,12 +113,13 @@ def test_random_state_reproduces_and_clone_refits(embeddings, bbbp):
 def test_grid_search_cross_validate_and_joblib(chembl, tmp_path):
     X, Y = chembl
     X, Y = X.iloc[:240], Y.iloc[:240]
-    clf = CHMRClassifier(memory=str(tmp_path / "cache"), **FAST)
+    clf = CHMRClassifier(memory=str(tmp_path / "cache"), **dict(FAST, rf_residual="auto", rf_n_estimators=20))
     # sklearn's integer cv runs type_of_target, which rejects NaN labels: give a splitter,
     # or the labels as an object array (then cv=2 works too, see below).
     search = GridSearchCV(clf, {"dropout": [0.2, 0.5]}, scoring=get_scorer("mean_roc_auc"), cv=KFold(2)).fit(X, Y)
     GridSearchCV(clf, {"lr": [1e-3]}, cv=2).fit(X, Y.astype(object))
     assert set(search.cv_results_["param_dropout"]) == {0.2, 0.5}
+    assert sorted(search.best_estimator_.rf_residual_scores_) == [False, True]  # "auto", on a scaffold split
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     groups = scaffold_groups(X)
     cv = cross_validate(clone(clf), X, Y, groups=groups, cv=GroupKFold(n_splits=2))

@@ -12,8 +12,9 @@ from chmr_sklearn import CHMRRegressor, CHMRTransformer
 from chmr_sklearn.datasets import load_esol, load_freesolv
 from chmr_sklearn.model_selection import get_scorer, mean_mae
 
-# rf_residual is "auto" by default: a small forest keeps the two-head fits quick.
-FAST = dict(max_epochs=15, patience=5, hidden=64, batch_size=64, rf_n_estimators=20, random_state=0)
+# One head per fit; the default rf_residual="auto" (two heads) is exercised from SMILES in
+# test_from_smiles_joblib_and_grid_search and in test_rf_residual_auto.py.
+FAST = dict(max_epochs=15, patience=5, hidden=64, batch_size=64, rf_residual=False, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,8 @@ def test_rf_residual_regression(solubility):
 def test_from_smiles_joblib_and_grid_search(data_home, tmp_path):
     X, y = load_freesolv(return_X_y=True)
     X, y = X.iloc[:200], y.iloc[:200]
-    search = GridSearchCV(CHMRRegressor(**FAST), {"loss": ["l1", "mse"]}, scoring=get_scorer("neg_mean_mae"), cv=2)
+    reg = CHMRRegressor(**dict(FAST, rf_residual="auto", rf_n_estimators=20))
+    search = GridSearchCV(reg, {"loss": ["l1", "mse"]}, scoring=get_scorer("neg_mean_mae"), cv=2)
     search.fit(X, y)
     assert search.best_score_ < 0
     assert sorted(search.best_estimator_.rf_residual_scores_) == [False, True]  # "auto", on a scaffold split
