@@ -170,11 +170,13 @@ _RUN_DETAILS = re.compile(r"^(protocol|details|per dataset|machine load|other ru
 # (page section, what it answers, result files in reading order); files not named go last.
 _RESULT_GROUPS = [
     ("Downstream tasks", "Test scores of CHMR's heads against a random forest and an MLP on the same "
-     "fingerprint bits and against chemprop, on identical scaffold splits.", ["downstream", "moleculeace"]),
+     "fingerprint bits and against chemprop, on identical scaffold splits, and the validation-split "
+     "evidence for the heads' defaults.", ["downstream", "moleculeace", "head_defaults"]),
     ("Speed and memory", "How fast embedding, featurization, fitting and streaming run, and what they "
      "cost against plain RDKit and scikit-learn references.", ["speed", "embed", "featurize", "streaming", "soak"]),
     ("What pretraining contributes", "Ablations of each part of the method and probes of the shipped "
-     "encoder.", ["ablations", "pretraining_quality", "cell_awareness"]),
+     "encoder, and the validation-split choice of the shipped model.",
+     ["ablations", "pretraining_quality", "cell_awareness", "model_selection"]),
 ]
 
 

@@ -253,7 +253,7 @@ def fit_head(ds: dict, E: np.ndarray, params: dict, seed: int, max_epochs: int, 
     tr, va, te = ds["split"]
     cls = CHMRClassifier if ds["kind"] == "classification" else CHMRRegressor
     est = cls("passthrough", hidden=params["hidden"], dropout=params["dropout"], lr=params["lr"], batch_size=256,
-              max_epochs=max_epochs, patience=patience, device="cpu", random_state=seed)
+              max_epochs=max_epochs, patience=patience, rf_residual=False, device="cpu", random_state=seed)
     tic = time.perf_counter()
     est.fit(E[tr], _y(ds["Y"], tr), validation_data=(E[va], _y(ds["Y"], va)))
     T = ds["Y"].shape[1]

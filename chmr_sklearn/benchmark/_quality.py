@@ -157,7 +157,7 @@ def head_runs(E: np.ndarray, Y: np.ndarray, split, seeds, max_epochs: int) -> di
     out = []
     for s in seeds:
         est = CHMRClassifier("passthrough", hidden=1200, dropout=0.2, lr=1e-3, max_epochs=max_epochs, patience=20,
-                             device="cpu", random_state=s)
+                             rf_residual=False, device="cpu", random_state=s)
         est.fit(E[tr], Y[tr], validation_data=(E[va], Y[va]))
         out.append({"seed": s, "valid": auc_per_task(Y[va], est.predict_proba(E[va])),
                     "test": auc_per_task(Y[te], est.predict_proba(E[te])), "epochs": int(est.n_epochs_)})

@@ -155,7 +155,7 @@ def speed_heads(E_last: np.ndarray, record: Recorder, *, quick: bool, threads: i
     record("CHMRTransformer cold on ChEMBL2K (for the fits below)", len(Xc), s, p, d)
     Fc = Ec[:, :1191]
     head = CHMRClassifier("passthrough", hidden=1200, dropout=0.2, lr=1e-3, max_epochs=5 if quick else 100,
-                          patience=20, device="cpu", random_state=0)
+                          patience=20, rf_residual=False, device="cpu", random_state=0)
     torch.set_num_threads(1)  # small heads: one thread was 2-4x faster than two (downstream.md)
     n_tr = len(tr_idx)
     forests, s_rf, p, d = measure(lambda: [

@@ -64,7 +64,7 @@ def test_grid_search_and_cross_validate_with_nan_labels(chembl2k):
     X, Y, groups = X[:600], Y.iloc[:600], groups[:600]
     Y = Y.loc[:, Y.notna().sum() >= 30]  # tasks with enough labels among these rows
     E = FingerprintFeaturizer().fit_transform(list(X)).astype(np.float32)
-    clf = CHMRClassifier("passthrough", max_epochs=4, hidden=32, patience=None, random_state=0)
+    clf = CHMRClassifier("passthrough", max_epochs=4, hidden=32, patience=None, rf_residual=False, random_state=0)
     # scikit-learn's integer cv calls type_of_target(y), which rejects NaN before the estimator runs
     with pytest.raises(ValueError, match="Input y contains NaN"):
         GridSearchCV(clf, {"lr": [1e-3]}, cv=3).fit(E, Y)

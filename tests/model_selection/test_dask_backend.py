@@ -28,7 +28,8 @@ def embedded(data_home):
 @pytest.mark.slow
 def test_grid_search_on_dask_equals_default_backend(embedded):
     E, y = embedded
-    head = CHMRClassifier("passthrough", hidden=32, max_epochs=4, patience=None, batch_size=32, random_state=0)
+    head = CHMRClassifier("passthrough", hidden=32, max_epochs=4, patience=None, batch_size=32, rf_residual=False,
+                          random_state=0)
     grid = {"lr": [1e-3, 1e-2]}
     cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
     scoring = get_scorer("mean_roc_auc")  # continuous: the two grid points cannot tie by chance
