@@ -206,16 +206,17 @@ def write(report: dict, out: Path) -> None:
         "",
         ("**QUICK smoke run: tiny budgets, not a result.**\n" if meta["quick"] else ""),
         f"Machine: {meta['cpu']}, {meta['cores']} cores; load average (1/5/15 min) {load} at the start, "
-        f"{load_end} at the last write; nice 15. Started {meta['started']}, wall {meta.get('wall_seconds', 0) / 60:.1f} min; "
+        f"{load_end} at the last write; nice {meta.get('nice', 0)}. Started {meta['started']}, wall {meta.get('wall_seconds', 0) / 60:.1f} min; "
         f"seeds {meta['seeds']}; embedding precision {meta.get('precision', 'float64')}.",
         "",
         "Every head is fitted as a user's `fit(X, y)` would be (training rows only; the estimator's own "
-        "internal validation split for early stopping) on an embedding computed once with the shipped "
-        "model, and scored on rows no variant saw: the OGB scaffold validation split (MoleculeNet), "
+        "internal validation split for early stopping), on SMILES, its embedding computed once with the "
+        "shipped model and read back from a disk cache, and scored on rows no variant saw: the OGB scaffold validation split (MoleculeNet), "
         "or an inner 80/20 split of the MoleculeACE train part (`ace:` sets). Test rows are never "
-        "scored. Variants change one parameter from today's defaults (hidden 1200, dropout 0.5, "
-        "LayerNorm, lr 1e-3, max 100 epochs, patience 20, no RF residual; regression: L1 loss, "
-        "targets standardized per task). `rf_residual`: gamma 0.1, 500 trees on the 1191 bits. "
+        "scored. Variants change one parameter from the estimators' defaults (hidden 1200, dropout 0.5, "
+        "LayerNorm, max 100 epochs, patience 20, `rf_residual=\"auto\"`, validation split scaffold-grouped; "
+        "classifier lr 1e-3; regressor lr 1e-4, L1 loss, targets standardized per task). `rf_residual`: "
+        "gamma 0.1, 500 trees on the 1191 bits. "
         "RF = random forest on the 1191 bits (500 trees, default leaf size), the bar to beat. Bold = best variant of the column.",
         "",
     ]
@@ -255,7 +256,8 @@ def main(argv=None) -> None:
     def log(msg):
         print(f"{time.perf_counter() - start:7.1f}s {msg}", flush=True)
 
-    meta = {"started": _dt.datetime.now().isoformat(timespec="seconds"), "quick": args.quick, "seeds": args.seeds,
+    meta = {"started": _dt.datetime.now().isoformat(timespec="seconds"), "nice": os.nice(0),
+            "quick": args.quick, "seeds": args.seeds,
             "cpu": cpu_name(), "cores": os.cpu_count(), "precision": args.precision, "load_start": list(os.getloadavg())}
     report = {"meta": meta, "results": []}
     for i, name in enumerate(args.datasets):

@@ -135,7 +135,8 @@ def test_random_state_reproduces_the_choice_and_scores(molecules):
 def test_params_defaults_clone_and_validation(cls):
     est = cls()
     params = est.get_params()
-    assert params["rf_residual"] == "auto" and params["validation_split"] == "scaffold"
+    assert params["rf_residual"] == "auto"
+    assert params["validation_split"] == ("random" if cls is CHMRRegressor else "scaffold")  # head_defaults.md
     assert params["lr"] == (1e-4 if cls is CHMRRegressor else 1e-3)
     copy = clone(est.set_params(rf_residual=True, validation_split="random"))
     assert copy.get_params()["rf_residual"] is True and copy.get_params()["validation_split"] == "random"
@@ -162,7 +163,7 @@ def _split(est, X, seed):
 
 def test_scaffold_split_puts_no_scaffold_on_both_sides(molecules):
     smiles, _, _ = molecules
-    est = CHMRRegressor(transformer=FingerprintFeaturizer())
+    est = CHMRRegressor(transformer=FingerprintFeaturizer(), validation_split="scaffold")
     train, valid = _split(est, smiles, seed=0)
     train_scaffolds = {_scaffold(smiles[i]) for i in train}
     valid_scaffolds = {_scaffold(smiles[i]) for i in valid}
@@ -179,7 +180,8 @@ def test_scaffold_split_puts_no_scaffold_on_both_sides(molecules):
 
 def test_fit_validates_on_the_scaffold_split(molecules):
     smiles, _, targets = molecules
-    est = CHMRRegressor(transformer=FingerprintFeaturizer(), rf_residual=False, **dict(HEAD, max_epochs=2))
+    est = CHMRRegressor(transformer=FingerprintFeaturizer(), rf_residual=False, validation_split="scaffold",
+                        **dict(HEAD, max_epochs=2))
     est.fit(smiles, targets["logp"])
     _, valid = _split(est, smiles, seed=0)
     valid_ds = est.net_.train_split.keywords["valid_ds"]
@@ -188,7 +190,7 @@ def test_fit_validates_on_the_scaffold_split(molecules):
 
 def test_passthrough_falls_back_to_a_random_split(molecules):
     smiles, X, _ = molecules
-    scaffold = _split(CHMRRegressor("passthrough"), X, seed=0)
+    scaffold = _split(CHMRRegressor("passthrough", validation_split="scaffold"), X, seed=0)
     random = _split(CHMRRegressor("passthrough", validation_split="random"), X, seed=0)
     from_smiles = _split(CHMRRegressor(transformer=FingerprintFeaturizer(), validation_split="random"), smiles, seed=0)
     for a, b, c in zip(scaffold, random, from_smiles):
@@ -199,7 +201,7 @@ def test_passthrough_falls_back_to_a_random_split(molecules):
 def test_one_scaffold_series_falls_back_to_random_rows_with_a_warning(wehi_smiles):
     benzenes = [s for s in wehi_smiles[:3000] if _scaffold(s) == "c1ccccc1"][:30]
     assert len(benzenes) == 30
-    est = CHMRRegressor(transformer=FingerprintFeaturizer())
+    est = CHMRRegressor(transformer=FingerprintFeaturizer(), validation_split="scaffold")
     with pytest.warns(UserWarning, match="No scaffold group fits in the validation split"):
         train, valid = _split(est, benzenes, seed=0)
     assert len(valid) == 3 and len(train) == 27
