@@ -140,7 +140,8 @@ def estimator_sha256(estimator) -> str:
     """A hash of a fitted head estimator that is the same in every process that loads it.
 
     Not a pickle's hash: torch pickles a tensor with its storage's address, so two loads of one
-    model pickle differently; the head's weights are hashed as arrays, the rest with joblib.
+    model pickle differently; the head's weights are hashed as arrays, the residual forest
+    through its trees' arrays (:func:`_forest_arrays`), the rest with joblib.
     """
     import joblib
 
@@ -151,10 +152,25 @@ def estimator_sha256(estimator) -> str:
         digest.update(arr.tobytes())
     fitted = {k: v for k, v in vars(estimator).items()
               if k.endswith("_") and not k.startswith("_") and k not in ("net_", "transformer_", "history_")}
+    if fitted.get("rf_") is not None:
+        fitted["rf_"] = _forest_arrays(fitted["rf_"])
     params = {k: v for k, v in estimator.get_params(deep=False).items()
               if k not in ("transformer", "memory", "n_jobs", "verbose", "on_invalid", "device")}
     digest.update(joblib.hash((fitted, params)).encode())
     return digest.hexdigest()
+
+
+def _forest_arrays(residual) -> dict:
+    """What a :class:`RandomForestResidual` computes, as plain arrays.
+
+    A fitted tree's pickled node records carry uninitialised padding bytes, so two loads of one
+    file hash differently through joblib; the arrays the tree predicts with do not.
+    """
+    def tree(t):
+        return [t.children_left, t.children_right, t.feature, t.threshold, t.value]
+
+    forests = [None if f is None else [tree(e.tree_) for e in f.estimators_] for f in residual.forests_]
+    return {"forests": forests, "constants": residual.constants_, "oob_offset": residual.oob_offset_}
 
 
 class PredictJob(_Job):

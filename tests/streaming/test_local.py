@@ -216,3 +216,23 @@ def test_a_scheduler_without_dask_installed_names_the_extra(fitted, table, tmp_p
     with pytest.raises(ImportError, match=r"pip install 'chmr_sklearn\[dask\]'"):
         embed_file(fitted[0], src, out, scheduler="tcp://127.0.0.1:8786")
     assert not (tmp_path / "out.parquet.parts").exists()
+
+
+def test_a_model_with_a_residual_forest_hashes_the_same_in_every_load(mols, tmp_path):
+    # A forest's pickled node records carry uninitialised padding: hashing them made two loads
+    # of one model file look like two models, so `chmr predict` refused to resume its own run.
+    import joblib
+
+    from chmr_sklearn import CHMRRegressor
+    from chmr_sklearn.featurize import FingerprintFeaturizer
+    from chmr_sklearn.streaming._jobs import estimator_sha256
+
+    X = FingerprintFeaturizer().fit_transform(mols[:60])
+    y = X[:, :20].sum(axis=1)
+    est = CHMRRegressor("passthrough", rf_residual=True, rf_n_estimators=10, hidden=16, max_epochs=2,
+                        random_state=0).fit(X, y)
+    joblib.dump(est, tmp_path / "model.joblib")
+    first, second = (joblib.load(tmp_path / "model.joblib") for _ in range(2))
+    assert estimator_sha256(first) == estimator_sha256(second) == estimator_sha256(est)
+    other = clone(est).set_params(random_state=1).fit(X, y)  # another forest: another hash
+    assert estimator_sha256(other) != estimator_sha256(est)
