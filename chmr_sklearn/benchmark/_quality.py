@@ -30,7 +30,7 @@ from ..estimators import CHMRClassifier, CHMRTransformer
 from ..estimators.transformer import DEFAULT_MODEL as DEFAULT
 from ..featurize.molecular import featurize_molecular
 from ..model_selection import mean_roc_auc, scaffold_split
-from ..pretrain.checkpoint import build_model, load_checkpoint, save_checkpoint
+from ._selection import random_init_like
 
 __all__ = ["Embedder", "embed", "run_quality", "write_report"]
 
@@ -76,15 +76,6 @@ class Embedder:
         """Largest |difference| of ``E`` to the public transformer on the first ``n`` molecules."""
         return float(np.abs(E[:n] - embed(ckpt, X[:n])).max())
 
-
-
-def random_init_checkpoint(path: Path) -> Path:
-    """The shipped architecture and conformer scaler with untrained weights (torch seed 0)."""
-    ckpt = load_checkpoint(DEFAULT)
-    spec = dict(ckpt["spec"], recon_dims=None)
-    model = build_model(spec, generator=torch.Generator().manual_seed(0))
-    return save_checkpoint(path, config=ckpt.config, spec=spec, model_state=model.encoder_state_dict(),
-                           scaler=ckpt["scaler"], meta={"note": "random-init control, never trained"})
 
 
 def walk_reach(corpus_pickle: Path, length: int = 4, seed: int = 0) -> dict:
@@ -246,7 +237,7 @@ def chembl2k_split(quick: bool):
 
 def quality_embeddings(X, work: Path, log) -> dict:
     """Embeddings and tree codes of ``X`` by the shipped and the random-init encoder (cached in ``work``)."""
-    rand_path = random_init_checkpoint(work / "random_init_shipped_arch.pt")
+    rand_path = random_init_like(DEFAULT, work / "random_init_shipped_arch.pt")
     E = {}
     embedder = Embedder()  # both encoders share the shipped conformer scaler: featurize once
     # a rerun skips the embedding (runs/ is not committed); keyed by the shipped model's hash
