@@ -286,7 +286,7 @@ def _embed(model, corpus, rows: np.ndarray, batch: int = 512) -> dict[str, np.nd
             idx = rows[i0:i0 + batch]
             z = model.encode(**corpus.mol.torch_batch(idx, "cpu"))
             parts["anchor"].append(model.anchor(z).numpy())
-            parts["latents"].append(torch.cat([z["1d"], z["2d"], z["3d"]], dim=1).numpy())
+            parts["latents"].append(torch.cat([z[m] for m in model.molecular_modalities], dim=1).numpy())
     out = {k: np.concatenate(v).astype(np.float64) for k, v in parts.items()}
     out["concat"] = np.concatenate([corpus.mol.fp[rows].astype(np.float64), out["latents"]], axis=1)
     return out

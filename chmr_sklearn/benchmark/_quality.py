@@ -68,7 +68,7 @@ class Embedder:
         with torch.no_grad(), deterministic():
             for start in range(0, len(X), 512):
                 z = model.encode(**feats.torch_batch(np.arange(start, min(start + 512, len(X))), torch.device("cpu")))
-                out.append(torch.cat([z[m] for m in ("1d", "2d", "3d")], dim=1).float().numpy())
+                out.append(torch.cat([z[m] for m in model.molecular_modalities], dim=1).float().numpy())
         return np.concatenate([feats.fp, np.concatenate(out)], axis=1).astype(np.float32)
 
     @staticmethod

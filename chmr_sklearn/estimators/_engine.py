@@ -42,7 +42,6 @@ from ._disk_cache import EmbeddingCache
 
 __all__ = ["TRANSFORM_CHUNK", "CacheInfo", "EmbeddingEngine", "EngineState", "MemoryCache", "effective_workers"]
 
-MODALITIES = ("1d", "2d", "3d")
 #: Distinct molecules featurized + encoded per step of ``embed`` (whole inference batches).
 TRANSFORM_CHUNK = 8192
 # Below this many molecules to compute, worker processes cost more than they save, so the
@@ -391,28 +390,39 @@ class EmbeddingEngine:
             return self.state.blob
 
     # ---- output columns -------------------------------------------------------------------
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The encoder's molecular latents, in row order (``"3d"`` only if it has that modality)."""
+        return self.model.molecular_modalities
+
     def row_width(self) -> int:
-        return self.config.fp_bits + 167 + 3 * self.config.latent_dim
+        return self.config.fp_bits + 167 + len(self.modalities) * self.config.latent_dim
 
     def n_output(self) -> int:
         d = self.config.latent_dim
-        return {"concat": self.row_width(), "latents": 3 * d, "anchor": d}[self.output]
+        return {"concat": self.row_width(), "latents": len(self.modalities) * d, "anchor": d}[self.output]
 
     def project(self, rows: np.ndarray) -> np.ndarray:
         """Full rows -> the columns of ``output``."""
-        n_fp, d = self.config.fp_bits + 167, self.config.latent_dim
+        n_fp = self.config.fp_bits + 167
         if self.output == "concat":
             return rows
         if self.output == "latents":
             return rows[:, n_fp:]
-        return rows[:, n_fp : n_fp + d] + rows[:, n_fp + d : n_fp + 2 * d] + rows[:, n_fp + 2 * d :]
+        return self._anchor(rows[:, n_fp:])
+
+    def _anchor(self, lat: np.ndarray) -> np.ndarray:
+        # Summed left to right in float32, as CHMRModel.anchor does: z1d + z2d (+ z3d).
+        d = self.config.latent_dim
+        out = lat[:, :d]
+        for k in range(1, len(self.modalities)):
+            out = out + lat[:, k * d : (k + 1) * d]
+        return out
 
     def route(self, rows: np.ndarray) -> np.ndarray:
         """Tree-VQ codes of full rows (their anchor routed down the tree)."""
-        n_fp, d = self.config.fp_bits + 167, self.config.latent_dim
-        lat = rows[:, n_fp:]
-        anchor = (lat[:, :d].astype(np.float64) + lat[:, d : 2 * d] + lat[:, 2 * d :]).astype(
-            np.float64 if self.precision == "float64" else np.float32)
+        lat = rows[:, self.config.fp_bits + 167 :].astype(np.float64)
+        anchor = self._anchor(lat).astype(np.float64 if self.precision == "float64" else np.float32)
         with torch.inference_mode():
             return self.inference_model().tree_vq.route(torch.from_numpy(anchor).to(self.device)).cpu().numpy()
 
@@ -473,7 +483,7 @@ def _pool_running() -> bool:
 
 
 def _encode(model: torch.nn.Module, feats, batch_size: int, device: torch.device) -> np.ndarray:
-    """``[fp ; z1d ; z2d ; z3d]`` float32 rows of featurized molecules, ``batch_size`` at a time.
+    """``[fp ; z1d ; z2d (; z3d)]`` float32 rows of featurized molecules, ``batch_size`` at a time.
 
     No deterministic-mode switch on CPU: CPU ``index_add`` (the GNN's scatter) is
     bit-reproducible whatever the thread count (tests/estimators/test_transformer.py), and
@@ -490,7 +500,7 @@ def _encode(model: torch.nn.Module, feats, batch_size: int, device: torch.device
         for start in range(0, len(feats), batch_size):
             idx = np.arange(start, min(start + batch_size, len(feats)))
             z = model.encode(**feats.torch_batch(idx, device))
-            latents.append(torch.cat([z[m] for m in MODALITIES], dim=1).float().cpu().numpy())
+            latents.append(torch.cat([z[m] for m in model.molecular_modalities], dim=1).float().cpu().numpy())
     return np.concatenate([feats.fp, np.concatenate(latents)], axis=1).astype(np.float32)
 
 

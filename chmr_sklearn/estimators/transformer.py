@@ -23,7 +23,7 @@ from .._runtime import resolve_device
 from ..featurize.fingerprints import FingerprintFeaturizer
 from ..pretrain.checkpoint import build_model, load_checkpoint
 from ..pretrain.config import PretrainConfig
-from ._engine import MODALITIES, CacheInfo, EmbeddingEngine, EngineState
+from ._engine import CacheInfo, EmbeddingEngine, EngineState
 
 __all__ = ["DEFAULT_MODEL", "CHMRTransformer"]
 
@@ -383,10 +383,13 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         return self._embed(X, codes=True)[1]
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """``morgan_*``, ``maccs_*``, ``z1d_*``, ``z2d_*``, ``z3d_*`` (concat), ``anchor_*`` or latents."""
+        """``morgan_*``, ``maccs_*``, ``z1d_*``, ``z2d_*``, ``z3d_*`` (concat), ``anchor_*`` or latents.
+
+        ``z3d_*`` only for encoders with the 3D modality.
+        """
         check_is_fitted(self, "model_")
         d = self.config_.latent_dim
-        latents = [f"z{m}_{i}" for m in MODALITIES for i in range(d)]
+        latents = [f"z{m}_{i}" for m in self.model_.molecular_modalities for i in range(d)]
         if self.output == "anchor":
             return np.asarray([f"anchor_{i}" for i in range(d)], dtype=object)
         if self.output == "latents":

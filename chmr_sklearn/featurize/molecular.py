@@ -33,6 +33,8 @@ class ConformerScaler:
     @classmethod
     def fit(cls, raw: np.ndarray, ok: np.ndarray) -> "ConformerScaler":
         rows = raw[ok]
+        if raw.shape[1] == 0:  # a model without the 3-D modality: nothing to standardize
+            return cls(np.zeros(0, np.float32), np.ones(0, np.float32))
         if len(rows) == 0:
             raise ValueError("No molecule could be embedded in 3D; cannot standardize the 3D descriptors.")
         std = rows.std(axis=0)
@@ -55,7 +57,7 @@ class MolecularFeatures:
     graphs : list of MolGraph or None
         2D graphs (None on invalid rows).
     conf : ndarray of float32, shape (n, n_3d)
-        Standardized 3D descriptors (0 where unavailable).
+        Standardized 3D descriptors (0 where unavailable); no columns with ``conformer_method="none"``.
     conf_ok : ndarray of bool, shape (n,)
         Whether a conformer was embedded.
     valid : ndarray of bool, shape (n,)
@@ -113,7 +115,9 @@ def featurize_molecular(
     smiles : sequence of str or Mol
     fp_radius, fp_bits : int
         Morgan settings (MACCS keys are always appended).
-    conformer_method : {"etkdg", "dg"}
+    conformer_method : {"etkdg", "dg", "none"}
+        ``"none"``: no conformer is generated (for encoders without the 3D modality); ``conf``
+        has no columns and ``conf_ok`` is False everywhere.
     conformer_hydrogens : bool
     scaler : ConformerScaler, optional
         Standardization of the 3D descriptors; fitted on these molecules when None.
@@ -132,6 +136,8 @@ def featurize_molecular(
     >>> feats, scaler = featurize_molecular(["CCO", "c1ccccc1O", "not a smiles"])
     >>> feats.fp.shape, feats.conf.shape, feats.valid.tolist()
     ((3, 1191), (3, 651), [True, True, False])
+    >>> featurize_molecular(["CCO"], conformer_method="none")[0].conf.shape
+    (1, 0)
     """
     featurizers = _Featurizers.make(fp_radius, fp_bits, conformer_method, conformer_hydrogens, random_state)
     values = np.asarray(list(smiles) if not isinstance(smiles, np.ndarray) else smiles, dtype=object).ravel()
@@ -145,25 +151,34 @@ def featurize_molecular(
 
 @dataclass(frozen=True)
 class _Featurizers:
-    """The three featurizers with the settings of one encoder; picklable, runs in workers."""
+    """The three featurizers with the settings of one encoder; picklable, runs in workers.
+
+    ``conf`` is None for encoders without the 3D modality (``method="none"``).
+    """
 
     fp: FingerprintFeaturizer
-    conf: ConformerFeaturizer
+    conf: ConformerFeaturizer | None
 
     @classmethod
     def make(cls, fp_radius: int, fp_bits: int, method: str, hydrogens: bool, seed: int) -> "_Featurizers":
-        return cls(FingerprintFeaturizer(radius=fp_radius, n_bits=fp_bits),
-                   ConformerFeaturizer(method=method, add_hydrogens=hydrogens, random_state=seed))
+        conf = None if method == "none" else ConformerFeaturizer(method=method, add_hydrogens=hydrogens,
+                                                                 random_state=seed)
+        return cls(FingerprintFeaturizer(radius=fp_radius, n_bits=fp_bits), conf)
+
+    @property
+    def n_conf(self) -> int:
+        """Raw 3D columns, ``conformer_ok`` included (1: only that flag, always 0)."""
+        return 1 if self.conf is None else self.conf.n_features_out
 
     def chunk(self, entries: np.ndarray) -> tuple:
         """Parse each entry once and run the three featurizers on that ``Mol``."""
         n = len(entries)
         fp = np.zeros((n, self.fp.n_features_out), dtype=np.uint8)
-        conf = np.full((n, self.conf.n_features_out), np.nan)
+        conf = np.full((n, self.n_conf), np.nan)
         graphs: list = [None] * n
         valid = np.zeros(n, dtype=bool)
         generator = self.fp._generator()
-        params = [self.conf._embed_params(k) for k in range(self.conf.max_attempts)]
+        params = [] if self.conf is None else [self.conf._embed_params(k) for k in range(self.conf.max_attempts)]
         for i, entry in enumerate(entries):
             mol = to_mol(entry)
             if mol is None:
@@ -171,14 +186,17 @@ class _Featurizers:
             valid[i] = True
             self.fp._fill_row(mol, generator, fp[i])
             graphs[i] = mol_to_graph(mol)
-            self.conf._fill_row(mol, params, conf[i])
+            if self.conf is None:
+                conf[i, -1] = 0.0
+            else:
+                self.conf._fill_row(mol, params, conf[i])
         return fp, graphs, conf, valid
 
 
 def _concat(chunks: list, featurizers: _Featurizers) -> tuple:
     """Chunk results -> (fp float32, graphs, raw 3D, conformer ok, valid)."""
     if not chunks:  # no molecules at all
-        n_fp, n_conf = featurizers.fp.n_features_out, featurizers.conf.n_features_out
+        n_fp, n_conf = featurizers.fp.n_features_out, featurizers.n_conf
         chunks = [(np.zeros((0, n_fp), np.uint8), [], np.zeros((0, n_conf)), np.zeros(0, bool))]
     fp = np.concatenate([c[0] for c in chunks]).astype(np.float32)
     graphs = [g for c in chunks for g in c[1]]

@@ -78,7 +78,9 @@ class CHMRModel(nn.Module):
     fp_dim : int, default=1191
         Size of the 1-D fingerprint (Morgan 1024 + MACCS 167).
     conf_dim : int
-        Size of the 3-D conformer descriptor vector (required).
+        Size of the 3-D conformer descriptor vector (required). 0 builds a model without the
+        3-D modality (no ``"3d"`` projector or latent; see ``molecular_modalities``), which
+        embeds molecules without generating conformers.
     bio_dims : dict of str to int, optional
         Input size of every biological modality (e.g. ``{"expression": 978}``);
         one projector each. Names are arbitrary strings. Empty or None: the
@@ -105,6 +107,9 @@ class CHMRModel(nn.Module):
     tree_vq : TreeVQ or None
     decoders : nn.ModuleDict
         One :class:`~chmr_sklearn.nn.blocks.Decoder` per ``recon_dims`` entry (see ``decoder_keys``).
+    molecular_modalities : tuple of str
+        ``("1d", "2d", "3d")``, or ``("1d", "2d")`` when ``conf_dim == 0``: the keys of
+        :meth:`encode`'s output, in the order embeddings concatenate them.
     bio_keys, decoder_keys : dict of str to str
         User name -> ModuleDict key (they differ only for names such as
         ``"cell.painting"`` that ModuleDict cannot hold). Use the user names
@@ -150,6 +155,8 @@ class CHMRModel(nn.Module):
         super().__init__()
         if conf_dim is None:
             raise TypeError("CHMRModel() missing required argument 'conf_dim'")
+        if conf_dim < 0:
+            raise ValueError(f"conf_dim must be >= 0, got {conf_dim}")
         if tree not in ("tree", "flat", None):
             raise ValueError(f"tree must be 'tree', 'flat' or None, got {tree!r}")
         bio_dims = _check_dims(bio_dims, "bio_dims")
@@ -168,7 +175,8 @@ class CHMRModel(nn.Module):
         self.projectors = nn.ModuleDict()
         self.projectors["1d"] = Projector(fp_dim, latent_dim)
         self.projectors["2d"] = Projector(self.gnn.emb_dim, latent_dim)
-        self.projectors["3d"] = Projector(conf_dim, latent_dim)
+        if conf_dim > 0:
+            self.projectors["3d"] = Projector(conf_dim, latent_dim)
         for name, dim in bio_dims.items():
             self.projectors[self.bio_keys[name]] = Projector(dim, latent_dim)
 
@@ -181,6 +189,11 @@ class CHMRModel(nn.Module):
         self.decoders = nn.ModuleDict()
         for name, dim in recon_dims.items():
             self.decoders[self.decoder_keys[name]] = Decoder(latent_dim, dim)
+
+    @property
+    def molecular_modalities(self) -> tuple[str, ...]:
+        """Keys of :meth:`encode`'s output in concatenation order; ``"3d"`` only with ``conf_dim > 0``."""
+        return MOLECULAR_MODALITIES if "3d" in self.projectors else MOLECULAR_MODALITIES[:2]
 
     @property
     def bio_names(self) -> list[str]:
@@ -215,20 +228,21 @@ class CHMRModel(nn.Module):
         dict
             ``{"1d", "2d", "3d"}`` -> Tensor (B, latent_dim). Rows with a
             False ``conf_mask`` have an all-zero ``"3d"`` latent (their
-            ``conf`` row is ignored, NaN included).
+            ``conf`` row is ignored, NaN included). A model without the 3-D
+            modality returns ``"1d"`` and ``"2d"`` only and ignores ``conf``.
         """
+        z1 = self.projectors["1d"](fp.to(self._dtype()))
+        h2 = self.gnn(graph["x"], graph["edge_index"], graph["edge_attr"],
+                      graph["batch"], graph["num_graphs"])
+        z2 = self.projectors["2d"](h2)
+        if "3d" not in self.molecular_modalities:
+            return {"1d": z1, "2d": z2}
         if conf is None:
             if "conf" not in graph:
                 raise KeyError("encode() needs conf=... or graph['conf']")
             conf = graph["conf"]
         if conf_mask is None:
             conf_mask = graph.get("conf_mask")
-
-        z1 = self.projectors["1d"](fp.to(self._dtype()))
-        h2 = self.gnn(graph["x"], graph["edge_index"], graph["edge_attr"],
-                      graph["batch"], graph["num_graphs"])
-        z2 = self.projectors["2d"](h2)
-
         conf = conf.to(self._dtype())
         if conf_mask is None:
             conf_mask = torch.ones(conf.shape[0], dtype=torch.bool, device=conf.device)
@@ -247,8 +261,8 @@ class CHMRModel(nn.Module):
 
     @staticmethod
     def anchor(latents: Mapping[str, Tensor]) -> Tensor:
-        """Molecular anchor: the sum (not mean) of the ``"1d"``, ``"2d"``, ``"3d"`` latents."""
-        return latents["1d"] + latents["2d"] + latents["3d"]
+        """Molecular anchor: the sum (not mean) of the ``"1d"``, ``"2d"`` (and ``"3d"``) latents."""
+        return sum(latents[m] for m in MOLECULAR_MODALITIES if m in latents)
 
     def encode_bio(self, name: str, x: Tensor) -> Tensor:
         """Latent of biological modality ``name`` (its user name) for inputs ``x`` (B, d)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 __all__ = ["RECIPES", "PretrainConfig"]
 
-#: PretrainConfig overrides of each named recipe. ``"old"``: the settings the first shipped
+#: PretrainConfig overrides of each named recipe (``"fast"`` is defined below). ``"old"``: the settings the first shipped
 #: model used (the official schedule, every batch drawn uniformly). ``"new"``: the options that
 #: let the scarce profiles drive learning (issue 12): >= 32 profiled molecules per batch, every
 #: molecule linked to the profiles of its 5 most similar profiled molecules, SCA on propagated
@@ -18,11 +18,16 @@ RECIPES: dict[str, dict[str, Any]] = {
     "new": {"lr": 1e-3, "batch_size": 512, "profiled_per_batch": 32, "graph_mol_knn": 5,
             "sca_propagated": True, "lr_schedule": "warmup_cosine", "warmup_epochs": 1.0, "lr_floor": 0.05},
 }
+#: ``"fast"``: the ``"new"`` recipe on an encoder that embeds ~4x faster (issue 14): no 3D modality
+#: (conformer generation was over half of the per-molecule cost) and a 128-wide GIN (5x cheaper
+#: than the 300-wide one). Evidence: ``benchmarks/results/embed.md``, ``model_selection.md``.
+RECIPES["fast"] = {**RECIPES["new"], "conformer_method": "none", "gin_dim": 128}
 
 FILLS = ("propagate", "mean", "zero")
 TREES = ("tree", "flat")
 CPR_SOURCES = ("modality", "anchor")
 LR_SCHEDULES = ("official", "warmup_cosine")
+CONFORMER_METHODS = ("etkdg", "dg", "none")
 
 
 @dataclass
@@ -61,11 +66,14 @@ class PretrainConfig:
     # encoders
     latent_dim: int = 300
     gin_layers: int = 5
+    gin_dim: int | None = None  # GIN hidden width; None = latent_dim (the paper's 300)
     gin_dropout: float = 0.5
     # fingerprint (1D) and conformer (3D) featurization
     fp_radius: int = 2
     fp_bits: int = 1024
-    conformer_method: str = "dg"  # plain distance geometry: ~5x faster than ETKDGv3 (benchmarks/results/featurize.md)
+    # plain distance geometry: ~5x faster than ETKDGv3 (benchmarks/results/featurize.md);
+    # "none": no 3D modality (no conformers; the encoder has 1D and 2D latents only)
+    conformer_method: str = "dg"
     conformer_hydrogens: bool = False
     # losses: total = CPR + lambda_sca * SCA + lambda_tree * TreeVQ
     lambda_sca: float = 10.0
@@ -103,7 +111,7 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         checks = {"fill": (self.fill, FILLS), "tree": (self.tree, TREES), "cpr_source": (self.cpr_source, CPR_SOURCES),
-                  "conformer_method": (self.conformer_method, ("etkdg", "dg")),
+                  "conformer_method": (self.conformer_method, CONFORMER_METHODS),
                   "lr_schedule": (self.lr_schedule, LR_SCHEDULES)}
         for name, (value, options) in checks.items():
             if value not in options:
@@ -111,6 +119,8 @@ class PretrainConfig:
         for name in ("latent_dim", "gin_layers", "tree_depth", "knn_k", "walk_length", "batch_size", "max_epochs"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
+        if self.gin_dim is not None and int(self.gin_dim) < 1:
+            raise ValueError(f"gin_dim must be >= 1 or None, got {self.gin_dim!r}.")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}.")
         for name in ("profiled_per_batch", "graph_mol_knn", "warmup_epochs"):

@@ -176,7 +176,7 @@ class Pretrainer:
         recon = {MOLECULE: corpus.mol.fp.shape[1], **bio_dims} if cfg.use_cpr else None
         return {
             "fp_dim": int(corpus.mol.fp.shape[1]), "conf_dim": int(corpus.mol.conf.shape[1]), "bio_dims": bio_dims,
-            "latent_dim": cfg.latent_dim, "gin": {"num_layers": cfg.gin_layers, "emb_dim": cfg.latent_dim,
+            "latent_dim": cfg.latent_dim, "gin": {"num_layers": cfg.gin_layers, "emb_dim": cfg.gin_dim or cfg.latent_dim,
                                                   "dropout": cfg.gin_dropout},
             "tree": cfg.tree if cfg.use_tree_vq else None, "tree_depth": cfg.tree_depth, "eta": cfg.eta,
             "recon_dims": recon,
@@ -318,7 +318,7 @@ class Pretrainer:
                 encoded: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
         """The loss components from the latents of the whole batch ``idx`` (see :meth:`_encode`)."""
         cfg = self.config
-        latents = {key: encoded[key] for key in ("1d", "2d", "3d")}
+        latents = {key: encoded[key] for key in model.molecular_modalities}
         anchor = model.anchor(latents)
         zero = anchor.sum() * 0.0
         bio_latent = {name: encoded[f"bio:{name}"] for name in corpus.bio}
@@ -346,7 +346,7 @@ class Pretrainer:
         if cfg.use_tree_vq and model.tree_vq is not None:
             ok = torch.from_numpy(corpus.mol.conf_ok[idx]).to(device)
             # The anchor is quantized too, so tree codes describe the molecule as a whole.
-            zs = [latents["1d"], latents["2d"], anchor] + ([latents["3d"][ok]] if ok.any() else [])
+            zs = [latents["1d"], latents["2d"], anchor] + ([latents["3d"][ok]] if "3d" in latents and ok.any() else [])
             zs += [bio_latent[n][torch.from_numpy(o).to(device)] for n, o in bio_observed.items() if o.any()]
             tree = torch.stack([model.tree_vq(z).loss for z in zs]).mean()
 

@@ -10,6 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from chmr_sklearn import CHMRTransformer
 from chmr_sklearn._inputs import InvalidMoleculeError
+from chmr_sklearn.estimators import _engine
 from chmr_sklearn.estimators._engine import EmbeddingEngine
 from chmr_sklearn.estimators.transformer import DEFAULT_MODEL
 
@@ -174,6 +175,36 @@ def test_pretrain_options_reach_the_config_and_bad_keys_are_refused(data_home, w
         CHMRTransformer(pretrained=None, pretrain_options={"profiled_per_btch": 8}).fit(X, profiles=profiles)
     with pytest.raises(ValueError, match=r"parameters of CHMRTransformer: set them with set_params"):
         CHMRTransformer(pretrained=None, pretrain_options={"lr": 1e-2}).fit(X, profiles=profiles)
+
+
+def test_an_encoder_without_3d_embeds_1d_2d_latents_consistently(data_home, wehi_smiles, tmp_path, monkeypatch):
+    """conformer_method="none" (the "fast" recipe): no z3d columns, anchor = z1d + z2d, and the rows
+    agree alone, batched, in workers, from the disk cache and after unpickling."""
+    morph = pd.read_csv(data_home / "cell" / "derived_cmea_cellpainting_162.csv.gz")
+    profiles = {"morphology": morph.drop(columns=["broad_id", "pert_iname", "inchikey"]).iloc[:, :60]}
+    X = list(morph["smiles"][:60]) + wehi_smiles[:60]
+    t = CHMRTransformer(pretrained=None, max_epochs=1, batch_size=32, random_state=0, n_jobs=1,
+                        pretrain_options={"conformer_method": "none", "gin_dim": 16, "latent_dim": 24,
+                                          "tree_depth": 3}).fit(X, profiles=profiles)
+    names = t.get_feature_names_out()
+    assert len(names) == 1191 + 48 and names[-1] == "z2d_23" and not any(n.startswith("z3d") for n in names)
+    emb = t.transform(wehi_smiles[:200])
+    assert emb.shape == (200, 1239) and np.isfinite(emb).all()
+    anchor = t.set_params(output="anchor").transform(wehi_smiles[:200])
+    np.testing.assert_array_equal(anchor, emb[:, 1191:1215] + emb[:, 1215:])
+    assert t.set_params(output="latents").transform(X[:2]).shape == (2, 48)
+    assert t.tree_codes(X[:3]).shape == (3, 3)
+    t.set_params(output="concat")
+    assert_consistent(t.transform(wehi_smiles[5:6]), emb[5:6])
+    t.set_params(cache=False, cache_dir=str(tmp_path)).transform(wehi_smiles[:200])  # computed, stored on disk
+    with monkeypatch.context() as patch:
+        patch.setattr(EmbeddingEngine, "compute", lambda *a: pytest.fail("not read from the disk cache"))
+        assert_consistent(t.transform(wehi_smiles[:200]), emb)
+    t.set_params(cache_dir=None)
+    assert_consistent(pickle.loads(pickle.dumps(t)).transform(wehi_smiles[:200]), emb)
+    monkeypatch.setattr(_engine, "_MIN_PARALLEL", 16)  # worker processes for 200 molecules
+    monkeypatch.setattr(_engine, "_COLD_FACTOR", 1)
+    assert_consistent(t.set_params(n_jobs=2).transform(wehi_smiles[:200]), emb)
 
 
 def test_float32_default_is_close_to_exact_float64(smiles_200):

@@ -52,3 +52,14 @@ def test_workers_give_the_same_rows(mols):
     np.testing.assert_array_equal(one.fp, two.fp)
     np.testing.assert_array_equal(one.conf, two.conf)
     assert all((a is None and b is None) or np.array_equal(a.x, b.x) for a, b in zip(one.graphs, two.graphs, strict=True))
+
+
+def test_no_conformer_method_keeps_the_1d_and_2d_rows(mols):
+    """conformer_method="none" (encoders without 3D) skips conformers, nothing else changes."""
+    full, _ = featurize_molecular(mols)
+    flat, scaler = featurize_molecular(mols, conformer_method="none", n_jobs=2)
+    assert flat.conf.shape == (len(mols), 0) and not flat.conf_ok.any() and scaler.mean.shape == (0,)
+    np.testing.assert_array_equal(flat.fp, full.fp)
+    np.testing.assert_array_equal(flat.valid, full.valid)
+    assert all((a is None and b is None) or np.array_equal(a.x, b.x) for a, b in zip(flat.graphs, full.graphs,
+                                                                                      strict=True))
