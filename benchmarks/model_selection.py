@@ -41,6 +41,8 @@ def main(argv=None) -> None:
     ap.add_argument("--datasets", nargs="+", choices=DATASETS, help="a subset (default: all 8, or quick's 2)")
     ap.add_argument("--seeds", nargs="+", type=int, help="default 0 1 2 (quick: 0)")
     ap.add_argument("--n-jobs", type=int, default=None, help="CHMRTransformer(n_jobs=...) for the embeddings")
+    ap.add_argument("--random-init-from", metavar="NAME",
+                    help="the candidate whose architecture the random_init control copies (default: the first)")
     ap.add_argument("--cache-dir", type=Path, default=REPO / "runs" / "model_selection_cache")
     ap.add_argument("--out", type=Path, help="default benchmarks/results/model_selection.md (quick: a temp dir)")
     args = ap.parse_args(argv)
@@ -50,6 +52,7 @@ def main(argv=None) -> None:
     start, argv = time.perf_counter(), sys.argv[1:] if argv is None else argv
     run_selection(candidates, out=out, cache_dir=args.cache_dir, quick=args.quick, reuse=args.reuse,
                   seeds=args.seeds, datasets=args.datasets, n_jobs=args.n_jobs,
+                  random_init_from=args.random_init_from,
                   command=shlex.join(["python", "benchmarks/model_selection.py", *argv]),
                   log=lambda msg: print(f"{time.perf_counter() - start:7.1f}s {msg}", flush=True))
     print(f"wrote {out} (+ .json)")

@@ -5,7 +5,7 @@ Each candidate checkpoint embeds the training and validation rows of the benchma
 cache); the same fixed head is fitted on the training rows and scored on the validation rows.
 The test rows are never embedded nor scored, so the choice of the shipped model leaves the test
 splits untouched. Two controls are added to the named candidates: ``random_init`` (the first
-candidate's architecture and conformer scaler with untrained weights) and ``fingerprint`` (the
+candidate's, or ``random_init_from``'s, architecture and conformer scaler with untrained weights) and ``fingerprint`` (the
 1191 bits alone, no latents: the floor).
 
 The head settings are fixed in :data:`HEAD_PARAMS` for every representation: the point is to
@@ -326,7 +326,7 @@ def _head_text(params: dict) -> str:
 
 
 def _protocol_lines(meta: dict) -> list[str]:
-    first = next(iter(meta["candidates"]))
+    first = meta["random_init"]["from"]
     cands = "; ".join(f"`{c}` = `{v['path']}` (sha256 {v['sha256']})" for c, v in meta["candidates"].items())
     other = [c for c, v in meta["candidates"].items() if not v.get("same_architecture_as_random_init", True)]
     missing = meta.get("head_params_missing") or []
@@ -377,14 +377,14 @@ def write(report: dict, out: Path) -> None:
     atomic_write(out, lambda fh: fh.write(render(report).encode()))
 
 
-def _meta(candidates: dict, random_init: Path, seeds, quick: bool, command: str) -> dict:
+def _meta(candidates: dict, random_init: Path, seeds, quick: bool, command: str, init_from: str) -> dict:
     spec = load_checkpoint(random_init)["spec"]
     cands = {c: {"path": str(p), "sha256": _sha(p),
                  "same_architecture_as_random_init": dict(load_checkpoint(p)["spec"], recon_dims=None) == spec}
              for c, p in candidates.items()}
     heads = {k: head_params(k, quick) for k in HEAD_PARAMS}
     return {"quick": quick, "seeds": list(seeds), "command": command, "candidates": cands,
-            "random_init": {"path": str(random_init), "from": next(iter(candidates)), "seed": 0},
+            "random_init": {"path": str(random_init), "from": init_from, "seed": 0},
             "head_params": {k: p for k, (p, _) in heads.items()},
             "head_params_missing": sorted({m for _, miss in heads.values() for m in miss}),
             "quick_rows": {k: QUICK[k] for k in ("n_train", "n_valid")} if quick else None,
@@ -409,7 +409,7 @@ def _resume(out: Path, meta: dict) -> dict:
 
 def run_selection(candidates: dict[str, Path], *, out: Path, cache_dir: Path, quick: bool = False,
                   reuse: bool = False, seeds=None, datasets=None, n_jobs: int | None = None, command: str = "",
-                  log: Callable = print) -> dict:
+                  random_init_from: str | None = None, log: Callable = print) -> dict:
     """Compare the candidates (and the two controls) on every dataset; write ``out`` after each.
 
     Parameters
@@ -430,6 +430,10 @@ def run_selection(candidates: dict[str, Path], *, out: Path, cache_dir: Path, qu
         ``CHMRTransformer(n_jobs=...)`` for the embeddings.
     command : str, default=""
         The command line, recorded in the JSON.
+    random_init_from : str, optional
+        The candidate whose architecture the ``random_init`` control copies (default: the first),
+        so a candidate with another architecture than the shipped one can be held against its own
+        untrained encoder.
     log : callable, default=print
         Receives one progress line per representation and dataset.
 
@@ -449,10 +453,13 @@ def run_selection(candidates: dict[str, Path], *, out: Path, cache_dir: Path, qu
     datasets = list(datasets or (QUICK["datasets"] if quick else DATASETS))
     cache_dir.mkdir(parents=True, exist_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    first = next(iter(candidates.values()))
-    random_init = random_init_like(first, cache_dir / f"random_init_{_sha(first)}.pt")
+    init_from = random_init_from or next(iter(candidates))
+    if init_from not in candidates:
+        raise ValueError(f"random_init_from={init_from!r} is not a candidate; candidates: {list(candidates)}.")
+    source = candidates[init_from]
+    random_init = random_init_like(source, cache_dir / f"random_init_{_sha(source)}.pt")
     paths = {**candidates, "random_init": random_init, "fingerprint": None}
-    report = {"meta": _meta(candidates, random_init, seeds, quick, command), "results": {}}
+    report = {"meta": _meta(candidates, random_init, seeds, quick, command, init_from), "results": {}}
     if reuse:
         report = _resume(out, report["meta"])
     meta, start, wall = report["meta"], time.perf_counter(), report["meta"].get("wall_seconds", 0.0)

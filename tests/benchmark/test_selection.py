@@ -122,3 +122,12 @@ def test_a_candidate_beats_the_reference_only_on_every_front():
     assert not S.summarize(res(0.80, 0.80, 1.0, 0.9), ["a", "b"])["beats_reference"]["b"]["met"]  # a tie
     gain = S.summarize(res(0.509, 0.51, 1.0, 1.0), ["a", "b"])["beats_random_init"]
     assert not gain["a"]["met"] and gain["b"]["met"]  # 0.9 vs 1.0 ROC-AUC points over random_init
+
+
+def test_random_init_control_can_copy_another_candidate(quick, tmp_path):
+    _, report, _ = quick
+    assert report["meta"]["random_init"]["from"] == "shipped"  # default: the first candidate
+    with pytest.raises(ValueError, match=r"random_init_from='fast' is not a candidate"):
+        S.run_selection({"shipped": DEFAULT_MODEL}, out=tmp_path / "x.md", cache_dir=tmp_path, quick=True,
+                        random_init_from="fast")
+    assert not (tmp_path / "x.json").exists()
