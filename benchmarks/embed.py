@@ -25,6 +25,7 @@ Usage::
 
     python benchmarks/embed.py            # full: 10,000 molecules, 2,000 + 162 pretraining, 2 epochs
     python benchmarks/embed.py --quick    # 600 molecules, 300 + 162, 1 epoch; prints only
+    python benchmarks/embed.py --compare fast=runs/fast_default/default.pt   # + another encoder, same run
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def speed_table(n: int, ref_s: float, rows: list[tuple[str, float]]) -> list[str
     return out
 
 
-def run(n: int, n_pre: int, epochs: int, repeats: int, quick: bool) -> list[str]:
+def run(n: int, n_pre: int, epochs: int, repeats: int, quick: bool, compare: dict | None = None) -> list[str]:
     smiles = load_smiles()
     X = smiles[:n]
     lines = ["# CHMR embedding speed (default settings) vs a plain fingerprint loop and chemprop", "",
@@ -167,6 +168,9 @@ def run(n: int, n_pre: int, epochs: int, repeats: int, quick: bool) -> list[str]
             (f"chemprop {__import__('chemprop').__version__} D-MPNN featurize + encode, "
              f"{torch.get_num_threads()} torch threads", chemprop_s),
             ("CHMRTransformer() cached (same X again)", cached_s)]
+    for name, path in (compare or {}).items():  # other encoders, same molecules and run
+        _, other_s = best_of(lambda: chmr_cold(X, pretrained=str(path)), repeats)
+        rows.append((f"CHMRTransformer(pretrained={name}) (`{path}`), workers already running", other_s))
     lines += ["## Embedding throughput (one run, same molecules)", "", *speed_table(n, ref_s, rows), "",
               f"float32 (default) vs float64 embeddings: max relative difference {relative(emb, exact):.1e} "
               "(documented tolerance 1e-5).", ""]
@@ -213,9 +217,12 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="600 molecules, 300 + 162 pretraining, 1 epoch")
     parser.add_argument("--output", type=Path, default=None, help=f"markdown file (default: results/{RESULTS.name}; "
                         "--quick writes none unless given)")
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
+                        help="also time CHMRTransformer(pretrained=PATH) on the same molecules (repeatable)")
     args = parser.parse_args(argv)
+    compare = dict(spec.split("=", 1) for spec in args.compare)
     n, n_pre, epochs, repeats = (600, 300, 1, 1) if args.quick else (10_000, 2_000, 2, 2)
-    text = "\n".join(run(n, n_pre, epochs, repeats, args.quick))
+    text = "\n".join(run(n, n_pre, epochs, repeats, args.quick, compare))
     output = args.output or (None if args.quick else RESULTS)
     if output is not None:
         output.write_text(text)
