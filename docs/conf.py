@@ -176,7 +176,8 @@ _RESULT_GROUPS = [
      "cost against plain RDKit and scikit-learn references.", ["speed", "embed", "featurize", "streaming", "soak"]),
     ("What pretraining contributes", "Ablations of each part of the method and probes of the shipped "
      "encoder, and the validation-split choice of the shipped model.",
-     ["ablations", "pretraining_quality", "cell_awareness", "model_selection", "model_selection_fast",
+     ["ablations", "pretraining_quality", "cell_awareness", "cell_awareness.old_recipe", "model_selection",
+      "model_selection_fast",
       "model_selection_architectures"]),
 ]
 
