@@ -326,7 +326,7 @@ def _head_text(params: dict) -> str:
 
 
 def _protocol_lines(meta: dict) -> list[str]:
-    first = meta["random_init"]["from"]
+    first = meta.get("random_init", {}).get("from", next(iter(meta["candidates"])))
     cands = "; ".join(f"`{c}` = `{v['path']}` (sha256 {v['sha256']})" for c, v in meta["candidates"].items())
     other = [c for c, v in meta["candidates"].items() if not v.get("same_architecture_as_random_init", True)]
     missing = meta.get("head_params_missing") or []
