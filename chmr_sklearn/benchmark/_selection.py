@@ -326,7 +326,7 @@ def _head_text(params: dict) -> str:
 
 
 def _protocol_lines(meta: dict) -> list[str]:
-    first = meta.get("random_init", {}).get("from", next(iter(meta["candidates"])))
+    first = meta["random_init"]["from"]
     cands = "; ".join(f"`{c}` = `{v['path']}` (sha256 {v['sha256']})" for c, v in meta["candidates"].items())
     other = [c for c, v in meta["candidates"].items() if not v.get("same_architecture_as_random_init", True)]
     missing = meta.get("head_params_missing") or []
@@ -352,7 +352,8 @@ def render(report: dict) -> str:
     --------
     >>> meta = {"quick": True, "seeds": [0], "candidates": {"a": {"path": "a.pt", "sha256": "0" * 12}},
     ...         "sessions": [{"cpu": "x", "cores": 2, "platform": "p", "python": "3", "torch": "2", "rdkit": "r",
-    ...                       "date": "d", "load_start": "1.00, 1.00, 1.00"}], "head_params": {}, "pending": []}
+    ...                       "date": "d", "load_start": "1.00, 1.00, 1.00"}], "head_params": {}, "pending": [],
+    ...         "random_init": {"from": "a"}}
     >>> print(render({"meta": meta, "results": {}}).splitlines()[0])
     # Model selection: candidate pretrained models on validation splits
     """

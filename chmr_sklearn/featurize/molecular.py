@@ -167,7 +167,7 @@ class _Featurizers:
 
     @property
     def n_conf(self) -> int:
-        """Raw 3D columns, ``conformer_ok`` included (1: only that flag, always 0)."""
+        """Raw 3D columns, ``conformer_ok`` included (1: only that flag, left NaN = no conformer)."""
         return 1 if self.conf is None else self.conf.n_features_out
 
     def chunk(self, entries: np.ndarray) -> tuple:
@@ -186,9 +186,7 @@ class _Featurizers:
             valid[i] = True
             self.fp._fill_row(mol, generator, fp[i])
             graphs[i] = mol_to_graph(mol)
-            if self.conf is None:
-                conf[i, -1] = 0.0
-            else:
+            if self.conf is not None:
                 self.conf._fill_row(mol, params, conf[i])
         return fp, graphs, conf, valid
 

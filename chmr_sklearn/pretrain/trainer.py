@@ -176,7 +176,8 @@ class Pretrainer:
         recon = {MOLECULE: corpus.mol.fp.shape[1], **bio_dims} if cfg.use_cpr else None
         return {
             "fp_dim": int(corpus.mol.fp.shape[1]), "conf_dim": int(corpus.mol.conf.shape[1]), "bio_dims": bio_dims,
-            "latent_dim": cfg.latent_dim, "gin": {"num_layers": cfg.gin_layers, "emb_dim": cfg.gin_dim or cfg.latent_dim,
+            "latent_dim": cfg.latent_dim, "gin": {"num_layers": cfg.gin_layers,
+                                                  "emb_dim": cfg.gin_dim or cfg.latent_dim,
                                                   "dropout": cfg.gin_dropout},
             "tree": cfg.tree if cfg.use_tree_vq else None, "tree_depth": cfg.tree_depth, "eta": cfg.eta,
             "recon_dims": recon,

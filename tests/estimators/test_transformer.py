@@ -223,8 +223,6 @@ def test_float32_default_is_close_to_exact_float64(smiles_200):
 
 def test_float32_embedding_agrees_alone_batched_cached_unpickled_and_across_n_jobs(smiles_200, tmp_path,
                                                                                  monkeypatch):
-    from chmr_sklearn.estimators import _engine
-
     X = smiles_200[:48]
     batched = CHMRTransformer(n_jobs=1).fit(X).transform(X)
     alone = np.concatenate([CHMRTransformer(n_jobs=1).fit(X).transform([s]) for s in X[:6]])
