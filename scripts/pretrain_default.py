@@ -101,7 +101,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="old",
-                        help="old: the shipped model's settings; new: the issue-12 recipe options")
+                        help="old: the shipped model's settings; new: the issue-12 recipe options; fast, lean: "
+                             "narrower encoders (chmr_sklearn.pretrain.RECIPES)")
     parser.add_argument("--limit", type=int, default=None, help="subsample the structures (profiled ones kept)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")

@@ -476,8 +476,7 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
 
     config = PretrainConfig(**{**RECIPES[recipe], **(plan.model or {}), "max_epochs": plan.epochs})
     tic = time.perf_counter()
-    molecular = featurize_molecular(smiles, fp_radius=config.fp_radius, fp_bits=config.fp_bits,
-                                    conformer_method=config.conformer_method, random_state=0, n_jobs=-1)
+    molecular = featurize_molecular(smiles, **config.featurization(), random_state=0, n_jobs=-1)
     if not molecular[0].valid.all():
         raise RuntimeError("every corpus molecule must featurize (they were canonicalized before)")
     stages["featurize"] = round(time.perf_counter() - tic, 1)

@@ -59,9 +59,8 @@ class Embedder:
         key = (id(X), tf.scaler_.mean.tobytes(), tf.scaler_.std.tobytes())
         if key not in self._feats:
             canon = [to_smiles(x) for x in X]  # what the transformer featurizes (its cache keys)
-            self._feats[key], _ = featurize_molecular(
-                canon, fp_radius=cfg.fp_radius, fp_bits=cfg.fp_bits, conformer_method=cfg.conformer_method,
-                conformer_hydrogens=cfg.conformer_hydrogens, scaler=tf.scaler_, random_state=0, n_jobs=1)
+            self._feats[key], _ = featurize_molecular(canon, **cfg.featurization(), scaler=tf.scaler_,
+                                                      random_state=0, n_jobs=1)
         feats = self._feats[key]
         model = tf.model_.eval()
         out = []

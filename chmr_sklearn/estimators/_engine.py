@@ -362,9 +362,7 @@ class EmbeddingEngine:
         return _encode(self.inference_model(), feats, self.batch_size, self.device)
 
     def _feature_settings(self) -> dict:
-        cfg = self.config
-        return dict(fp_radius=cfg.fp_radius, fp_bits=cfg.fp_bits, conformer_method=cfg.conformer_method,
-                    conformer_hydrogens=cfg.conformer_hydrogens, random_state=self.seed)
+        return {**self.config.featurization(), "random_state": self.seed}
 
     def inference_model(self) -> torch.nn.Module:
         """The encoder in the arithmetic of ``precision`` (float64 copy made once, shared).
@@ -445,15 +443,11 @@ class EmbeddingEngine:
         """Everything that changes the embedding numbers (keys the disk cache and streaming)."""
         import rdkit
 
-        cfg = self.config
         return {
             "model_sha256": self.weights_sha256(),  # weights + 3D scaler, however obtained
             "precision": self.precision,
             "conformer_seed": self.seed,
-            "fp_radius": cfg.fp_radius,
-            "fp_bits": cfg.fp_bits,
-            "conformer_method": cfg.conformer_method,
-            "conformer_hydrogens": cfg.conformer_hydrogens,
+            **self.config.featurization(),
             "device": self.device.type,  # float rounding may differ between CPU and GPU kernels
             "chmr_sklearn": self.version,
             "torch": torch.__version__,

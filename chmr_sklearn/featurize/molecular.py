@@ -98,6 +98,8 @@ def featurize_molecular(
     fp_bits: int = 1024,
     conformer_method: str = "dg",
     conformer_hydrogens: bool = False,
+    conformer_descriptors: Sequence[str] | None = None,
+    conformer_force_tol: float = 1e-3,
     scaler: ConformerScaler | None = None,
     random_state: int = 0,
     n_jobs: int | None = None,
@@ -119,6 +121,10 @@ def featurize_molecular(
         ``"none"``: no conformer is generated (for encoders without the 3D modality); ``conf``
         has no columns and ``conf_ok`` is False everywhere.
     conformer_hydrogens : bool
+    conformer_descriptors : sequence of str, optional
+        3D descriptor families (:class:`ConformerFeaturizer`'s ``descriptors``); None: all.
+    conformer_force_tol : float
+        Distance geometry's force tolerance (:class:`ConformerFeaturizer`'s ``force_tol``).
     scaler : ConformerScaler, optional
         Standardization of the 3D descriptors; fitted on these molecules when None.
     random_state : int
@@ -139,7 +145,8 @@ def featurize_molecular(
     >>> featurize_molecular(["CCO"], conformer_method="none")[0].conf.shape
     (1, 0)
     """
-    featurizers = _Featurizers.make(fp_radius, fp_bits, conformer_method, conformer_hydrogens, random_state)
+    featurizers = _Featurizers.make(fp_radius, fp_bits, conformer_method, conformer_hydrogens, random_state,
+                                    conformer_descriptors, conformer_force_tol)
     values = np.asarray(list(smiles) if not isinstance(smiles, np.ndarray) else smiles, dtype=object).ravel()
     chunks = map_chunks(featurizers.chunk, values, n_jobs=n_jobs, verbose=verbose, desc="featurize")
     fp, graphs, conf_raw, ok, valid = _concat(chunks, featurizers)
@@ -160,9 +167,10 @@ class _Featurizers:
     conf: ConformerFeaturizer | None
 
     @classmethod
-    def make(cls, fp_radius: int, fp_bits: int, method: str, hydrogens: bool, seed: int) -> "_Featurizers":
-        conf = None if method == "none" else ConformerFeaturizer(method=method, add_hydrogens=hydrogens,
-                                                                 random_state=seed)
+    def make(cls, fp_radius: int, fp_bits: int, method: str, hydrogens: bool, seed: int,
+             descriptors: Sequence[str] | None = None, force_tol: float = 1e-3) -> "_Featurizers":
+        conf = None if method == "none" else ConformerFeaturizer(
+            method=method, add_hydrogens=hydrogens, descriptors=descriptors, force_tol=force_tol, random_state=seed)
         return cls(FingerprintFeaturizer(radius=fp_radius, n_bits=fp_bits), conf)
 
     @property

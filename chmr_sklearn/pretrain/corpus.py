@@ -239,11 +239,8 @@ class PretrainCorpus:
             if len(feats) != len(smiles):
                 raise ValueError(f"molecular holds {len(feats)} rows for {len(smiles)} molecules.")
         else:
-            feats, scaler = featurize_molecular(
-                smiles, fp_radius=config.fp_radius, fp_bits=config.fp_bits,
-                conformer_method=config.conformer_method, conformer_hydrogens=config.conformer_hydrogens,
-                random_state=config.seed, n_jobs=n_jobs, verbose=verbose,
-            )
+            feats, scaler = featurize_molecular(smiles, **config.featurization(), random_state=config.seed,
+                                                n_jobs=n_jobs, verbose=verbose)
         raise_for_invalid(feats.valid, list(smiles), on_invalid)
         keep = np.flatnonzero(feats.valid)
         if len(keep) < 2:

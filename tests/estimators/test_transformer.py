@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -207,6 +208,32 @@ def test_an_encoder_without_3d_embeds_1d_2d_latents_consistently(data_home, wehi
     assert_consistent(t.set_params(n_jobs=2).transform(wehi_smiles[:200]), emb)
 
 
+def test_an_encoder_with_a_lean_3d_block_featurizes_with_its_own_settings(data_home, wehi_smiles):
+    """conformer_descriptors / conformer_force_tol (the "lean" recipe) are part of the encoder: a
+    transformer built on it featurizes with them, at fit and after unpickling, and keys its cache on them."""
+    from chmr_sklearn._inputs import to_smiles
+    from chmr_sklearn.featurize.molecular import featurize_molecular
+
+    morph = pd.read_csv(data_home / "cell" / "derived_cmea_cellpainting_162.csv.gz")
+    profiles = {"morphology": morph.drop(columns=["broad_id", "pert_iname", "inchikey"]).iloc[:, :60]}
+    X = list(morph["smiles"][:60]) + wehi_smiles[:60]
+    lean = {"conformer_descriptors": ["usr", "shape"], "conformer_force_tol": 1e-2}
+    t = CHMRTransformer(pretrained=None, max_epochs=1, batch_size=32, random_state=0, n_jobs=1, precision="float64",
+                        pretrain_options={**lean, "gin_dim": 16, "latent_dim": 24, "tree_depth": 3}
+                        ).fit(X, profiles=profiles)
+    assert t.model_.projectors["3d"].in_dim == 12 + 11
+    emb = t.set_params(output="latents").transform(wehi_smiles[:50])
+    canonical = [to_smiles(s) for s in wehi_smiles[:50]]  # what the transformer featurizes
+    feats, _ = featurize_molecular(canonical, **lean, scaler=t.scaler_, random_state=0)
+    with torch.no_grad():
+        z = t.model_.eval().double().encode(**feats.torch_batch(np.arange(50)))
+    want = torch.cat([z[k] for k in t.model_.molecular_modalities], dim=1).numpy()
+    assert_consistent(emb, want)
+    settings = t._engine().settings()
+    assert settings["conformer_descriptors"] == ["usr", "shape"] and settings["conformer_force_tol"] == 1e-2
+    assert_consistent(pickle.loads(pickle.dumps(t)).transform(wehi_smiles[:50]), emb)
+
+
 def test_float32_default_is_close_to_exact_float64(smiles_200):
     X = smiles_200[:40]
     exact = CHMRTransformer(precision="float64").fit(X).transform(X)
@@ -318,7 +345,6 @@ def test_in_memory_cache_is_an_lru_bounded_in_bytes(smiles_200):
 def test_unpickling_without_the_saved_device_warns_once(smiles_200, monkeypatch):
     import warnings
 
-    import torch
 
     t = CHMRTransformer(device="cpu").fit(smiles_200[:3])
     t.device = "cuda"  # as if saved on a GPU machine with device="cuda"
@@ -349,7 +375,6 @@ def test_a_fresh_process_embeds_without_heavy_imports():
 def test_scatter_is_bit_reproducible_across_torch_thread_counts(smiles_200):
     # Why inference needs no deterministic mode: the GNN's index_add gives the same bits
     # with 1 or 2 intra-op threads.
-    import torch
 
     from chmr_sklearn.featurize.molecular import featurize_molecular
 
@@ -371,7 +396,6 @@ def test_scatter_is_bit_reproducible_across_torch_thread_counts(smiles_200):
 
 
 def test_loading_the_pretrained_model_leaves_the_global_rng_alone(smiles_200):
-    import torch
 
     before = torch.get_rng_state()
     CHMRTransformer().fit(smiles_200[:3]).transform(smiles_200[:3])
@@ -409,7 +433,6 @@ def test_worker_processes_only_when_they_pay_off(smiles_200, monkeypatch):
 
 def test_default_n_jobs_follows_torch_threads(monkeypatch):
     import joblib
-    import torch
 
     from chmr_sklearn.estimators._engine import effective_workers
 

@@ -191,11 +191,40 @@ def test_pandas_output(real_smiles):
     assert list(f.feature_names_in_) == ["smiles", "y"]
 
 
+def test_descriptor_subset_is_the_same_columns_of_the_full_output(real_smiles, default_output):
+    """descriptors= keeps whole families in canonical order, computed on the same conformer."""
+    f = ConformerFeaturizer(descriptors=["shape", "whim", "autocorr3d"])  # order given != output order
+    sub = f.fit_transform(real_smiles)
+    names = ConformerFeaturizer().fit(real_smiles).get_feature_names_out()
+    keep = [i for i, n in enumerate(names) if n.startswith(("autocorr3d_", "whim_")) or i >= N_OUT - 12]
+    assert sub.shape == (len(real_smiles), 80 + 114 + 11 + 1) == (len(real_smiles), f.n_features_out)
+    assert list(f.get_feature_names_out()) == [names[i] for i in keep]
+    np.testing.assert_array_equal(sub, default_output[:, keep])
+
+
+def test_coarser_force_tolerance_changes_the_geometry_not_the_flags(real_smiles, default_output):
+    coarse = ConformerFeaturizer(force_tol=1e-2).fit_transform(real_smiles)
+    np.testing.assert_array_equal(coarse[:, -1], default_output[:, -1])
+    ok = default_output[:, -1] == 1
+    assert not np.array_equal(coarse[ok], default_output[ok])  # the option reaches RDKit
+    # the same molecules, slightly less converged: global shape (radius of gyration) stays close
+    names = list(ConformerFeaturizer().fit(real_smiles).get_feature_names_out())
+    rg = names.index("radius_of_gyration")
+    np.testing.assert_allclose(coarse[ok, rg], default_output[ok, rg], rtol=0.15)
+    np.testing.assert_array_equal(ConformerFeaturizer(force_tol=1e-2).fit_transform(real_smiles[:20]), coarse[:20])
+
+
 def test_bad_parameters():
     with pytest.raises(ValueError, match="method"):
         ConformerFeaturizer(method="unimol").fit(["CCO"])
     with pytest.raises(ValueError, match="max_attempts"):
         ConformerFeaturizer(max_attempts=0).fit(["CCO"])
+    with pytest.raises(ValueError, match="force_tol"):
+        ConformerFeaturizer(force_tol=0).fit(["CCO"])
+    with pytest.raises(ValueError, match="descriptors must be None or a non-empty selection.*'wim'"):
+        ConformerFeaturizer(descriptors=["whim", "wim"]).fit_transform(["CCO"])
+    with pytest.raises(ValueError, match="descriptors"):
+        ConformerFeaturizer(descriptors=[]).fit_transform(["CCO"])
 
 
 _CTRL_C_AFTER_EMBEDDING = """

@@ -63,3 +63,14 @@ def test_no_conformer_method_keeps_the_1d_and_2d_rows(mols):
     np.testing.assert_array_equal(flat.valid, full.valid)
     assert all((a is None and b is None) or np.array_equal(a.x, b.x) for a, b in zip(flat.graphs, full.graphs,
                                                                                       strict=True))
+
+
+def test_conformer_options_reach_the_3d_rows(mols):
+    """conformer_descriptors / conformer_force_tol give ConformerFeaturizer's rows, standardized."""
+    feats, scaler = featurize_molecular(mols, conformer_descriptors=["usr", "shape"], conformer_force_tol=1e-2,
+                                        n_jobs=2)
+    conf = ConformerFeaturizer(descriptors=["usr", "shape"], force_tol=1e-2, on_invalid="nan").fit_transform(mols)
+    ok = (conf[:, -1] == 1.0) & feats.valid
+    assert feats.conf.shape == (len(mols), 12 + 11)
+    np.testing.assert_array_equal(feats.conf_ok, ok)
+    np.testing.assert_array_equal(feats.conf, scaler.transform(conf[:, :-1], ok))

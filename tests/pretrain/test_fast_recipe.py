@@ -13,7 +13,15 @@ def test_fast_recipe_is_the_new_one_without_3d_and_with_a_narrow_gin():
     PretrainConfig(**RECIPES["fast"])  # valid as a whole
 
 
-@pytest.mark.parametrize("bad", [{"gin_dim": 0}, {"conformer_method": "uff"}])
+def test_lean_recipe_keeps_a_cheaper_3d_block():
+    lean = PretrainConfig(**RECIPES["lean"])
+    assert lean.conformer_method == "dg" and lean.gin_dim == 128 and lean.conformer_force_tol == 1e-2
+    assert lean.conformer_descriptors == ["autocorr3d", "whim", "usr", "shape"]
+    assert PretrainConfig.from_dict(lean.to_dict()) == lean  # survives the checkpoint's JSON
+    assert lean.featurization()["conformer_descriptors"] == lean.conformer_descriptors
+
+
+@pytest.mark.parametrize("bad", [{"gin_dim": 0}, {"conformer_method": "uff"}, {"conformer_force_tol": 0.0}])
 def test_bad_encoder_options_raise(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         PretrainConfig(**bad)
