@@ -173,12 +173,12 @@ _RESULT_GROUPS = [
      "fingerprint bits and against chemprop, on identical scaffold splits, and the validation-split "
      "evidence for the heads' defaults.", ["downstream", "moleculeace", "head_defaults"]),
     ("Speed and memory", "How fast embedding, featurization, fitting and streaming run, and what they "
-     "cost against plain RDKit and scikit-learn references.", ["speed", "embed", "featurize", "streaming", "soak"]),
+     "cost against plain RDKit and scikit-learn references.",
+     ["speed", "embed", "featurize", "conformer_descriptors", "streaming", "soak"]),
     ("What pretraining contributes", "Ablations of each part of the method and probes of the shipped "
      "encoder, and the validation-split choice of the shipped model.",
      ["ablations", "pretraining_quality", "cell_awareness", "cell_awareness.old_recipe", "model_selection",
-      "model_selection_fast",
-      "model_selection_architectures"]),
+      "model_selection_fast", "model_selection_architectures", "model_selection_lean", "latent_probes"]),
 ]
 
 

@@ -130,3 +130,44 @@ def test_soak_summary_tells_a_leak_from_noise():
     assert noisy["plateau"] is False and leaking["plateau"] is False
     stepped = soak_summary(result(lambda i: 800 + (60 if i > 15 else 0) + 5 * rng.standard_normal()))
     assert stepped["flat"] is False and stepped["plateau"] is True  # grew once (high-water mark), then flat
+
+
+_FAKE_CHEMPROP = """#!{python}
+import pathlib, sys
+import pandas as pd
+args = sys.argv[1:]
+with open({log!r}, "a") as fh:
+    fh.write(" ".join(args) + "\\n")
+out = pathlib.Path(args[args.index("-o") + 1])
+if args[0] == "train":
+    (out / "model_0").mkdir(parents=True, exist_ok=True)
+    (out / "model_0" / "best.pt").write_text("")
+else:  # predict: a constant for every row, in the order given
+    rows = pd.read_csv(args[args.index("-i") + 1])
+    rows["t0"] = 1.0
+    rows.to_csv(out, index=False)
+"""
+
+
+@pytest.mark.parametrize("patience, flag", [(None, False), (7, True)])
+def test_chemprop_runs_at_its_defaults_unless_told(tmp_path, monkeypatch, patience, flag):
+    """The downstream plan gives chemprop its own budget (50 epochs, no early-stopping patience),
+    and fit_chemprop passes --patience only when asked."""
+    import sys
+
+    from chmr_sklearn.benchmark._chemprop import fit_chemprop
+    from chmr_sklearn.benchmark._run import plan
+
+    assert all((plan(n)["chemprop_epochs"], plan(n)["chemprop_patience"]) == (50, None)
+               for n in ("esol", "lipophilicity", "broad6k", "toxcast", "hiv"))
+    log = tmp_path / "argv.log"
+    exe = tmp_path / "chemprop"
+    exe.write_text(_FAKE_CHEMPROP.format(python=sys.executable, log=str(log)))
+    exe.chmod(0o755)
+    monkeypatch.setenv("CHMR_CHEMPROP", str(exe))
+    data = load_split("esol_sub", _esol_subset())
+    r = fit_chemprop(data, 0, tmp_path / "work", patience=patience)
+    train = log.read_text().splitlines()[0].split()
+    assert train[train.index("--epochs") + 1] == "50"
+    assert ("--patience" in train) is flag and (not flag or train[train.index("--patience") + 1] == "7")
+    assert r["test"]["mae"] == pytest.approx(np.abs(data.Y[data.split[2], 0] - 1.0).mean())

@@ -49,10 +49,13 @@ def _run(cmd: list[str], log_path: Path, timeout: float) -> None:
         raise RuntimeError(f"{Path(cmd[0]).name} {cmd[1]} exited {proc.returncode}: " + " | ".join(tail))
 
 
-def fit_chemprop(data: BenchData, seed: int, workdir: str | os.PathLike, *, epochs: int, patience: int,
-                 timeout: float = 3600.0) -> dict:
-    """``chemprop train`` on our train/valid indices (early stopping on valid), then ``chemprop
-    predict`` on the valid and test rows, scored with our metrics.
+def fit_chemprop(data: BenchData, seed: int, workdir: str | os.PathLike, *, epochs: int = 50,
+                 patience: int | None = None, timeout: float = 3600.0) -> dict:
+    """``chemprop train`` on our train/valid indices, then ``chemprop predict`` on the valid and
+    test rows, scored with our metrics.
+
+    chemprop keeps the epoch with the best validation loss; ``patience=None`` (chemprop's default,
+    like ``epochs=50``) trains every epoch, an integer stops early.
 
     Short budgets warm the learning rate up for 1 epoch instead of chemprop's 2 (it refuses a
     warm-up as long as the training).
@@ -91,7 +94,7 @@ def fit_chemprop(data: BenchData, seed: int, workdir: str | os.PathLike, *, epoc
     t = time.perf_counter()
     _run([exe, "train", "-i", str(work / "data.csv"), "-s", "smiles", "--target-columns", *targets,
           "-t", task, "--splits-file", str(work / "splits.json"), "--epochs", str(epochs),
-          "--patience", str(patience), "--warmup-epochs", str(1 if epochs <= 4 else 2), "--pytorch-seed", str(seed), "--data-seed", str(seed), "-n", "0",
+          *(["--patience", str(patience)] if patience is not None else []), "--warmup-epochs", str(1 if epochs <= 4 else 2), "--pytorch-seed", str(seed), "--data-seed", str(seed), "-n", "0",
           "--accelerator", "cpu", "--devices", "1", "-o", str(work / "model"), "--remove-checkpoints"],
          log_path, timeout)
     model = sorted(glob.glob(str(work / "model" / "**" / "best*.pt"), recursive=True))
