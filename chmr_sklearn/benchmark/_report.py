@@ -223,7 +223,9 @@ def write_report(report: dict, out) -> Path:
                 "the test split is only scored. ▲/▼: better/worse test mean than RF on the same 1191-bit "
                 "fingerprints.")
     L = ["# Downstream benchmark: CHMR vs RF, fingerprint MLP and chemprop on identical splits", "",
-         f"- date {meta['date']}; wall time so far {meta.get('wall_seconds', 0) / 60:.1f} min"
+         f"- date {meta['date']}; wall time so far {meta.get('wall_seconds', 0) / 60:.1f} min; load average "
+         f"(1/5/15 min) {meta.get('load_start', 'not recorded')} at the start, "
+         f"{meta.get('load_last', 'not recorded')} at the last write"
          + ("; **QUICK mode (not a result)**" if meta["quick"] else ""),
          (f"- python {platform.python_version()}, torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
          f"chmr_sklearn {__version__}; chemprop CLI: {meta['chemprop_executable'] or 'not installed'}"),
@@ -244,10 +246,9 @@ def write_report(report: dict, out) -> Path:
          "head with `rf_residual=True`, its forest on the fingerprint columns."),
          ("- full grids (`_FULL`): head lr ∈ {1e-3, 1e-4} × (dropout, hidden) ∈ {(0.2, 1200), (0.5, 512)}, max 100 "
           "epochs, early stopping on validation (patience 15); residual gamma ∈ {0.1, 1}; RF 500 trees, "
-          "min_samples_leaf ∈ {1, 2}; chemprop (v2 CLI, defaults otherwise) 12 epochs (its default is 50), early "
-          "stopping on validation (patience 4), CPU, one thread. **This run cut every dataset down** (2 CPU cores, "
-          "load average 8-11 from other processes): the per-dataset \"budget reductions\" below list exactly what "
-          "differs from the full grids."), "",
+          "min_samples_leaf ∈ {1, 2}; chemprop (v2 CLI) at its defaults: 50 epochs, no early stopping (the epoch "
+          "with the best validation loss is kept), CPU, one thread. Where a dataset ran less than this (CPU "
+          "budget), its \"budget reductions\" below list exactly what differs."), "",
          "## Per dataset", ""]
     for r in results:
         L += _details(r)

@@ -16,6 +16,7 @@ import numpy as np
 from ..featurize import FingerprintFeaturizer
 from ._chemprop import chemprop_executable, fit_chemprop
 from ._data import DATASETS, N_FP, BenchData, embed, load_split, split_digest
+from ._machine import load_average
 from ._models import fit_head, fit_rf, grid_then_seeds
 from ._report import write_report
 
@@ -38,8 +39,8 @@ _HEAD_GRID = [{"lr": 1e-3, "dropout": 0.2, "hidden": 1200}, {"lr": 1e-3, "dropou
 _FULL = {"head_grid": _HEAD_GRID, "epochs": 100, "patience": 15, "gammas": [0.1, 1.0], "residual_trees": 500,
              "rf_grid": [{"n_estimators": 500, "min_samples_leaf": 1}, {"n_estimators": 500, "min_samples_leaf": 2}],
              "chemprop_epochs": 50, "chemprop_patience": None}  # chemprop's own defaults
-# CPU budget: 2 cores with a load average of 8-11 from other processes during the run, so every dataset
-# runs a cut-down version of _FULL: the two head points and the forest / gamma settings the 4-dataset
+# CPU budget: 2 cores (a load average of 8-11 from other processes during the run that chose these), so
+# every dataset runs a cut-down version of _FULL: the two head points and the forest / gamma settings the 4-dataset
 # full-grid run chose most often (benchmarks/results/downstream.md of 14:57: head (1e-3, 0.2, 1200)
 # on ChEMBL2K and BACE, (1e-4, 0.5, *) on BBBP and ESOL; leaf 2 and gamma 0.1 on 4/4 and 3/4).
 # The forest's cost grows with labelled (molecule, task) pairs, chemprop's with molecules x epochs;
@@ -204,13 +205,14 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
     start = time.perf_counter()
     report = {"meta": {"date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "seeds": seeds,
                             "quick": quick, "n_jobs": n_jobs, "precision": PRECISION, "command": " ".join(sys.argv),
-                            "chemprop_executable": chemprop_executable()},
+                            "chemprop_executable": chemprop_executable(), "load_start": load_average()},
                   "results": []}
     lock = threading.Lock()
 
     def save():
         with lock:
             report["meta"]["wall_seconds"] = time.perf_counter() - start
+            report["meta"]["load_last"] = load_average()
             if out is not None:
                 write_report(report, out)
 
