@@ -178,7 +178,8 @@ _RESULT_GROUPS = [
     ("What pretraining contributes", "Ablations of each part of the method and probes of the shipped "
      "encoder, and the validation-split choice of the shipped model.",
      ["ablations", "pretraining_quality", "cell_awareness", "cell_awareness.old_recipe", "model_selection",
-      "model_selection_fast", "model_selection_architectures", "model_selection_lean", "latent_probes"]),
+      "model_selection_fast", "model_selection_architectures", "model_selection_lean", "model_selection_lean12k",
+      "latent_probes"]),
 ]
 
 
