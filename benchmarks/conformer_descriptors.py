@@ -40,7 +40,7 @@ from chmr_sklearn.benchmark._data import load_split  # noqa: E402
 from chmr_sklearn.benchmark._machine import load_average, load_smiles, machine_info  # noqa: E402
 from chmr_sklearn.model_selection import mean_mae, mean_roc_auc  # noqa: E402
 from chmr_sklearn.featurize import ConformerFeaturizer, FingerprintFeaturizer  # noqa: E402
-from chmr_sklearn.featurize.conformers import _SCALARS, _VECTORS, DESCRIPTOR_FAMILIES  # noqa: E402
+from chmr_sklearn.featurize.conformers import _FAMILIES, DESCRIPTOR_FAMILIES  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOLS = (1e-3, 1e-2)
@@ -76,17 +76,17 @@ def family_costs(smiles: list[str]) -> dict[str, float]:
             costs[f"embed, force_tol={tol:g}"] = cpu_ms(lambda: [rdDistGeom.EmbedMolecule(m, params) for m in copies],
                                                         len(copies))
             embedded = embedded or [m for m in copies if m.GetNumConformers()]
-        for name, _, func in _VECTORS:
+        for name, (_, func) in _FAMILIES.items():
             costs[name] = cpu_ms(lambda: [func(m) for m in embedded], len(embedded))
-        costs["shape"] = cpu_ms(lambda: [[f(m) for _, f in _SCALARS] for m in embedded], len(embedded))
     return costs
 
 
 def _columns(families: tuple[str, ...]) -> np.ndarray:
-    names = ConformerFeaturizer().fit(["C"]).get_feature_names_out()[:-1]
-    family_of = np.array([n.rsplit("_", 1)[0] if n.rsplit("_", 1)[0] in DESCRIPTOR_FAMILIES else "shape"
-                          for n in names])
-    return np.flatnonzero(np.isin(family_of, families))
+    """Positions of ``families``' columns among all 651 descriptors (the featurizer's own names)."""
+    if not families:
+        return np.zeros(0, dtype=int)
+    full = ConformerFeaturizer().get_feature_names_out()[:-1]
+    return np.flatnonzero(np.isin(full, ConformerFeaturizer(descriptors=families).get_feature_names_out()))
 
 
 def rf_valid(data, F: np.ndarray, seed: int) -> float:

@@ -48,6 +48,7 @@ import torch  # noqa: E402
 
 from _reference import cpu_name, load_smiles, plain_fingerprints  # noqa: E402  (benchmarks/_reference.py)
 from chmr_sklearn import CHMRTransformer  # noqa: E402
+from chmr_sklearn.benchmark._selection import parse_candidates  # noqa: E402
 from chmr_sklearn.estimators._engine import effective_workers  # noqa: E402
 from chmr_sklearn.estimators.transformer import DEFAULT_MODEL  # noqa: E402
 
@@ -220,7 +221,7 @@ def main(argv=None) -> None:
     parser.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
                         help="also time CHMRTransformer(pretrained=PATH) on the same molecules (repeatable)")
     args = parser.parse_args(argv)
-    compare = dict(spec.split("=", 1) for spec in args.compare)
+    compare = parse_candidates(args.compare) if args.compare else {}  # name=path, checked
     n, n_pre, epochs, repeats = (600, 300, 1, 1) if args.quick else (10_000, 2_000, 2, 2)
     text = "\n".join(run(n, n_pre, epochs, repeats, args.quick, compare))
     output = args.output or (None if args.quick else RESULTS)

@@ -46,10 +46,17 @@ _VECTORS = (
 DESCRIPTOR_BLOCKS: tuple[tuple[str, int], ...] = tuple((n, w) for n, w, _ in _VECTORS) + tuple(
     (n, 1) for n, _ in _SCALARS
 )
+
+
+def _shape(mol: Chem.Mol) -> list[float]:
+    return [func(mol) for _, func in _SCALARS]
+
+
+#: family -> (its column names, the function computing those values from a Mol with a conformer)
+_FAMILIES = {**{n: ([f"{n}_{i}" for i in range(w)], func) for n, w, func in _VECTORS},
+             "shape": ([n for n, _ in _SCALARS], _shape)}
 #: Families ``descriptors=`` selects from: the five vector blocks and ``"shape"`` (the 11 scalars).
-DESCRIPTOR_FAMILIES: tuple[str, ...] = tuple(n for n, _, _ in _VECTORS) + ("shape",)
-_WIDTHS = {**{n: w for n, w, _ in _VECTORS}, "shape": len(_SCALARS)}
-_N_DESCRIPTORS = sum(_WIDTHS.values())  # 651
+DESCRIPTOR_FAMILIES: tuple[str, ...] = tuple(_FAMILIES)
 
 
 def _families(descriptors: Sequence[str] | None) -> tuple[str, ...]:
@@ -197,7 +204,7 @@ class ConformerFeaturizer(MoleculeFeaturizer):
     @property
     def n_features_out(self) -> int:
         """Number of output columns (the selected descriptors, 651 for all, + ``conformer_ok``)."""
-        return sum(_WIDTHS[f] for f in _families(self.descriptors)) + 1
+        return sum(len(_FAMILIES[f][0]) for f in _families(self.descriptors)) + 1
 
     # ---- steps (each usable alone, e.g. by the benchmark) ---------------------------------
     def _embed_params(self, attempt: int) -> rdDistGeom.EmbedParameters:
@@ -257,23 +264,18 @@ class ConformerFeaturizer(MoleculeFeaturizer):
 
     def _describe(self, mol: Chem.Mol, out: np.ndarray) -> bool:
         """Write the selected descriptors of ``mol``'s conformer into ``out``; ``True`` if all finite."""
-        funcs = {n: f for n, _, f in _VECTORS}
         try:
             pos = 0
             for family in _families(self.descriptors):
-                width = _WIDTHS[family]
-                if family == "shape":
-                    out[pos: pos + width] = [func(mol) for _, func in _SCALARS]
-                else:
-                    out[pos: pos + width] = funcs[family](mol)
-                pos += width
+                names, func = _FAMILIES[family]
+                out[pos: pos + len(names)] = func(mol)
+                pos += len(names)
         except Exception:  # noqa: BLE001 - e.g. USR needs >= 3 atoms
             return False
         return bool(np.isfinite(out).all())
 
     def _featurize_chunk(self, entries):
-        _families(self.descriptors)  # an unknown family fails here, not silently per molecule
-        rows = np.full((len(entries), self.n_features_out), np.nan)
+        rows = np.full((len(entries), self.n_features_out), np.nan)  # an unknown family raises here
         valid = np.zeros(len(entries), dtype=bool)
         params = [self._embed_params(k) for k in range(self.max_attempts)]
         for i, entry in enumerate(entries):
@@ -296,10 +298,5 @@ class ConformerFeaturizer(MoleculeFeaturizer):
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """``autocorr3d_0..79, rdf_0..209, morse_0..223, whim_0..113, usr_0..11``, the 11
         shape scalars (``pmi1`` ... ``pbf``), then ``conformer_ok``; the selected families only."""
-        names = []
-        for family in _families(self.descriptors):
-            if family == "shape":
-                names += [name for name, _ in _SCALARS]
-            else:
-                names += [f"{family}_{i}" for i in range(_WIDTHS[family])]
+        names = [name for family in _families(self.descriptors) for name in _FAMILIES[family][0]]
         return np.asarray(names + ["conformer_ok"], dtype=object)
