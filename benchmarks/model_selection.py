@@ -5,7 +5,9 @@ SIDER, ESOL and Lipophilicity (test rows are never embedded nor scored); one fix
 type is fitted on the training rows and scored on the validation rows, 3 seeds. Controls:
 ``random_init`` (the first candidate's architecture, untrained) and ``fingerprint`` (the 1191
 bits). Verdicts: does each candidate beat the first (the shipped model), and does it beat
-``random_init`` by >= 1.0 mean ROC-AUC with lower ESOL and Lipophilicity MAE. Writes
+``random_init`` by >= 1.0 mean ROC-AUC with lower ESOL and Lipophilicity MAE; with
+``--seed-group``, is a recipe pretrained with several seeds, on its seeds' mean, within
+``--margin`` ROC-AUC points of the first with lower MAE on both (non-inferiority). Writes
 ``benchmarks/results/model_selection.md`` (+ ``.json``) after every dataset; the logic lives in
 ``chmr_sklearn.benchmark._selection``.
 
@@ -28,8 +30,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout
 
-from chmr_sklearn.benchmark._selection import DATASETS, parse_candidates, run_selection
+from chmr_sklearn.benchmark._selection import DATASETS, MARGIN, parse_candidates, run_selection
 from chmr_sklearn.estimators.transformer import DEFAULT_MODEL
+
+
+def parse_groups(ap: argparse.ArgumentParser, specs: list[str]) -> dict[str, list[str]]:
+    """``["lean=lean_s0,lean_s1"]`` -> ``{"lean": ["lean_s0", "lean_s1"]}`` (argparse error if malformed)."""
+    groups = {}
+    for spec in specs:
+        name, sep, members = spec.partition("=")
+        if not sep or not name or not all(members.split(",")):
+            ap.error(f"--seed-group expects NAME=A,B,..., got {spec!r}")
+        groups[name] = members.split(",")
+    return groups
 
 
 def main(argv=None) -> None:
@@ -43,6 +56,11 @@ def main(argv=None) -> None:
     ap.add_argument("--n-jobs", type=int, default=None, help="CHMRTransformer(n_jobs=...) for the embeddings")
     ap.add_argument("--random-init-from", metavar="NAME",
                     help="the candidate whose architecture the random_init control copies (default: the first)")
+    ap.add_argument("--seed-group", action="append", default=[], metavar="NAME=A,B,...",
+                    help="candidates that are one recipe pretrained with several seeds, judged on their mean "
+                         "(repeat for several groups)")
+    ap.add_argument("--margin", type=float, default=MARGIN,
+                    help="the seed groups' non-inferiority margin, ROC-AUC points (default %(default)s)")
     ap.add_argument("--cache-dir", type=Path, default=REPO / "runs" / "model_selection_cache")
     ap.add_argument("--out", type=Path, help="default benchmarks/results/model_selection.md (quick: a temp dir)")
     args = ap.parse_args(argv)
@@ -52,7 +70,8 @@ def main(argv=None) -> None:
     start, argv = time.perf_counter(), sys.argv[1:] if argv is None else argv
     run_selection(candidates, out=out, cache_dir=args.cache_dir, quick=args.quick, reuse=args.reuse,
                   seeds=args.seeds, datasets=args.datasets, n_jobs=args.n_jobs,
-                  random_init_from=args.random_init_from,
+                  random_init_from=args.random_init_from, groups=parse_groups(ap, args.seed_group),
+                  margin=args.margin,
                   command=shlex.join(["python", "benchmarks/model_selection.py", *argv]),
                   log=lambda msg: print(f"{time.perf_counter() - start:7.1f}s {msg}", flush=True))
     print(f"wrote {out} (+ .json)")

@@ -127,7 +127,7 @@ def main() -> None:
     out = Path(args.out)
     meta = {
         "chmr_sklearn": __version__, "torch": torch.__version__, "device": str(resolve_device(args.device)),
-        "machine": platform.platform(), "n_molecules": len(corpus), "epochs": args.epochs,
+        "machine": platform.platform(), "n_molecules": len(corpus), "limit": args.limit, "epochs": args.epochs,
         "featurize_seconds": round(featurize_s, 1), "recipe": args.recipe,
         "train_seconds": round(sum(h["seconds"] for h in trainer.history_), 1),
         "data": {"structures": sorted(STRUCTURE_FILES), "profiles": {n: r for n, (r, _) in PROFILE_FILES.items()},

@@ -124,6 +124,37 @@ def test_a_candidate_beats_the_reference_only_on_every_front():
     assert not gain["a"]["met"] and gain["b"]["met"]  # 0.9 vs 1.0 ROC-AUC points over random_init
 
 
+def test_a_seed_group_is_judged_on_its_mean_within_the_margin():
+    res = {"bace": {"candidates": {"ref": {"mean": 0.800}, "s0": {"mean": 0.805}, "s1": {"mean": 0.789},
+                                   "random_init": {"mean": 0.79}}},
+           "esol": {"candidates": {"ref": {"mean": 0.70}, "s0": {"mean": 0.72}, "s1": {"mean": 0.66},
+                                   "random_init": {"mean": 0.71}}}}
+    groups = {"recipe": ["s0", "s1"]}
+    g = S.summarize(res, ["ref", "s0", "s1"], groups, margin=0.3)["groups"]["recipe"]
+    assert g["mean_roc_auc"] == pytest.approx(79.7) and g["mae"]["esol"] == pytest.approx(0.69)
+    assert g["non_inferior"]["met"] and g["non_inferior"]["auc_gain"] == pytest.approx(-0.3)
+    assert not S.summarize(res, ["ref", "s0", "s1"], groups, margin=0.2)["groups"]["recipe"]["non_inferior"]["met"]
+    res["esol"]["candidates"]["s1"]["mean"] = 0.70  # mean MAE 0.71: worse than the reference
+    assert not S.summarize(res, ["ref", "s0", "s1"], groups, margin=0.3)["groups"]["recipe"]["non_inferior"]["met"]
+    # Neither member alone beats the reference on every front; only the group rule can pass.
+    assert not S.summarize(res, ["ref", "s0", "s1"])["beats_reference"]["s0"]["met"]
+
+
+def test_seed_groups_are_checked_reported_and_can_be_added_on_reuse(quick, monkeypatch):
+    tmp, _, _ = quick
+    with pytest.raises(ValueError, match="unknown members \\['nope'\\]"):
+        S.run_selection({"shipped": DEFAULT_MODEL}, out=tmp / "g.md", cache_dir=tmp / "cache", quick=True,
+                        groups={"g": ["shipped", "nope"]}, log=lambda m: None)
+    monkeypatch.setattr(S, "run_dataset", lambda *a, **k: pytest.fail("a finished dataset was run again"))
+    again = S.run_selection({"shipped": DEFAULT_MODEL}, out=tmp / "sel.md", cache_dir=tmp / "cache", quick=True,
+                            reuse=True, groups={"pair": ["shipped", "random_init"]}, margin=0.5, log=lambda m: None)
+    assert again["meta"]["groups"] == {"pair": ["shipped", "random_init"]} and again["meta"]["margin"] == 0.5
+    assert again["summary"]["groups"]["pair"]["members"] == ["shipped", "random_init"]
+    assert "pair (mean of 2 pretraining seeds: shipped, random_init) is within 0.5" in (tmp / "sel.md").read_text()
+    with pytest.raises(SystemExit):
+        _script().main(["--quick", "--seed-group", "broken", "--out", str(tmp / "x.md")])
+
+
 def test_random_init_control_can_copy_another_candidate(quick, tmp_path):
     _, report, _ = quick
     assert report["meta"]["random_init"]["from"] == "shipped"  # default: the first candidate

@@ -9,7 +9,7 @@ import torch
 
 from _tiny import tiny_config, tiny_corpus
 from chmr_sklearn.featurize import FingerprintFeaturizer
-from chmr_sklearn.pretrain import PretrainConfig, Pretrainer, build_model, load_checkpoint
+from chmr_sklearn.pretrain import RECIPES, PretrainConfig, Pretrainer, build_model, load_checkpoint
 from chmr_sklearn.pretrain.trainer import LAST, _batches, _lr_factor, _top_up
 from chmr_sklearn.profiles import ContextGraph
 
@@ -98,12 +98,17 @@ def test_new_recipe_trains_and_old_checkpoints_still_resume(tmp_path):
     trainer = Pretrainer(cfg, verbose=0).fit(corpus)
     assert np.isfinite([h["loss"] for h in trainer.history_]).all()
     assert trainer.history_[-1]["lr"] == pytest.approx(cfg.lr * cfg.lr_floor)
-    # The shipped model's manifest predates these options: it reads as the old recipe.
+    # The shipped model's settings are the recipe its manifest names (a manifest written before
+    # recipes had names is the old one, whose options read as their defaults).
     from chmr_sklearn.estimators.transformer import DEFAULT_MODEL
 
     shipped = load_checkpoint(DEFAULT_MODEL).config
-    assert (shipped.profiled_per_batch, shipped.graph_mol_knn, shipped.sca_propagated,
-            shipped.lr_schedule) == (0, 0, False, "official")
+    recipe = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text()).get("recipe", "old")
+    for key, value in RECIPES[recipe].items():
+        assert getattr(shipped, key) == value, key
+    if recipe == "old":
+        assert (shipped.profiled_per_batch, shipped.graph_mol_knn, shipped.sca_propagated,
+                shipped.lr_schedule) == (0, 0, False, "official")
     # A checkpoint written before the options existed (no such keys) still resumes.
     old = tiny_config(max_epochs=1)
     old_corpus = tiny_corpus(old)
