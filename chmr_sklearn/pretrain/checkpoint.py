@@ -108,7 +108,8 @@ def save_checkpoint(
     train : dict, optional
         Optimizer / scheduler state and epoch, for resuming.
     half : bool, default=False
-        Store floating weights as float16 (the shipped model; loaded back as float32).
+        Store floating weights as float16 (the shipped model; loaded back as float32). A tensor
+        with a value beyond float16's range (e.g. a BatchNorm running variance) stays float32.
 
     Returns
     -------
@@ -133,7 +134,7 @@ def save_checkpoint(
 
     def _cpu(t: torch.Tensor) -> torch.Tensor:
         t = t.detach().cpu()
-        return t.half() if half and t.is_floating_point() else t.clone()
+        return t.half() if half and _fits_half(t) else t.clone()
 
     payload = {
         "format": FORMAT,
@@ -149,6 +150,18 @@ def save_checkpoint(
         payload["train"] = train
     atomic_write(path, lambda fh: torch.save(payload, fh))
     return path
+
+
+def _fits_half(t: torch.Tensor) -> bool:
+    """Whether float16 holds ``t``'s finite values without overflow.
+
+    BatchNorm running variances of the virtual-node MLPs reach ~1e6 (sums over atoms), beyond
+    float16's 65504: cast, they became inf and BatchNorm's output a constant.
+    """
+    if not t.is_floating_point():
+        return False
+    finite = t[torch.isfinite(t)]
+    return finite.numel() == 0 or float(finite.abs().max()) <= torch.finfo(torch.float16).max
 
 
 def atomic_write(path: str | os.PathLike, write) -> Path:

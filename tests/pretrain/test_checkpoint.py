@@ -1,6 +1,9 @@
 """Checkpoints: safe loading, round trip, corrupt and incompatible files refused clearly."""
 
+import importlib.util
+import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,6 +34,47 @@ def test_export_round_trip_without_decoders(trained, tmp_path):
     for key, value in trained.model_.encoder_state_dict().items():
         if value.is_floating_point():  # stored as float16
             torch.testing.assert_close(model.state_dict()[key], value.half().float())
+
+
+def test_half_export_keeps_values_beyond_float16_in_float32(trained, pretrain_smiles, tmp_path):
+    # Virtual-node BatchNorm variances reached 8.5e5 on the 12,000-molecule corpus; float16 tops out
+    # at 65504, so a plain cast stored inf and BatchNorm's output became a constant.
+    state = trained.model_.encoder_state_dict()
+    key = next(k for k in state if "mlp_virtualnode_list" in k and k.endswith("running_var"))
+    state[key] = state[key].clone().fill_(848670.0)
+    path = save_checkpoint(tmp_path / "big.pt", config=trained.config, spec=dict(trained.spec_, recon_dims=None),
+                           model_state=state, scaler=trained.scaler_, half=True)
+    stored = torch.load(path, weights_only=True)["model"]
+    assert stored[key].dtype == torch.float32 and torch.equal(stored[key], state[key])
+    small = next(k for k, v in state.items() if v.is_floating_point() and k != key)
+    assert stored[small].dtype == torch.float16  # the rest is still halved
+    model = build_model(load_checkpoint(path)["spec"])
+    model.load_encoder_state_dict(load_checkpoint(path)["model"])
+    assert all(torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point())
+
+
+def test_reexport_rewrites_an_encoder_from_the_runs_last_checkpoint(pretrain_smiles, tmp_path):
+    spec = importlib.util.spec_from_file_location("reexport", Path(__file__).parents[2] / "scripts" / "reexport_encoder.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    config = PretrainConfig(max_epochs=1, batch_size=32, latent_dim=32, gin_layers=2)
+    trainer = Pretrainer(config, checkpoint_dir=tmp_path / "run", verbose=0).fit(
+        PretrainCorpus.build(pretrain_smiles[162:400], None, config))
+    manifest = {"file": "default.pt", "sha256": "0" * 64, "config": config.to_dict(), "n_molecules": 238,
+                "history": trainer.history_}
+    (tmp_path / "default.json").write_text(json.dumps(manifest))
+    path = script.reexport(tmp_path / "run" / "last.pt", tmp_path / "default.json", tmp_path / "out")
+    new = json.loads((tmp_path / "out" / "default.json").read_text())
+    assert new["reexported_from"]["previous_sha256"] == "0" * 64 and new["n_molecules"] == 238
+    ckpt = load_checkpoint(path)
+    assert not any(k.startswith("decoders.") for k in ckpt["model"]) and ckpt["meta"]["history"] == trainer.history_
+    for key, value in trainer.model_.encoder_state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(ckpt["model"][key], value.half().float())
+    manifest["history"] = manifest["history"] * 2  # another run's manifest
+    (tmp_path / "other.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="is not the run .*other.json describes"):
+        script.reexport(tmp_path / "run" / "last.pt", tmp_path / "other.json", tmp_path / "out2")
 
 
 def test_corrupt_truncated_and_foreign_files_are_refused(trained, tmp_path):
