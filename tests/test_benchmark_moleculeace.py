@@ -76,3 +76,29 @@ def test_selection_never_fits_or_predicts_test_rows():
 def test_chemprop_sets_are_the_five_smallest():
     sizes = {n: len(load_moleculeace(n, return_X_y=True)[0]) for n in MOLECULEACE_DATASETS}
     assert set(ACE_CHEMPROP_SETS) == set(sorted(sizes, key=sizes.get)[:5])
+
+
+def test_a_later_runs_models_merge_into_one_report(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "moleculeace", Path(__file__).resolve().parents[1] / "benchmarks" / "moleculeace.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    name = ACE_CHEMPROP_SETS[0]
+    script.main(["--quick", "--sets", name, "--models", "svr", "--out", str(tmp_path / "a.md")])
+    script.main(["--quick", "--sets", name, "--models", "rf", "--out", str(tmp_path / "b.md")])
+    script.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "m.md")])
+    merged = json.loads((tmp_path / "m.json").read_text())
+    (res,) = merged["results"]
+    assert sorted(res["models"]) == ["rf", "svr"] and merged["meta"]["models"] == ["svr", "rf"]
+    parts = [json.loads((tmp_path / f).read_text())["results"][0]["models"] for f in ("a.json", "b.json")]
+    assert res["models"]["svr"] == parts[0]["svr"] and res["models"]["rf"] == parts[1]["rf"]
+    assert "| RF (1191 bits) | SVR (Tanimoto) |" in (tmp_path / "m.md").read_text()
+    b = json.loads((tmp_path / "b.json").read_text())
+    b["meta"]["seeds"] = [0, 1]
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    with pytest.raises(ValueError, match="different seeds"):
+        script.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "x.md")])

@@ -37,7 +37,7 @@ from ._chemprop import chemprop_executable, fit_chemprop
 from ._data import N_FP, BenchData, embed
 from ._models import _FPResidualRegressor
 
-__all__ = ["ACE_CHEMPROP_SETS", "ACE_MODELS", "AceData", "ace_plan", "ace_scores", "load_ace",
+__all__ = ["ACE_CHEMPROP_SETS", "ACE_MODELS", "AceData", "ace_plan", "ace_scores", "load_ace", "merge_ace_reports",
            "run_moleculeace", "select_then_seeds", "tanimoto_gram", "write_ace_report"]
 
 # chemprop on the 5 smallest sets (615-731 molecules), fixed before any result was seen: a
@@ -288,6 +288,36 @@ def run_moleculeace(names: Sequence[str] | None = None, *, seeds: Sequence[int] 
             if out is not None:
                 write_ace_report(report, out)
     return report
+
+
+def merge_ace_reports(parts: list[dict]) -> dict:
+    """One report from runs that covered other models of the same sets (e.g. chemprop run later).
+
+    A set's models are the union over the runs (a later run's result for a model wins); the
+    plan, machine and start come from the first run, the commands are joined and the wall time
+    is the longest.
+
+    Examples
+    --------
+    >>> a = {"meta": {"models": ["rf"], "command": "a", "wall_seconds": 5, "seeds": [0]},
+    ...      "results": [{"name": "X", "models": {"rf": {"status": "ok"}}}]}
+    >>> b = {"meta": {"models": ["chemprop"], "command": "b", "wall_seconds": 9, "seeds": [0]},
+    ...      "results": [{"name": "X", "models": {"chemprop": {"status": "ok"}}}]}
+    >>> m = merge_ace_reports([a, b])
+    >>> sorted(m["results"][0]["models"]), m["meta"]["models"], m["meta"]["wall_seconds"]
+    (['chemprop', 'rf'], ['rf', 'chemprop'], 9)
+    """
+    if len({tuple(p["meta"]["seeds"]) for p in parts}) > 1:
+        raise ValueError("the runs to merge used different seeds: " + str([p["meta"]["seeds"] for p in parts]))
+    results: dict[str, dict] = {}
+    for r in (r for p in parts for r in p["results"]):
+        kept = results.setdefault(r["name"], {**r, "models": {}})
+        kept["models"].update(r["models"])
+    models = list(dict.fromkeys(m for p in parts for m in p["meta"]["models"]))
+    meta = dict(parts[0]["meta"], models=models, command=" + ".join(p["meta"].get("command", "") for p in parts),
+                wall_seconds=max(p["meta"].get("wall_seconds", 0) for p in parts),
+                load_end=parts[-1]["meta"].get("load_end", parts[-1]["meta"].get("load_start")))
+    return {"meta": meta, "results": list(results.values())}
 
 
 def _machine() -> dict:
