@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _scripts import load_script
 from rdkit import Chem, DataStructs
 from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
 
@@ -79,14 +80,9 @@ def test_chemprop_sets_are_the_five_smallest():
 
 
 def test_a_later_runs_models_merge_into_one_report(tmp_path):
-    import importlib.util
     import json
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location(
-        "moleculeace", Path(__file__).resolve().parents[1] / "benchmarks" / "moleculeace.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("benchmarks/moleculeace.py")
     name = ACE_CHEMPROP_SETS[0]
     script.main(["--quick", "--sets", name, "--models", "svr", "--out", str(tmp_path / "a.md")])
     script.main(["--quick", "--sets", name, "--models", "rf", "--out", str(tmp_path / "b.md")])

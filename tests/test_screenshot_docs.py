@@ -7,7 +7,6 @@ Chromium it fails, it does not skip. The checks' logic is tested on its own by d
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,16 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from _scripts import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "screenshot_docs.py"
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("screenshot_docs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/screenshot_docs.py")
 
 
 def test_checks_flag_raw_tex_missing_and_broken_images():

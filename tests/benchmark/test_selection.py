@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from _scripts import load_script
 
 from chmr_sklearn.benchmark import _selection as S
 from chmr_sklearn.benchmark import load_split
 from chmr_sklearn.estimators.transformer import DEFAULT_MODEL
 from chmr_sklearn.pretrain.checkpoint import load_checkpoint
 
-REPO = Path(__file__).resolve().parents[2]
 NAMES = ["shipped", "random_init", "fingerprint"]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("model_selection", REPO / "benchmarks" / "model_selection.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/model_selection.py")
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,11 @@
 """Checkpoints: safe loading, round trip, corrupt and incompatible files refused clearly."""
 
-import importlib.util
 import json
 import os
-from pathlib import Path
 
 import pytest
 import torch
+from _scripts import load_script
 
 from chmr_sklearn.pretrain import (
     PretrainConfig,
@@ -54,9 +53,7 @@ def test_half_export_keeps_values_beyond_float16_in_float32(trained, pretrain_sm
 
 
 def test_reexport_rewrites_an_encoder_from_the_runs_last_checkpoint(pretrain_smiles, tmp_path):
-    spec = importlib.util.spec_from_file_location("reexport", Path(__file__).parents[2] / "scripts" / "reexport_encoder.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/reexport_encoder.py")
     config = PretrainConfig(max_epochs=1, batch_size=32, latent_dim=32, gin_layers=2)
     trainer = Pretrainer(config, checkpoint_dir=tmp_path / "run", verbose=0).fit(
         PretrainCorpus.build(pretrain_smiles[162:400], None, config))
