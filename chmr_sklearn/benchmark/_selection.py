@@ -424,7 +424,8 @@ def write(report: dict, out: Path) -> None:
     atomic_write(out, lambda fh: fh.write(render(report).encode()))
 
 
-def _meta(candidates: dict, random_init: Path, seeds, quick: bool, command: str, init_from: str) -> dict:
+def _meta(candidates: dict, random_init: Path, seeds, quick: bool, command: str, init_from: str,
+          groups: dict[str, list[str]], margin: float) -> dict:
     spec = load_checkpoint(random_init)["spec"]
     cands = {c: {"path": str(p), "sha256": _sha(p),
                  "same_architecture_as_random_init": dict(load_checkpoint(p)["spec"], recon_dims=None) == spec}
@@ -435,7 +436,7 @@ def _meta(candidates: dict, random_init: Path, seeds, quick: bool, command: str,
             "head_params": {k: p for k, (p, _) in heads.items()},
             "head_params_missing": sorted({m for _, miss in heads.values() for m in miss}),
             "quick_rows": {k: QUICK[k] for k in ("n_train", "n_valid")} if quick else None,
-            "sessions": [machine_info()]}
+            "groups": dict(groups), "margin": float(margin), "sessions": [machine_info()]}
 
 
 def _resume(out: Path, meta: dict) -> dict:
@@ -519,19 +520,20 @@ def run_selection(candidates: dict[str, Path], *, out: Path, cache_dir: Path, qu
     source = candidates[init_from]
     random_init = random_init_like(source, cache_dir / f"random_init_{_sha(source)}.pt")
     paths = {**candidates, "random_init": random_init, "fingerprint": None}
-    report = {"meta": _meta(candidates, random_init, seeds, quick, command, init_from), "results": {}}
-    report["meta"].update(groups=dict(groups or {}), margin=float(margin))
+    report = {"meta": _meta(candidates, random_init, seeds, quick, command, init_from, groups or {}, margin),
+              "results": {}}
     if reuse:
         report = _resume(out, report["meta"])
     meta, start, wall = report["meta"], time.perf_counter(), report["meta"].get("wall_seconds", 0.0)
+    kept = set(report["results"])
     for i, name in enumerate(datasets):
-        if name in report["results"]:
+        if name in kept:
             log(f"{name}: kept from the earlier run")
             continue
         report["results"][name] = run_dataset(name, paths, seeds=seeds, quick=quick, cache_dir=cache_dir,
                                               n_jobs=n_jobs, log=log)
         meta.update(load_end=load_average(), wall_seconds=wall + time.perf_counter() - start, pending=datasets[i + 1:])
         write(report, out)
-    if report["results"]:  # a --reuse run that ran nothing still rewrites the summary (e.g. new groups)
+    if kept and kept >= set(datasets):  # a --reuse run that ran nothing still rewrites the summary (new groups)
         write(report, out)
     return report
