@@ -38,8 +38,7 @@ from chmr_sklearn import __version__
 from chmr_sklearn._inputs import to_smiles
 from chmr_sklearn._runtime import resolve_device
 from chmr_sklearn.featurize._base import map_chunks
-from chmr_sklearn.pretrain import RECIPES
-from chmr_sklearn.pretrain import PretrainConfig, PretrainCorpus, Pretrainer
+from chmr_sklearn.pretrain import RECIPES, PretrainConfig, PretrainCorpus, Pretrainer
 from chmr_sklearn.pretrain.checkpoint import atomic_write
 
 STRUCTURE_FILES = {
@@ -103,6 +102,8 @@ def main() -> None:
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="old",
                         help="old: the shipped model's settings; new: the issue-12 recipe options; fast, lean: "
                              "narrower encoders (chmr_sklearn.pretrain.RECIPES)")
+    parser.add_argument("--l2-sp", type=float, default=None,
+                        help="pull of the molecular encoder toward its initial weights (default: the recipe's)")
     parser.add_argument("--limit", type=int, default=None, help="subsample the structures (profiled ones kept)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
@@ -117,7 +118,8 @@ def main() -> None:
     smiles = gather_molecules(home, args.limit)
     profiles = load_profiles(home)
     config = PretrainConfig(**{**RECIPES[args.recipe], "max_epochs": args.epochs, "batch_size": args.batch_size,
-                               "lr": args.lr, "seed": args.seed})
+                               "lr": args.lr, "seed": args.seed,
+                               **({} if args.l2_sp is None else {"l2_sp": args.l2_sp})})
     corpus = PretrainCorpus.build(smiles, profiles, config, n_jobs=args.n_jobs, verbose=1)
     featurize_s = time.perf_counter() - tic
     print(f"corpus: {len(corpus)} molecules, 3D ok {corpus.mol.conf_ok.mean():.1%}, "

@@ -276,6 +276,11 @@ class CHMRModel(nn.Module):
             raise KeyError(f"no decoder {name!r}; known: {list(self.decoder_keys)}")
         return self.decoders[self.decoder_keys[name]](z)
 
+    def molecular_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        """``(name, parameter)`` of the molecular encoder: the GIN and the 1D/2D/3D projectors."""
+        prefixes = ("gnn.", *(f"projectors.{m}." for m in self.molecular_modalities))
+        return [(k, p) for k, p in self.named_parameters() if k.startswith(prefixes)]
+
     def encoder_state_dict(self) -> OrderedDict:
         """State dict without the decoders (GIN, projectors, Tree-VQ): the shipped encoder."""
         return OrderedDict(

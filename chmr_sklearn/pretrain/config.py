@@ -65,6 +65,11 @@ class PretrainConfig:
       propagation, each row weighted by its propagation confidence (the share of its filled
       value that came from measured rows; 1 for measured rows, 0 for rows propagation never
       reached, which stay out). VICReg stays on measured rows.
+    - ``l2_sp``: add ``l2_sp * ||theta - theta_0||^2`` over the molecular encoder's weights (GIN and
+      the 1D/2D/3D projectors; ``theta_0`` = their seeded initialisation) to the loss: "L2-SP"
+      (Li et al., 2018) toward the starting point, so the scarce profiles steer the encoder
+      without erasing what its random features already carry (``latent_probes_steps.md``: more
+      steps cost ESOL information). 0 = off.
     - ``lr_schedule="warmup_cosine"``: linear warm-up over ``warmup_epochs`` epochs, then a
       cosine from ``lr`` down to ``lr_floor * lr`` at the last step. ``"official"`` (default) is
       the official code's cosine over 7/16 of a half period (ends at ~0.2 lr).
@@ -123,6 +128,7 @@ class PretrainConfig:
     lr_schedule: str = "official"
     warmup_epochs: float = 0.0
     lr_floor: float = 0.0
+    l2_sp: float = 0.0
     # bookkeeping, filled by the trainer
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -142,7 +148,7 @@ class PretrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr!r}.")
         if self.conformer_force_tol <= 0:
             raise ValueError(f"conformer_force_tol must be > 0, got {self.conformer_force_tol!r}.")
-        for name in ("profiled_per_batch", "graph_mol_knn", "warmup_epochs"):
+        for name in ("profiled_per_batch", "graph_mol_knn", "warmup_epochs", "l2_sp"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}.")
         if self.sca_propagated and self.fill != "propagate":

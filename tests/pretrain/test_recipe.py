@@ -6,10 +6,16 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from _tiny import tiny_config, tiny_corpus
+
 from chmr_sklearn.featurize import FingerprintFeaturizer
-from chmr_sklearn.pretrain import RECIPES, PretrainConfig, Pretrainer, build_model, load_checkpoint
+from chmr_sklearn.pretrain import (
+    RECIPES,
+    PretrainConfig,
+    Pretrainer,
+    build_model,
+    load_checkpoint,
+)
 from chmr_sklearn.pretrain.trainer import LAST, _batches, _lr_factor, _top_up
 from chmr_sklearn.profiles import ContextGraph
 
@@ -121,3 +127,42 @@ def test_new_recipe_trains_and_old_checkpoints_still_resume(tmp_path):
     torch.save(raw, tmp_path / LAST)
     resumed = Pretrainer(old, checkpoint_dir=tmp_path, verbose=0).fit(old_corpus)
     assert [h["epoch"] for h in resumed.history_] == [1]
+
+
+def _distance_from_start(trainer: Pretrainer, config: PretrainConfig) -> float:
+    start = dict(build_model(trainer.spec_, generator=torch.Generator().manual_seed(config.seed)).molecular_parameters())
+    return sum(float((p.detach() - start[k].detach()).pow(2).sum()) for k, p in trainer.model_.molecular_parameters())
+
+
+def test_l2_sp_keeps_the_molecular_encoder_near_its_start_and_logs_the_drift(tmp_path):
+    free_cfg, held_cfg = tiny_config(max_epochs=3), tiny_config(max_epochs=3, l2_sp=1000.0)
+    corpus = tiny_corpus(free_cfg)
+    free = Pretrainer(free_cfg, verbose=0).fit(corpus)
+    held = Pretrainer(held_cfg, verbose=0).fit(corpus)
+    assert "drift" not in free.history_[0]  # off: the history reads as before the option existed
+    assert _distance_from_start(held, held_cfg) < 0.5 * _distance_from_start(free, free_cfg)
+    # The logged drift (squared distance, averaged over the epoch's steps) is part of the loss.
+    assert held.history_[-1]["drift"] > 0
+    last = held.history_[-1]
+    assert last["loss"] == pytest.approx(last["cpr"] + held_cfg.lambda_sca * last["sca"]
+                                         + held_cfg.lambda_tree * last["tree"] + held_cfg.l2_sp * last["drift"], rel=1e-5)
+    # The anchor is the seeded start, not the resumed weights: a run interrupted after epoch 2
+    # and resumed ends exactly where the uninterrupted one did.
+    original = Pretrainer._epoch
+
+    def crash_at_third(self, *args):
+        if args[-2] == 2:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    resume_dir = tmp_path / "resume"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Pretrainer, "_epoch", crash_at_third)
+        with pytest.raises(KeyboardInterrupt):
+            Pretrainer(held_cfg, checkpoint_dir=resume_dir, verbose=0).fit(corpus)
+    resumed = Pretrainer(held_cfg, checkpoint_dir=resume_dir, verbose=0).fit(corpus)
+    assert [h["epoch"] for h in resumed.history_] == [1, 2, 3]
+    for (key, got), (_, ref) in zip(resumed.model_.molecular_parameters(), held.model_.molecular_parameters()):
+        torch.testing.assert_close(got, ref, rtol=0, atol=0, msg=key)
+    with pytest.raises(ValueError, match="l2_sp"):
+        PretrainConfig(l2_sp=-1.0)
