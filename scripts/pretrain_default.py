@@ -28,18 +28,21 @@ import hashlib
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, not an installed copy
 
-from chmr_sklearn import __version__
-from chmr_sklearn._inputs import to_smiles
-from chmr_sklearn._runtime import resolve_device
-from chmr_sklearn.featurize._base import map_chunks
-from chmr_sklearn.pretrain import RECIPES, PretrainConfig, PretrainCorpus, Pretrainer
-from chmr_sklearn.pretrain.checkpoint import atomic_write
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from chmr_sklearn import __version__  # noqa: E402
+from chmr_sklearn._inputs import to_smiles  # noqa: E402
+from chmr_sklearn._runtime import resolve_device  # noqa: E402
+from chmr_sklearn.featurize._base import map_chunks  # noqa: E402
+from chmr_sklearn.pretrain import RECIPES, PretrainConfig, PretrainCorpus, Pretrainer  # noqa: E402
+from chmr_sklearn.pretrain.checkpoint import atomic_write  # noqa: E402
 
 STRUCTURE_FILES = {
     "moleculenet/bbbp.csv.gz": "smiles", "moleculenet/bace.csv.gz": "smiles", "moleculenet/clintox.csv.gz": "smiles",
