@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -271,4 +272,17 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     )
     if "train" in raw:
         ckpt["train"] = raw["train"]
+    _warn_non_finite(ckpt["model"], path)
     return ckpt
+
+
+def _warn_non_finite(state: dict[str, torch.Tensor], path) -> None:
+    """Warn about weights or BatchNorm statistics that are inf or NaN (they silence whole channels)."""
+    bad = {k: int((~torch.isfinite(v)).sum()) for k, v in state.items()
+           if v.is_floating_point() and not torch.isfinite(v).all()}
+    if bad:
+        listed = ", ".join(f"{k} ({n})" for k, n in bad.items())
+        warnings.warn(f"{path} holds non-finite values in {listed}: those channels output constants. "
+                      "Exports written before chmr_sklearn stored large BatchNorm statistics in float32 "
+                      "overflowed float16; rewrite it from the run's last.pt with scripts/reexport_encoder.py "
+                      "or pretrain again.", UserWarning, stacklevel=3)
