@@ -492,7 +492,7 @@ def findings(res: dict) -> list[str]:
     if h:
         parts = ", ".join(f"{k} {v['test'][0]:.1f} ± {v['test'][1]:.1f}" for k, v in h.items())
         L.append(f"- **CHMR head** on ChEMBL2K test: {parts}. The difference between the pretrained and the "
-                 "untrained `[fp ; latents]` is what 4 CPU epochs of pretraining buy the downstream model.")
+                 "untrained `[fp ; latents]` is what the shipped pretraining buys the downstream model.")
     t = res.get("tree", {})
     if t:
         for name in ("shipped", "random"):
