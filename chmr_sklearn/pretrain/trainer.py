@@ -248,7 +248,8 @@ class Pretrainer:
         rng = np.random.default_rng([cfg.seed, epoch])
         self._dropout_gen.manual_seed(cfg.seed * 1_000_003 + epoch)
         step.train()
-        sums = {"loss": 0.0, "cpr": 0.0, "sca": 0.0, "tree": 0.0, "drift": 0.0}
+        parts_logged = ("cpr", "sca", "tree", "drift") if cfg.l2_sp else ("cpr", "sca", "tree")
+        sums = dict.fromkeys(("loss", *parts_logged), 0.0)
         batches = _batches(rng.permutation(len(corpus)), cfg.batch_size, self._min_batch)
         if cfg.profiled_per_batch:
             batches = _top_up(batches, {n: b.rows_mol for n, b in corpus.bio.items()}, cfg.profiled_per_batch,
@@ -257,9 +258,10 @@ class Pretrainer:
         for batch_no, idx in enumerate(tqdm(batches, desc=f"epoch {epoch + 1}", leave=False,
                                             disable=self.verbose < 2 or self.rank_ != 0)):
             parts = step(idx, rng, (epoch, batch_no))
-            parts["drift"] = self._drift()
-            loss = (parts["cpr"] + cfg.lambda_sca * parts["sca"] + cfg.lambda_tree * parts["tree"]
-                    + cfg.l2_sp * parts["drift"])
+            loss = parts["cpr"] + cfg.lambda_sca * parts["sca"] + cfg.lambda_tree * parts["tree"]
+            if cfg.l2_sp:
+                parts["drift"] = self._drift()
+                loss = loss + cfg.l2_sp * parts["drift"]
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"Pretraining loss became {loss.item()} at epoch {epoch + 1}; "
                                          "lower lr or check the profile tables for extreme values.")
@@ -270,18 +272,14 @@ class Pretrainer:
             optimizer.step()
             scheduler.step()
             sums["loss"] += float(loss.detach())
-            for key in ("cpr", "sca", "tree", "drift"):
+            for key in parts_logged:
                 sums[key] += float(parts[key].detach())
         record = {k: v / len(batches) for k, v in sums.items()}
-        if not cfg.l2_sp:
-            del record["drift"]
         record.update(epoch=epoch + 1, seconds=time.perf_counter() - tic, lr=scheduler.get_last_lr()[0])
         return record
 
     def _drift(self) -> torch.Tensor:
-        """Squared distance of the molecular encoder's weights from their start (0 without L2-SP)."""
-        if not self._sp_anchor:
-            return torch.zeros(())
+        """Squared distance of the molecular encoder's weights from their start (L2-SP's term)."""
         return sum((p - p0).pow(2).sum() for p, p0 in self._sp_anchor)
 
     def batch_losses(self, model: CHMRModel, corpus: PretrainCorpus, idx: np.ndarray, rng: np.random.Generator,

@@ -379,7 +379,7 @@ def test_scatter_is_bit_reproducible_across_torch_thread_counts(smiles_200):
     from chmr_sklearn.featurize.molecular import featurize_molecular
 
     t = CHMRTransformer().fit(smiles_200[:64])
-    feats, _ = featurize_molecular(smiles_200[:64], **t._engine()._feature_settings(), scaler=t.scaler_)
+    feats, _ = featurize_molecular(smiles_200[:64], **t.config_.featurization(), scaler=t.scaler_)
     batch = feats.torch_batch(np.arange(64))
     before = torch.get_num_threads()
     try:
