@@ -412,7 +412,7 @@ def test_worker_processes_only_when_they_pay_off(smiles_200, monkeypatch):
     expected = CHMRTransformer(n_jobs=1).fit(X).transform(X)
     tasks = []
 
-    def serial_parallel(n_jobs):  # joblib.Parallel stand-in: runs the worker tasks here, in order
+    def serial_parallel(n_jobs, **_):  # joblib.Parallel stand-in: runs the worker tasks here, in order
         def run(calls):
             calls = list(calls)
             tasks.append((n_jobs, len(calls)))
@@ -427,7 +427,8 @@ def test_worker_processes_only_when_they_pay_off(smiles_200, monkeypatch):
     assert tasks == []
     monkeypatch.setattr(_engine, "_pool_running", lambda: True)
     got = CHMRTransformer(n_jobs=2).fit(X).transform(X)
-    assert tasks == [(2, 3)]  # 3 tasks of <= 8 molecules for 2 workers
+    # canonical SMILES in one task of <= 32 entries, then 3 tasks of <= 8 molecules for 2 workers
+    assert tasks == [(2, 1), (2, 3)]
     assert_consistent(got, expected)
 
 
