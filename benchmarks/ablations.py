@@ -33,6 +33,7 @@ Usage::
     CHMR_DATA_HOME=../shared/data nice -n 5 python benchmarks/ablations.py          # full (~45 min)
     CHMR_DATA_HOME=../shared/data python benchmarks/ablations.py --quick            # few minutes
     python benchmarks/ablations.py --variants full no_sca random_init --epochs 2
+    python benchmarks/ablations.py --recipe gentle --n-molecules 12000 --epochs 8   # the shipped recipe
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import pretrain_default as PD  # noqa: E402  (the shipped model's corpus and profile tables)
 import torch  # noqa: E402
 
+from chmr_sklearn.pretrain import RECIPES  # noqa: E402
 from chmr_sklearn.benchmark._ablations import (  # noqa: E402
     ALL_VARIANTS,
     VARIANTS,
@@ -68,7 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="tiny corpus, 1 epoch, 1 seed: a few minutes")
     parser.add_argument("--n-molecules", type=int, default=4_000)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="old",
+                        help="PretrainConfig settings every variant starts from (RECIPES); 'old': the official "
+                             "schedule of the first table")
+    parser.add_argument("--lr", type=float, default=None, help="default: the recipe's")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(ALL_VARIANTS))
@@ -104,7 +109,8 @@ def main(argv=None) -> None:
         args.n_molecules, args.epochs, args.seeds = 600, 1, [0]
     home = Path(os.environ.setdefault("CHMR_DATA_HOME", str(ROOT.parent / "shared" / "data")))
     torch.set_num_threads(args.threads)
-    ws = Workspace(runs=ROOT / "runs" / ("ablations_quick" if args.quick else "ablations"), repo=ROOT,
+    name = "ablations" if args.recipe == "old" else f"ablations_{args.recipe}"
+    ws = Workspace(runs=ROOT / "runs" / (f"{name}_quick" if args.quick else name), repo=ROOT,
                    patience=args.patience, device=args.device)
     ws.runs.mkdir(parents=True, exist_ok=True)
     out = Path(args.out or (ws.runs / "ablations.md" if args.quick else RESULTS / "ablations.md"))
@@ -113,7 +119,9 @@ def main(argv=None) -> None:
     def log(msg):
         print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", flush=True)
 
-    base = {"max_epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": 0}
+    base = {**RECIPES[args.recipe], "max_epochs": args.epochs, "batch_size": args.batch_size, "seed": 0}
+    if args.lr is not None:
+        base["lr"] = args.lr
     # the full variant comes first (the reference of Δ); an evaluate stage keeps the given order, so
     # it can score what is already there (e.g. the shipped model) while the pretrain stage works
     variants = args.variants if args.stage == "evaluate" or args.corpus else ["full"] + [v for v in args.variants if v != "full"]

@@ -409,14 +409,19 @@ def plot(summary: dict, results: dict, rf: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _recipe_settings(base: dict) -> str:
+    """The PretrainConfig fields every variant shares beyond epochs, batch, lr and seed."""
+    rest = {k: v for k, v in base.items() if k not in ("max_epochs", "batch_size", "lr", "seed")}
+    return f"`{rest}`" if rest else "PretrainConfig() defaults (the official schedule)"
+
+
 def write_report(out: Path, meta: dict, results: dict, summary: dict, rf: dict, chosen: dict, sets: dict) -> None:
     """The Markdown report: protocol, machine, the ablation table, findings."""
     L = ["# CHMR pretraining ablations (same corpus, epochs and seed for every variant)", ""]
     L += [(f"- date: {meta['date']}; mode: {meta['mode']}; total wall time **{meta['wall_minutes']:.1f} min** "
           f"(corpus build {meta['corpus_seconds']:.0f} s, pretraining {meta['pretrain_seconds']:.0f} s, "
           f"evaluation {meta['eval_seconds']:.0f} s)"),
-          (f"- machine: {meta['machine']}; load average at start {meta['load_start']}, at end {meta['load_end']} "
-          "(other processes were running; the job ran under `nice -n 5`)"),
+          f"- machine: {meta['machine']}; load average at start {meta['load_start']}, at end {meta['load_end']}",
           f"- versions: {meta['versions']}",
           f"- command: `{meta['command']}`",
           (f"- corpus: {meta['corpus']['total']:,} molecules = {meta['corpus']['profiled']:,} with a biological "
@@ -425,7 +430,8 @@ def write_report(out: Path, meta: dict, results: dict, summary: dict, rf: dict, 
           f"corpus of `scripts/pretrain_default.py`; observed profile rows {meta['observed']}; "
           f"context graph {meta['graph']}"),
           (f"- pretraining budget (every variant): {meta['base']['max_epochs']} epochs, batch "
-          f"{meta['base']['batch_size']}, Adam lr {meta['base']['lr']} (cosine), seed {meta['base']['seed']}, "
+          f"{meta['base']['batch_size']}, Adam lr {meta['base']['lr']}, seed {meta['base']['seed']}, "
+          f"settings {_recipe_settings(meta['base'])}, "
           f"torch threads {meta['threads']}; {_shipped_budget()}"),
           (f"- heads: fixed hyperparameters ({meta.get('heads_source', 'chosen on the validation split for the full variant, seed 0')}): "
           f"{ {k: v for k, v in chosen.items()} }; max {meta['head_epochs']} epochs, patience {meta['patience']} on validation "

@@ -361,13 +361,16 @@ def test_unpickling_without_the_saved_device_warns_once(smiles_200, monkeypatch)
 
 def test_a_fresh_process_embeds_without_heavy_imports():
     # Start-up (issue 14): embedding needs neither the heads (skorch) nor torch's compiler stack,
-    # which deterministic mode used to import at the first transform (~2.6 s).
+    # which deterministic mode used to import at the first transform (~2.6 s), nor the
+    # pretraining corpus and trainer (loading a checkpoint needs only its reader).
     import subprocess
     import sys
 
+    heavy = ("skorch", "torch._inductor", "torch._dynamo", "chmr_sklearn.pretrain.corpus",
+             "chmr_sklearn.pretrain.trainer", "chmr_sklearn.profiles")
     code = ("import sys; from chmr_sklearn import CHMRTransformer; "
             "e = CHMRTransformer().fit_transform(['CCO']); "
-            "print(e.shape, sorted(m for m in ('skorch', 'torch._inductor', 'torch._dynamo') if m in sys.modules))")
+            f"print(e.shape, sorted(m for m in {heavy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.strip() == "(1, 2091) []"
 
