@@ -68,8 +68,9 @@ VARIANTS = {  # in the order they run (most informative first: a cut-short run s
     "no_tree_vq": ("w/o Tree-VQ", {"use_tree_vq": False}, None),
     "flat_vq": ("Flat VQ instead of Tree-VQ", {"tree": "flat"}, None),
     "no_cpr": ("w/o CPR", {"use_cpr": False}, None),
-    "fill_zero": ("Zero fill (w/o propagation)", {"fill": "zero"}, "fill"),
-    "fill_mean": ("Mean fill", {"fill": "mean"}, "fill"),
+    # no propagated rows to align with: SCA on observed profiles only, whatever the recipe
+    "fill_zero": ("Zero fill (w/o propagation)", {"fill": "zero", "sca_propagated": False}, "fill"),
+    "fill_mean": ("Mean fill", {"fill": "mean", "sca_propagated": False}, "fill"),
 }
 # Cheap-improvement probes (pretraining_quality.md): not part of the paper's table.
 EXTRA_VARIANTS = {
