@@ -523,7 +523,8 @@ def merge(paths: list, out: Path, wall_minutes: float | None = None) -> None:
     meta = dict(first["meta"])
     meta["wall_minutes"] = wall_minutes or max(p["meta"]["wall_minutes"] for p in parts)
     meta["eval_seconds"] = sum(p["meta"]["eval_seconds"] for p in parts)
-    meta["command"] = " + ".join(p["meta"]["command"] for p in parts) + " (evaluate stages side by side, merged)"
+    meta["pretrain_seconds"] = sum(p["meta"]["pretrain_seconds"] for p in parts)
+    meta["command"] = " + ".join(p["meta"]["command"] for p in parts) + " (runs merged with --merge)"
     meta["load_end"] = parts[-1]["meta"]["load_end"]
     meta["findings"] = findings(summary, first["rf"])
     write_report(out, meta, results, summary, first["rf"], first["chosen"], sets)
