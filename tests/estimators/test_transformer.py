@@ -446,3 +446,13 @@ def test_default_n_jobs_follows_torch_threads(monkeypatch):
     assert effective_workers(None) == 8  # capped: every worker holds its own torch + encoder
     with joblib.parallel_config(n_jobs=3):
         assert effective_workers(None) == 3
+
+
+def test_cpu_inference_takes_cache_sized_batches(smiles_200):
+    # batch_size is pretraining's (512); on CPU the encoder takes at most 64 molecules per
+    # forward pass (2.3x faster there), and the result does not depend on that choice.
+    big = CHMRTransformer(batch_size=512).fit(smiles_200)
+    assert big._engine().encode_batch() == 64
+    small = CHMRTransformer(batch_size=8).fit(smiles_200)
+    assert small._engine().encode_batch() == 8
+    assert_consistent(small.transform(smiles_200[:40]), big.transform(smiles_200[:40]))
