@@ -288,12 +288,11 @@ class EmbeddingEngine:
         """``to_smiles`` of each entry; in the worker pool when it is running and the input large."""
         workers = effective_workers(self.n_jobs)
         if workers == 1 or len(entries) < _MIN_PARALLEL or not _pool_running():
-            return [to_smiles(e) for e in entries]
+            return _canonical_chunk(entries)
         from joblib import Parallel, delayed
 
         # canonicalizing costs ~0.2 ms per molecule, a tenth of featurizing: larger tasks
-        size = 4 * _TASK_SIZE
-        bounds = [(s, min(s + size, len(entries))) for s in range(0, len(entries), size)]
+        bounds = _slices(len(entries), 4 * _TASK_SIZE)
         parts = Parallel(n_jobs=workers)(delayed(_canonical_chunk)(entries[a:b]) for a, b in bounds)
         return [k for part in parts for k in part]
 
@@ -380,7 +379,7 @@ class EmbeddingEngine:
         from joblib import Parallel, delayed
 
         task = _WorkerTask(self._blob(), self.precision, self.encode_batch(), self.scaler, self._feature_settings())
-        bounds = [(s, min(s + _TASK_SIZE, len(smiles))) for s in range(0, len(smiles), _TASK_SIZE)]
+        bounds = _slices(len(smiles), _TASK_SIZE)
         parts = Parallel(n_jobs=workers, return_as="generator")(delayed(task)(smiles[a:b]) for a, b in bounds)
         return self._assemble(bounds, parts)
 
@@ -535,6 +534,11 @@ def _encode(model: torch.nn.Module, feats, batch_size: int, device: torch.device
             z = model.encode(**feats.torch_batch(idx, device))
             latents.append(torch.cat([z[m] for m in model.molecular_modalities], dim=1).float().cpu().numpy())
     return feats.fp.astype(np.uint8), np.concatenate(latents)
+
+
+def _slices(n: int, size: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of consecutive slices of ``size`` (the last one shorter) covering ``n``."""
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
 def _canonical_chunk(entries: list) -> list[str | None]:
