@@ -50,17 +50,17 @@ RESULTS = Path(__file__).resolve().parent / "results" / "head_defaults.md"
 # Small sets first (results accumulate early on a loaded machine); the biggest last.
 ORDER = ["freesolv", "ace:CHEMBL2835_Ki", "bace", "esol", "clintox", "ace:CHEMBL4203_Ki", "sider",
          "ace:CHEMBL2047_EC50", "bbbp", "lipophilicity"]
-# Variants: a name and the parameters that differ from the estimators' defaults (regressor:
-# lr 1e-4, rf_residual "auto"; classifier: lr 1e-3, rf_residual "auto"; both: validation split
-# scaffold-grouped). Each default is set against its alternatives.
-REG_VARIANTS = {
+# Variants: a name and the parameters that differ from the estimator's defaults (regressor:
+# lr 1e-4, rf_residual "auto", random validation split; classifier: lr 1e-3, rf_residual
+# "auto", scaffold-grouped validation split). Each default is set against its alternatives.
+_COMMON = {
     "default": {},
     "rf_residual=False": {"rf_residual": False},
     "rf_residual=True": {"rf_residual": True},
-    "lr=1e-3": {"lr": 1e-3},
-    "validation_split=random": {"validation_split": "random"},
+    "rf_refit=True": {"rf_refit": True},
 }
-CLS_VARIANTS = {k: v for k, v in REG_VARIANTS.items() if k != "lr=1e-3"}
+REG_VARIANTS = {**_COMMON, "lr=1e-3": {"lr": 1e-3}, "validation_split=scaffold": {"validation_split": "scaffold"}}
+CLS_VARIANTS = {**_COMMON, "validation_split=random": {"validation_split": "random"}}
 
 
 def load(name: str) -> dict:
@@ -115,7 +115,8 @@ def rf_predict(d: dict, F: np.ndarray, quick: bool) -> np.ndarray:
     return P
 
 
-def run_dataset(name: str, seeds: list[int], quick: bool, cache_dir: Path, precision: str, log) -> dict:
+def run_dataset(name: str, seeds: list[int], quick: bool, cache_dir: Path, precision: str, log,
+                only: list[str] | None = None) -> dict:
     d = load(name)
     t = time.perf_counter()
     E, transformer = embed(d["smiles"], cache_dir, precision)
@@ -126,6 +127,8 @@ def run_dataset(name: str, seeds: list[int], quick: bool, cache_dir: Path, preci
            "key": key, "variants": {}}
     variants = REG_VARIANTS if d["kind"] == "regression" else CLS_VARIANTS
     for vname, params in variants.items():
+        if only and vname not in only:
+            continue
         preds, singles, epochs, secs = [], [], [], []
         for seed in seeds:
             t = time.perf_counter()
@@ -160,8 +163,10 @@ def _fmt(res: dict, x: float) -> str:
     return f"{100 * x:.1f}" if res["key"] == "roc_auc" else f"{x:.3f}"
 
 
-def _section(results: list[dict], kind: str, variants: dict, n_seeds: int) -> list[str]:
+def _section(results: list[dict], kind: str, n_seeds: int) -> list[str]:
     rs = [r for r in results if r["kind"] == kind]
+    # the variants this run has (a run's JSON keeps its own names: re-rendering an older run works)
+    variants = [v for v in dict.fromkeys(name for r in rs for name in r["variants"]) if all(v in r["variants"] for r in rs)]
     if not rs:
         return []
     unit = "ROC-AUC ×100, higher is better" if kind == "classification" else "MAE, lower is better"
@@ -222,8 +227,8 @@ def write(report: dict, out: Path) -> None:
     ]
     if meta.get("notes"):
         lines += ["## Recommendation", "", meta["notes"].strip(), ""]
-    for kind, variants in (("regression", REG_VARIANTS), ("classification", CLS_VARIANTS)):
-        lines += _section(results, kind, variants, len(meta["seeds"]))
+    for kind in ("regression", "classification"):
+        lines += _section(results, kind, len(meta["seeds"]))
     if meta.get("pending"):
         lines += [f"Not run: {', '.join(meta['pending'])}.", ""]
     lines += ["Per-dataset fits, epochs and seconds: the `.json` next to this file.", ""]
@@ -237,6 +242,8 @@ def main(argv=None) -> None:
     ap.add_argument("--precision", default="float32", choices=["float32", "float64"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     ap.add_argument("--quick", action="store_true", help="10 epochs, 50 trees (a smoke run)")
+    ap.add_argument("--variants", nargs="+", choices=sorted({*REG_VARIANTS, *CLS_VARIANTS}),
+                    help="run only these variants (\"default\" is always run: the others are set against it)")
     ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "chmr_head_defaults_cache")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--notes", type=Path, help="a Markdown paragraph to print as the recommendation")
@@ -258,10 +265,12 @@ def main(argv=None) -> None:
 
     meta = {"started": _dt.datetime.now().isoformat(timespec="seconds"), "nice": os.nice(0),
             "quick": args.quick, "seeds": args.seeds,
-            "cpu": cpu_name(), "cores": os.cpu_count(), "precision": args.precision, "load_start": list(os.getloadavg())}
+            "cpu": cpu_name(), "cores": os.cpu_count(), "precision": args.precision, "load_start": list(os.getloadavg()),
+            "variants": sorted({"default", *args.variants}) if args.variants else None}
     report = {"meta": meta, "results": []}
     for i, name in enumerate(args.datasets):
-        report["results"].append(run_dataset(name, args.seeds, args.quick, args.cache_dir, args.precision, log))
+        report["results"].append(run_dataset(name, args.seeds, args.quick, args.cache_dir, args.precision, log,
+                                             meta["variants"]))
         meta.update(load_end=list(os.getloadavg()), wall_seconds=time.perf_counter() - start,
                     pending=args.datasets[i + 1:])
         write(report, out)

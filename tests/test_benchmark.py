@@ -55,7 +55,7 @@ def test_report_structure(runs):
     assert saved["results"][0]["name"] == "esol_sub" and saved["meta"]["seeds"] == [0, 1]
     assert set(res["models"]) == set(MODELS)
     assert res["models"]["chemprop"]["status"] == "not run"
-    for model in ("chmr", "chmr_rf", "fp_mlp", "rf"):
+    for model in ("chmr", "chmr_rf", "chmr_default", "fp_mlp", "rf"):
         block = res["models"][model]
         assert block["status"] == "ok"
         chosen = block["runs"][block["chosen"]]
@@ -63,6 +63,12 @@ def test_report_structure(runs):
         assert all(np.isfinite(r["test"]["mae"]) and r["test"]["mae"] > 0 for r in chosen)
     # the head grid has two points: both tried on the first seed, only the chosen one on seed 1
     assert len(res["models"]["chmr"]["runs"]) == 2
+    # the shipped defaults: one setting, nothing chosen, the "auto" decision recorded per seed
+    defaults = res["models"]["chmr_default"]
+    assert len(defaults["runs"]) == 1 and defaults["selection"] == {}
+    assert all(isinstance(r["rf_residual"], bool) for r in defaults["runs"][defaults["chosen"]])
+    header = next(line for line in text.splitlines() if line.startswith("| dataset"))
+    assert "| CHMR defaults |" in header
 
 
 def test_one_split_for_every_model(runs):
@@ -81,6 +87,9 @@ def test_test_labels_never_select(runs):
         a, b = res["models"][model], permuted["models"][model]
         assert a["chosen"] == b["chosen"]
         assert a["selection"] == pytest.approx(b["selection"])  # validation scores untouched
+    # the defaults fit on the training rows alone: their validation scores are untouched too
+    a, b = (m["models"]["chmr_default"] for m in (res, permuted))
+    assert [r["valid"] for r in a["runs"][a["chosen"]]] == [r["valid"] for r in b["runs"][b["chosen"]]]
     # ...while the test scores did see the shuffled labels
     a = res["models"]["rf"]["runs"][res["models"]["rf"]["chosen"]][0]["test"]["mae"]
     b = permuted["models"]["rf"]["runs"][permuted["models"]["rf"]["chosen"]][0]["test"]["mae"]

@@ -13,11 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..estimators import CHMRTransformer
 from ..featurize import FingerprintFeaturizer
 from ._chemprop import chemprop_executable, fit_chemprop
 from ._data import DATASETS, N_FP, BenchData, embed, load_split, split_digest
 from ._machine import load_average
-from ._models import fit_head, fit_rf, grid_then_seeds
+from ._models import fit_default, fit_head, fit_rf, grid_then_seeds
 from ._report import write_report
 
 __all__ = ["MODELS", "VARIANTS", "merge_runs", "plan", "run_downstream"]
@@ -25,6 +26,7 @@ __all__ = ["MODELS", "VARIANTS", "merge_runs", "plan", "run_downstream"]
 MODELS = {
     "chmr": "CHMR head",
     "chmr_rf": "CHMR + RF residual",
+    "chmr_default": "CHMR defaults",
     "fp_mlp": "FP-MLP",
     "rf": "RF",
     "chemprop": "chemprop",
@@ -108,8 +110,8 @@ def _resolve(item) -> tuple[str, Callable | None, dict | None]:
 
 
 def _run_models(data: BenchData, E: np.ndarray | None, F: np.ndarray, p: dict, seeds, n_jobs: int, log: Callable,
-                models) -> dict:
-    """CHMR head, CHMR + RF residual, fingerprint MLP and RF (those in ``models``); chosen on validation."""
+                models, quick: bool = False) -> dict:
+    """CHMR head, CHMR + RF residual, the shipped defaults, fingerprint MLP and RF (those in ``models``)."""
     kind, name = data.kind, data.name
     common = {"epochs": p["epochs"], "patience": p["patience"], "n_jobs": n_jobs}
     out = {}
@@ -123,6 +125,8 @@ def _run_models(data: BenchData, E: np.ndarray | None, F: np.ndarray, p: dict, s
             lambda g, s: fit_head(data, E, best, s, gamma=g["gamma"], rf_trees=p["residual_trees"], **common),
             seeds, kind, log, f"[{name}] CHMR+RF")
         out["chmr_rf"]["head"] = out["chmr"]["chosen"]
+    if "chmr_default" in models:
+        out["chmr_default"] = _run_defaults(data, seeds, n_jobs, log, quick)
     if "fp_mlp" in models:
         out["fp_mlp"] = grid_then_seeds(p["head_grid"], lambda g, s: fit_head(data, F, g, s, **common), seeds, kind,
                                         log, f"[{name}] FP-MLP")
@@ -132,6 +136,27 @@ def _run_models(data: BenchData, E: np.ndarray | None, F: np.ndarray, p: dict, s
     for model in set(MODELS) - set(models):
         out[model] = {"status": "not run", "runs": {}}
     return out
+
+
+def _run_defaults(data: BenchData, seeds, n_jobs: int, log: Callable, quick: bool) -> dict:
+    """``CHMRClassifier()`` / ``CHMRRegressor()`` as shipped, one fit per seed on the SMILES.
+
+    The molecules are embedded once into a temporary disk cache that every seed's fit reads
+    (the estimator clones the transformer, cache directory included); no grid, no choice.
+    """
+    overrides = {"max_epochs": 10, "patience": 3, "rf_n_estimators": 50} if quick else {}
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="chmr_default_") as cache:
+        transformer = CHMRTransformer(cache_dir=cache, n_jobs=n_jobs)
+        transformer.fit_transform(data.smiles)
+        for seed in seeds:
+            r = fit_default(data, transformer, seed, overrides)
+            key = "roc_auc" if data.kind == "classification" else "mae"
+            log(f"[{data.name}] CHMR defaults seed {seed}: valid {r['valid'][key]:.4f} test {r['test'][key]:.4f} "
+                f"({r['fit_seconds']:.1f}s, {r['epochs']} ep, rf_residual {r['rf_residual']})")
+            runs.append(r)
+    pid = "defaults" + (" (QUICK: " + ", ".join(f"{k}={v}" for k, v in overrides.items()) + ")" if overrides else "")
+    return {"status": "ok", "chosen": pid, "params": {pid: overrides}, "runs": {pid: runs}, "selection": {}}
 
 
 def _run_chemprop(data: BenchData, p: dict, seeds, workdir: str, log: Callable) -> dict:
@@ -195,7 +220,7 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
     >>> res = run_downstream([("freesolv80", first_80)], seeds=(0,), quick=True, chemprop=False,
     ...                      log=lambda m: None)
     >>> sorted(res["results"][0]["models"])
-    ['chemprop', 'chmr', 'chmr_rf', 'fp_mlp', 'rf']
+    ['chemprop', 'chmr', 'chmr_default', 'chmr_rf', 'fp_mlp', 'rf']
     """
     seeds = [int(s) for s in seeds]
     models = [m for m in MODELS if m in models]
@@ -249,7 +274,7 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
             log(f"[{name}] embedded once in {result['embed_seconds']:.1f}s")
         else:  # the fingerprint models alone need no CHMR embedding, only its first 1191 columns
             E, F = None, FingerprintFeaturizer(n_jobs=n_jobs).fit_transform(data.smiles).astype(np.float32)
-        block = _run_models(data, E, F, p, seeds, n_jobs, log, models)
+        block = _run_models(data, E, F, p, seeds, n_jobs, log, models, quick)
         block.pop("chemprop", None)
         with lock:
             result["models"].update(block)

@@ -172,6 +172,7 @@ class CHMRHeadEstimator(BaseEstimator):
         "rf_residual": ["boolean", StrOptions({"auto"})],
         "gamma": [Interval(Real, 0, None, closed="left")],
         "rf_n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "rf_refit": ["boolean"],
         "memory": [None, str, HasMethods(["cache"])],
         "smiles_col": [str, Integral],
         "on_invalid": [StrOptions({"raise", "nan"})],
@@ -288,8 +289,7 @@ class CHMRHeadEstimator(BaseEstimator):
         validation = (Ev, self._scale_y(Yv), *self._monitor(Yv)) if len(Ev) else None
         forest = None
         if True in variants:
-            forest = RandomForestResidual(task=self._loss_kind, n_estimators=self.rf_n_estimators, random_state=seed,
-                                          n_jobs=self.n_jobs).fit(Et[:, self._fp_columns()], Yt)
+            forest = self._new_forest(seed).fit(Et[:, self._fp_columns()], Yt)
         heads = {v: self._train_head(Et, Yt_s, validation, forest if v else None, seed, reuse, paths.get(v),
                                      saved.get(v)) for v in variants}
         for path in paths.values():  # a completed fit leaves no checkpoint behind
@@ -300,12 +300,18 @@ class CHMRHeadEstimator(BaseEstimator):
         if len(scores) == 2:
             lower = validation[3]
             chosen = bool(scores[True] < scores[False] if lower else scores[True] > scores[False])
+        if chosen and self.rf_refit and len(train_rows) < len(rows):
+            forest = self._new_forest(seed).fit(E[rows][:, self._fp_columns()], Y[rows])
         self.net_, self.rf_ = heads[chosen][0], (forest if chosen else None)
         self.rf_residual_, self.rf_residual_scores_ = chosen, scores
         self.monitor_ = None if validation is None else validation[2]
         self.n_tasks_ = Y.shape[1]
         self.n_epochs_ = len(self.net_.history)
         return self
+
+    def _new_forest(self, seed: int) -> RandomForestResidual:
+        return RandomForestResidual(task=self._loss_kind, n_estimators=self.rf_n_estimators, random_state=seed,
+                                    n_jobs=self.n_jobs)
 
     def _user_validation(self, validation_data) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Embeddings and targets of ``validation_data`` (rows with a molecule and a label)."""

@@ -80,6 +80,13 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         twice the time of ``False`` plus the forest.
     gamma : float, default=0.1
     rf_n_estimators : int, default=500
+    rf_refit : bool, default=False
+        With the forest kept, refit it on every labelled row (the internal validation rows
+        included) once the head is trained and chosen, and take prediction offsets from that
+        forest: the head still learns against out-of-bag offsets and stops early on rows the
+        first forest never saw, but the final forest, like a plain random forest, sees all the
+        data it is given. Ignored with ``validation_data`` (the forest already has every
+        training row) or without the forest. Costs a second forest fit.
     memory : str or joblib.Memory, optional
         Cache embeddings on disk so grid searches over head parameters embed once.
     smiles_col, on_invalid, n_jobs
@@ -155,7 +162,7 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
 
     def __init__(self, transformer=None, *, hidden=1200, dropout=0.5, norm="layer", lr=1e-3, batch_size=256,
                  max_epochs=100, patience=20, weight_decay=1e-5, validation_fraction=0.1, validation_split="scaffold",
-                 rf_residual="auto", gamma=0.1, rf_n_estimators=500, memory=None, smiles_col="smiles",
+                 rf_residual="auto", gamma=0.1, rf_n_estimators=500, rf_refit=False, memory=None, smiles_col="smiles",
                  on_invalid="raise", n_jobs=None, device="auto", random_state=None, warm_start=False,
                  checkpoint_dir=None, verbose=0):
         self.transformer = transformer
@@ -172,6 +179,7 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         self.rf_residual = rf_residual
         self.gamma = gamma
         self.rf_n_estimators = rf_n_estimators
+        self.rf_refit = rf_refit
         self.memory = memory
         self.smiles_col = smiles_col
         self.on_invalid = on_invalid

@@ -23,6 +23,7 @@ from chmr_sklearn.featurize import FingerprintFeaturizer
 N_MACCS = 167
 HEAD = {"hidden": 32, "dropout": 0.0, "lr": 1e-2, "batch_size": 64, "max_epochs": 40, "patience": 5,
         "rf_n_estimators": 50, "random_state": 0}
+HEAD_VALID = 0.1  # the estimators' default validation_fraction
 
 
 class _MaccsForest(CHMRRegressor):
@@ -208,3 +209,22 @@ def test_one_scaffold_series_falls_back_to_random_rows_with_a_warning(wehi_smile
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # many scaffolds: no warning
         _split(est, wehi_smiles[:100], seed=0)
+
+
+def test_rf_refit_gives_the_final_forest_every_labelled_row(molecules, auto_fits):
+    # The head and the "auto" choice are those of the plain fit (same seed, same rows); only
+    # the forest behind the prediction offsets is refitted, on the validation rows too.
+    _, X, targets = molecules
+    y = targets["substructures"]
+    plain = auto_fits["substructures"]
+    refit = _MaccsForest("passthrough", **HEAD, rf_refit=True).fit(X, y)
+    assert plain.rf_residual_ and refit.rf_residual_
+    assert refit.rf_residual_scores_ == plain.rf_residual_scores_
+    n_valid = round(HEAD_VALID * len(y))
+    assert len(plain.rf_.oob_offset_) == len(y) - n_valid and len(refit.rf_.oob_offset_) == len(y)
+    assert not np.allclose(refit.predict(X), plain.predict(X))
+    # with validation_data the forest already had every training row: nothing to refit
+    half = len(y) // 2
+    given = [_MaccsForest("passthrough", **dict(HEAD, rf_residual=True), rf_refit=r)
+             .fit(X[:half], y[:half], validation_data=(X[half:], y[half:])) for r in (False, True)]
+    np.testing.assert_array_equal(given[0].predict(X), given[1].predict(X))
