@@ -101,6 +101,13 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _prepend_column(data: pd.DataFrame, name: Any, values) -> pd.DataFrame:
+    """``data`` with ``values`` as a first column, joined rather than inserted: pandas warns
+    (PerformanceWarning) on an insert into a frame of many blocks, e.g. one built column by column."""
+    column = pd.Series(np.asarray(values, dtype=object), index=data.index, name=name)
+    return pd.concat([column, data], axis=1)
+
+
 def _keys_from_index(data: pd.DataFrame, smiles_col, inchikey_col) -> tuple[pd.DataFrame, Any, Any]:
     """Move molecule keys held by the index into a column; returns ``(data, smiles_col, inchikey_col)``.
 
@@ -113,11 +120,12 @@ def _keys_from_index(data: pd.DataFrame, smiles_col, inchikey_col) -> tuple[pd.D
     if wanted in data.columns:
         return data, smiles_col, inchikey_col
     if wanted in [n for n in data.index.names if n is not None]:
-        return data.reset_index(level=wanted), smiles_col, inchikey_col
+        rest = data.droplevel(wanted) if data.index.nlevels > 1 else data.set_axis(pd.RangeIndex(len(data)), axis=0)
+        return _prepend_column(rest, wanted, data.index.get_level_values(wanted)), smiles_col, inchikey_col
     if isinstance(data.index, pd.RangeIndex) or data.index.nlevels != 1 or data.index.dtype.kind not in "OSU":
         return data, smiles_col, inchikey_col  # no molecules in the index: the caller reports it
     column = "__molecule_index__"
-    frame = data.set_axis(pd.RangeIndex(len(data)), axis=0).assign(**{column: data.index.to_numpy(dtype=object)})
+    frame = _prepend_column(data.set_axis(pd.RangeIndex(len(data)), axis=0), column, data.index)
     if all(is_inchikey(_clean_key(v)) for v in data.index):
         return frame, smiles_col, column
     return frame, column, None

@@ -211,6 +211,7 @@ def test_align_rejects_single_string():
 
 
 # ----------------------------------------------------------------------------- keyed by the index
+@pytest.mark.filterwarnings("error::pandas.errors.PerformanceWarning")  # the frames below are fragmented
 def test_table_keyed_by_its_index(cmea_l1000):
     """A DataFrame whose index holds SMILES or InChIKeys and whose columns are the features."""
     genes = [c for c in cmea_l1000.columns if c not in ("broad_id", "pert_iname", "smiles", "inchikey")]
@@ -231,6 +232,7 @@ def test_table_keyed_by_its_index(cmea_l1000):
         np.testing.assert_allclose(table.features, expected.features, rtol=1e-6)
 
 
+@pytest.mark.filterwarnings("error::pandas.errors.PerformanceWarning")
 def test_index_that_holds_no_molecules_is_reported(cmea_l1000):
     genes = [c for c in cmea_l1000.columns if c not in ("broad_id", "pert_iname", "smiles", "inchikey")]
     with pytest.raises(InvalidMoleculeError, match="162 invalid molecule"):
