@@ -295,7 +295,7 @@ def merge_ace_reports(parts: list[dict]) -> dict:
 
     A set's models are the union over the runs (a later run's result for a model wins); the
     plan, machine and start come from the first run, the commands are joined and the wall time
-    is the longest.
+    is the longest; a set is pending when no run has a result for it.
 
     Examples
     --------
@@ -306,6 +306,11 @@ def merge_ace_reports(parts: list[dict]) -> dict:
     >>> m = merge_ace_reports([a, b])
     >>> sorted(m["results"][0]["models"]), m["meta"]["models"], m["meta"]["wall_seconds"]
     (['chemprop', 'rf'], ['rf', 'chemprop'], 9)
+    >>> [run["command"] for run in merge_ace_reports([m, b])["meta"]["runs"]]  # each run keeps its own line
+    ['a', 'b', 'b']
+    >>> a["meta"]["pending"] = ["Y", "Z"]
+    >>> merge_ace_reports([a, {**b, "results": [{"name": "Y", "models": {}}]}])["meta"]["pending"]
+    ['Z']
     """
     if len({tuple(p["meta"]["seeds"]) for p in parts}) > 1:
         raise ValueError("the runs to merge used different seeds: " + str([p["meta"]["seeds"] for p in parts]))
@@ -314,10 +319,28 @@ def merge_ace_reports(parts: list[dict]) -> dict:
         kept = results.setdefault(r["name"], {**r, "models": {}})
         kept["models"].update(r["models"])
     models = list(dict.fromkeys(m for p in parts for m in p["meta"]["models"]))
-    meta = dict(parts[0]["meta"], models=models, command=" + ".join(p["meta"].get("command", "") for p in parts),
+    meta = dict(parts[0]["meta"], models=models, runs=[run for p in parts for run in _runs(p["meta"])], command=" + ".join(p["meta"].get("command", "") for p in parts),
                 wall_seconds=max(p["meta"].get("wall_seconds", 0) for p in parts),
-                load_end=parts[-1]["meta"].get("load_end", parts[-1]["meta"].get("load_start")))
+                load_end=parts[-1]["meta"].get("load_end", parts[-1]["meta"].get("load_start")),
+                pending=[s for s in dict.fromkeys(s for p in parts for s in p["meta"].get("pending", []))
+                         if s not in results])
     return {"meta": meta, "results": list(results.values())}
+
+
+def _runs(meta: dict) -> list[dict]:
+    """The runs behind a report: its own, or those it was merged from (each with its machine and load)."""
+    keys = ("command", "machine", "started", "load_start", "load_end", "wall_seconds")
+    return meta.get("runs") or [{k: meta.get(k) for k in keys}]
+
+
+def _run_line(run: dict) -> str:
+    def load(x):
+        return "?" if not x else ", ".join(f"{v:.2f}" for v in x)
+
+    m = run.get("machine") or {}
+    return (f"- started {run.get('started')}, {m.get('cpu')}, {m.get('cores')} cores, load average (1/5/15 min) "
+            f"{load(run.get('load_start'))} at the start, {load(run.get('load_end'))} at the last write, wall "
+            f"{(run.get('wall_seconds') or 0) / 60:.1f} min: `{run.get('command')}`")
 
 
 def _machine() -> dict:
@@ -385,10 +408,12 @@ def write_ace_report(report: dict, out: str | os.PathLike) -> None:
         "# MoleculeACE: CHMRRegressor() vs RF, SVR and chemprop on 30 activity-cliff sets",
         "",
         ("**QUICK smoke run: tiny budgets, not a result.**\n" if meta["quick"] else ""),
-        f"Machine: {m['cpu']}, {m['cores']} cores; load average (1/5/15 min) {load} at the start, "
-        f"{load_end} at the last write. Started {meta['started']}, wall "
-        f"{meta.get('wall_seconds', 0) / 60:.1f} min; seeds {meta['seeds']}."
-        + (f" Command: `{meta['command']}`." if meta.get("command") else ""),
+        (f"Machine: {m['cpu']}, {m['cores']} cores; load average (1/5/15 min) {load} at the start, "
+         f"{load_end} at the last write. Started {meta['started']}, wall "
+         f"{meta.get('wall_seconds', 0) / 60:.1f} min; seeds {meta['seeds']}."
+         + (f" Command: `{meta['command']}`." if meta.get("command") else "")) if len(meta.get("runs", [])) < 2 else
+        f"Seeds {meta['seeds']}. Merged from {len(meta['runs'])} runs (`--merge`), each with its machine and load:\n\n"
+        + "\n".join(_run_line(run) for run in meta["runs"]),
         "",
         "Protocol: each set's own MoleculeACE train/test split; test RMSE (y = -log10 activity in nM, "
         "i.e. pKi/pEC50 units) over all test molecules and over the test molecules with cliff_mol = 1. "
