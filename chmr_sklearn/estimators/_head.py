@@ -127,6 +127,12 @@ def _transformer_key(transformer) -> str:
     return joblib.hash((weights, rest))
 
 
+def _scaffold_group_keys(molecules: np.ndarray) -> list:
+    """Murcko scaffold of each molecule (stereo kept); an acyclic molecule is its own group."""
+    keys = _scaffold_keys(molecules, None, include_chirality=True)
+    return [("acyclic", to_smiles(mol)) if key == ("scaffold", "") else key for key, mol in zip(keys, molecules)]
+
+
 def _scaffold_holdout(molecules: np.ndarray, n_valid: int, rng: np.random.Generator) -> np.ndarray:
     """Positions of whole Murcko scaffold groups, taken in a seeded random order, <= ``n_valid`` rows.
 
@@ -144,9 +150,7 @@ def _scaffold_holdout(molecules: np.ndarray, n_valid: int, rng: np.random.Genera
     >>> _scaffold_holdout(mols, 1, np.random.default_rng(0)).tolist() in ([3], [4])
     True
     """
-    keys = _scaffold_keys(molecules, None, include_chirality=True)
-    keys = [("acyclic", to_smiles(mol)) if key == ("scaffold", "") else key for key, mol in zip(keys, molecules)]
-    groups = _group_lists(keys)
+    groups = _group_lists(_scaffold_group_keys(molecules))
     held: list[int] = []
     for g in rng.permutation(len(groups)):
         if len(held) + len(groups[g]) <= n_valid:
@@ -173,6 +177,7 @@ class CHMRHeadEstimator(BaseEstimator):
         "gamma": [Interval(Real, 0, None, closed="left")],
         "rf_n_estimators": [Interval(Integral, 1, None, closed="left")],
         "rf_refit": ["boolean"],
+        "rf_offsets": [StrOptions({"oob", "scaffold"})],
         "memory": [None, str, HasMethods(["cache"])],
         "smiles_col": [str, Integral],
         "on_invalid": [StrOptions({"raise", "nan"})],
@@ -289,7 +294,7 @@ class CHMRHeadEstimator(BaseEstimator):
         validation = (Ev, self._scale_y(Yv), *self._monitor(Yv)) if len(Ev) else None
         forest = None
         if True in variants:
-            forest = self._new_forest(seed).fit(Et[:, self._fp_columns()], Yt)
+            forest = self._new_forest(seed).fit(Et[:, self._fp_columns()], Yt, groups=self._forest_groups(X, train_rows))
         heads = {v: self._train_head(Et, Yt_s, validation, forest if v else None, seed, reuse, paths.get(v),
                                      saved.get(v)) for v in variants}
         for path in paths.values():  # a completed fit leaves no checkpoint behind
@@ -312,6 +317,18 @@ class CHMRHeadEstimator(BaseEstimator):
     def _new_forest(self, seed: int) -> RandomForestResidual:
         return RandomForestResidual(task=self._loss_kind, n_estimators=self.rf_n_estimators, random_state=seed,
                                     n_jobs=self.n_jobs)
+
+    def _forest_groups(self, X, rows: np.ndarray) -> np.ndarray | None:
+        """Scaffold group of each training row for out-of-fold offsets (None: out-of-bag).
+
+        Numbers (``transformer="passthrough"``) have no scaffolds: out-of-bag, as the internal
+        validation split is random for them.
+        """
+        if self.rf_offsets == "oob" or self._passthrough():
+            return None
+        ids: dict = {}
+        keys = _scaffold_group_keys(molecule_column(X, self.smiles_col).values[rows])
+        return np.array([ids.setdefault(key, len(ids)) for key in keys], dtype=np.intp)
 
     def _user_validation(self, validation_data) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Embeddings and targets of ``validation_data`` (rows with a molecule and a label)."""

@@ -90,6 +90,15 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         validation splits of ``benchmarks/results/head_defaults_refit.md`` (10 sets, 2 seeds)
         it tied with the default on mean rank for both estimators (ClinTox 90.7 vs 89.3 and
         SIDER 66.1 vs 65.5 ROC-AUC x100 better, BACE 73.3 vs 73.9 worse).
+    rf_offsets : {"oob", "scaffold"}, default="oob"
+        The forest's offsets the head learns against on its training rows. ``"oob"``: each
+        row's out-of-bag prediction (free with bagging), optimistic for new scaffolds because
+        the row's scaffold-mates trained the same trees. ``"scaffold"``: each row's
+        prediction by a forest fitted on the other folds of a 5-fold ``GroupKFold`` over Murcko
+        scaffolds, the offset a molecule of an unseen scaffold gets; costs 5 more forest fits
+        per task. With ``transformer="passthrough"`` (numbers, no scaffolds) the offsets are
+        out-of-bag. Prediction offsets come from the forest fitted on all training rows either
+        way.
     memory : str or joblib.Memory, optional
         Cache embeddings on disk so grid searches over head parameters embed once.
     smiles_col, on_invalid, n_jobs
@@ -165,9 +174,9 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
 
     def __init__(self, transformer=None, *, hidden=1200, dropout=0.5, norm="layer", lr=1e-3, batch_size=256,
                  max_epochs=100, patience=20, weight_decay=1e-5, validation_fraction=0.1, validation_split="scaffold",
-                 rf_residual="auto", gamma=0.1, rf_n_estimators=500, rf_refit=False, memory=None, smiles_col="smiles",
-                 on_invalid="raise", n_jobs=None, device="auto", random_state=None, warm_start=False,
-                 checkpoint_dir=None, verbose=0):
+                 rf_residual="auto", gamma=0.1, rf_n_estimators=500, rf_refit=False, rf_offsets="oob", memory=None,
+                 smiles_col="smiles", on_invalid="raise", n_jobs=None, device="auto", random_state=None,
+                 warm_start=False, checkpoint_dir=None, verbose=0):
         self.transformer = transformer
         self.hidden = hidden
         self.dropout = dropout
@@ -183,6 +192,7 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         self.gamma = gamma
         self.rf_n_estimators = rf_n_estimators
         self.rf_refit = rf_refit
+        self.rf_offsets = rf_offsets
         self.memory = memory
         self.smiles_col = smiles_col
         self.on_invalid = on_invalid

@@ -5,12 +5,18 @@ CHMR adds a random forest trained on the fingerprints to the head's output for s
 probabilities for the training rows, which are nearly perfect and leave the head nothing to
 learn; here the training rows get the forest's **out-of-bag** predictions instead (free with
 bagging), so the head is trained against the offset it will see on new molecules.
+
+Out-of-bag rows still share scaffolds with the rows their trees saw, so for a test set of new
+scaffolds those offsets are optimistic. Given ``groups`` (Murcko scaffolds), the training
+rows' offsets come instead from forests fitted on the other scaffold folds (``GroupKFold``),
+the offset a molecule with an unseen scaffold would get.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.model_selection import GroupKFold
 
 __all__ = ["RandomForestResidual"]
 
@@ -34,29 +40,34 @@ class RandomForestResidual:
     n_jobs : int or None
     min_samples_leaf : int, default=2
         As in CHMR's forests.
+    n_folds : int, default=5
+        Folds of the out-of-fold offsets when ``fit`` is given ``groups``.
 
     Attributes
     ----------
     oob_offset_ : ndarray (n, T)
-        Offsets of the training rows: out-of-bag where the row was labelled for the task.
+        Offsets of the training rows where the row was labelled for the task: out-of-bag, or
+        out-of-fold over ``groups``; the forest's prediction elsewhere.
     """
 
     def __init__(self, task: str = "bce", n_estimators: int = 500, random_state: int = 0, n_jobs=None,
-                 min_samples_leaf: int = 2):
+                 min_samples_leaf: int = 2, n_folds: int = 5):
         self.task = task
         self.n_estimators = n_estimators
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.min_samples_leaf = min_samples_leaf
+        self.n_folds = n_folds
 
-    def _new_forest(self):
-        common = dict(n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf, oob_score=True,
+    def _new_forest(self, oob: bool = True):
+        common = dict(n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf, oob_score=oob,
                       random_state=self.random_state, n_jobs=self.n_jobs)
         if self.task == "bce":
             return RandomForestClassifier(criterion="entropy", **common)
         return RandomForestRegressor(**common)
 
-    def fit(self, X: np.ndarray, Y: np.ndarray) -> "RandomForestResidual":
+    def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> "RandomForestResidual":
+        """Fit one forest per task; ``groups`` (one label a row) switches to out-of-fold offsets."""
         n, T = Y.shape
         self.forests_, self.constants_ = [], []
         self.oob_offset_ = np.zeros((n, T), dtype=np.float64)
@@ -71,10 +82,14 @@ class RandomForestResidual:
                 self.constants_.append(const)
                 self.oob_offset_[:, t] = const
                 continue
-            forest = self._new_forest().fit(X[rows], y.astype(int) if self.task == "bce" else y)
+            folds = 0 if groups is None else min(self.n_folds, len(np.unique(groups[rows])))
+            forest = self._new_forest(oob=folds < 2).fit(X[rows], self._labels(y))
             self.forests_.append(forest)
             self.constants_.append(None)
             self.oob_offset_[:, t] = self._predict_one(forest, X)
+            if folds >= 2:
+                self.oob_offset_[rows, t] = self._out_of_fold(X[rows], y, groups[rows], folds)
+                continue
             if self.task == "bce":
                 oob = forest.oob_decision_function_[:, 1]
             else:
@@ -82,6 +97,20 @@ class RandomForestResidual:
             ok = ~np.isnan(oob)  # a row that was in every bootstrap sample has no OOB estimate
             self.oob_offset_[rows[ok], t] = _logit(oob[ok]) if self.task == "bce" else oob[ok]
         return self
+
+    def _labels(self, y: np.ndarray) -> np.ndarray:
+        return y.astype(int) if self.task == "bce" else y
+
+    def _out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int) -> np.ndarray:
+        """Each row's offset from a forest fitted on the folds without its group."""
+        out = np.empty(len(y), dtype=np.float64)
+        for fit_rows, held in GroupKFold(n_splits=folds).split(X, y, groups):
+            seen = y[fit_rows]
+            if self.task == "bce" and len(np.unique(seen)) < 2:  # one class left: its prior
+                out[held] = _logit(np.array(np.clip(seen.mean(), _EPS, 1 - _EPS)))
+                continue
+            out[held] = self._predict_one(self._new_forest(oob=False).fit(X[fit_rows], self._labels(seen)), X[held])
+        return out
 
     def _predict_one(self, forest, X: np.ndarray) -> np.ndarray:
         if self.task == "bce":

@@ -1,0 +1,89 @@
+"""RandomForestResidual's training offsets: out-of-bag, or out-of-fold over scaffold groups.
+
+Real molecules (RDKit's WEHI set), their 1191 fingerprint bits, and RDKit's logP as target.
+"""
+
+import numpy as np
+import pytest
+from rdkit import Chem
+from rdkit.Chem import Descriptors
+
+from chmr_sklearn import CHMRRegressor
+from chmr_sklearn.estimators._head import _scaffold_group_keys
+from chmr_sklearn.estimators.rf_residual import RandomForestResidual
+from chmr_sklearn.featurize import FingerprintFeaturizer
+
+
+@pytest.fixture(scope="module")
+def data(wehi_smiles):
+    smiles = np.array(wehi_smiles[::10][:600], dtype=object)
+    X = FingerprintFeaturizer().fit_transform(smiles)
+    y = np.array([Descriptors.MolLogP(Chem.MolFromSmiles(s)) for s in smiles])
+    ids: dict = {}
+    groups = np.array([ids.setdefault(k, len(ids)) for k in _scaffold_group_keys(smiles)])
+    return smiles, X, y[:, None], groups
+
+
+def _forest(**kw) -> RandomForestResidual:
+    return RandomForestResidual(task="mse", n_estimators=40, random_state=0, **kw)
+
+
+def test_a_rows_out_of_fold_offset_never_depends_on_its_scaffolds_labels(data):
+    _, X, Y, groups = data
+    big = np.bincount(groups).argmax()  # the largest scaffold group (benzene-like)
+    members = groups == big
+    assert 5 < members.sum() < len(Y) // 5
+    shifted = Y.copy()
+    shifted[members] += 10.0  # a label change only this group's own fold forest does not see
+    a = _forest().fit(X, Y, groups=groups).oob_offset_
+    b = _forest().fit(X, shifted, groups=groups).oob_offset_
+    np.testing.assert_array_equal(a[members], b[members])
+    assert np.abs(a[~members] - b[~members]).max() > 1.0  # the other folds' forests saw the shift
+    # out-of-bag offsets do not have that property: scaffold-mates trained the same trees
+    oob_a, oob_b = _forest().fit(X, Y).oob_offset_, _forest().fit(X, shifted).oob_offset_
+    assert np.abs(oob_a[members] - oob_b[members]).max() > 1.0
+
+
+def test_out_of_bag_offsets_are_the_optimistic_ones(data):
+    _, X, Y, groups = data
+    oob = np.abs(_forest().fit(X, Y).oob_offset_ - Y).mean()
+    oof = np.abs(_forest().fit(X, Y, groups=groups).oob_offset_ - Y).mean()
+    assert oob < oof  # new scaffolds are harder than unseen rows of known scaffolds
+
+
+def test_one_group_falls_back_to_out_of_bag(data):
+    _, X, Y, _ = data
+    one = np.zeros(len(Y), dtype=int)
+    np.testing.assert_array_equal(_forest().fit(X, Y, groups=one).oob_offset_, _forest().fit(X, Y).oob_offset_)
+
+
+def test_classification_folds_missing_a_class_get_its_prior(data):
+    _, X, Y, groups = data
+    y = (groups == np.bincount(groups).argmax()).astype(float)[:, None]  # one scaffold is the positive class
+    res = RandomForestResidual(task="bce", n_estimators=20, random_state=0).fit(X, y, groups=groups)
+    off = res.oob_offset_[:, 0]
+    assert np.isfinite(off).all()
+    # every positive sits in one fold, whose forest saw negatives only: the prior of the other folds
+    assert np.ptp(off[y[:, 0] == 1]) == 0 and off[y[:, 0] == 1][0] == pytest.approx(np.log(1e-3 / (1 - 1e-3)))
+
+
+def test_regressor_option_changes_only_the_training_offsets(data):
+    smiles, _, Y, _ = data
+    fast = dict(transformer=FingerprintFeaturizer(), hidden=32, max_epochs=3, rf_residual=True, rf_n_estimators=30,
+                random_state=0)
+    oob = CHMRRegressor(**fast).fit(smiles, Y[:, 0])
+    oof = CHMRRegressor(**fast, rf_offsets="scaffold").fit(smiles, Y[:, 0])
+    # same seed: same training rows, same final forest, different offsets to learn against
+    np.testing.assert_array_equal(oob.rf_.offset(oob.transformer_.transform(smiles[:50])),
+                                  oof.rf_.offset(oof.transformer_.transform(smiles[:50])))
+    assert not np.allclose(oob.rf_.oob_offset_, oof.rf_.oob_offset_)
+    assert not np.allclose(oob.predict(smiles[:50]), oof.predict(smiles[:50]))
+
+
+def test_numbers_without_molecules_get_out_of_bag_offsets(data):
+    _, X, Y, _ = data
+    fast = dict(hidden=16, max_epochs=2, rf_residual=True, rf_n_estimators=20, random_state=0)
+    oob = CHMRRegressor("passthrough", **fast).fit(X, Y[:, 0])
+    scaffold = CHMRRegressor("passthrough", **fast, rf_offsets="scaffold").fit(X, Y[:, 0])
+    np.testing.assert_array_equal(oob.rf_.oob_offset_, scaffold.rf_.oob_offset_)
+    np.testing.assert_array_equal(oob.predict(X), scaffold.predict(X))
