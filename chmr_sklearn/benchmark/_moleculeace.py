@@ -319,7 +319,8 @@ def merge_ace_reports(parts: list[dict]) -> dict:
         kept = results.setdefault(r["name"], {**r, "models": {}})
         kept["models"].update(r["models"])
     models = list(dict.fromkeys(m for p in parts for m in p["meta"]["models"]))
-    meta = dict(parts[0]["meta"], models=models, runs=[run for p in parts for run in _runs(p["meta"])], command=" + ".join(p["meta"].get("command", "") for p in parts),
+    meta = dict(parts[0]["meta"], models=models, runs=[run for p in parts for run in _runs(p["meta"])],
+                command=" + ".join(p["meta"].get("command", "") for p in parts),
                 wall_seconds=max(p["meta"].get("wall_seconds", 0) for p in parts),
                 load_end=parts[-1]["meta"].get("load_end", parts[-1]["meta"].get("load_start")),
                 pending=[s for s in dict.fromkeys(s for p in parts for s in p["meta"].get("pending", []))

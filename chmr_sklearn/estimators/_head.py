@@ -133,6 +133,12 @@ def _scaffold_group_keys(molecules: np.ndarray) -> list:
     return [("acyclic", to_smiles(mol)) if key == ("scaffold", "") else key for key, mol in zip(keys, molecules)]
 
 
+def _scaffold_group_ids(molecules: np.ndarray) -> np.ndarray:
+    """One integer per scaffold group (``_scaffold_group_keys``), for ``GroupKFold``."""
+    ids: dict = {}
+    return np.array([ids.setdefault(key, len(ids)) for key in _scaffold_group_keys(molecules)], dtype=np.intp)
+
+
 def _scaffold_holdout(molecules: np.ndarray, n_valid: int, rng: np.random.Generator) -> np.ndarray:
     """Positions of whole Murcko scaffold groups, taken in a seeded random order, <= ``n_valid`` rows.
 
@@ -326,9 +332,7 @@ class CHMRHeadEstimator(BaseEstimator):
         """
         if self.rf_offsets == "oob" or self._passthrough():
             return None
-        ids: dict = {}
-        keys = _scaffold_group_keys(molecule_column(X, self.smiles_col).values[rows])
-        return np.array([ids.setdefault(key, len(ids)) for key in keys], dtype=np.intp)
+        return _scaffold_group_ids(molecule_column(X, self.smiles_col).values[rows])
 
     def _user_validation(self, validation_data) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Embeddings and targets of ``validation_data`` (rows with a molecule and a label)."""

@@ -76,8 +76,7 @@ class RandomForestResidual:
             y = Y[rows, t]
             if len(rows) < 5 or (self.task == "bce" and len(np.unique(y)) < 2):
                 # Too few labels (or one class) for a forest: a constant prior is the honest offset.
-                const = float(np.clip(y.mean(), _EPS, 1 - _EPS)) if len(rows) else 0.5
-                const = float(_logit(np.array(const))) if self.task == "bce" else (float(y.mean()) if len(rows) else 0.0)
+                const = self._prior(y) if len(rows) else 0.0
                 self.forests_.append(None)
                 self.constants_.append(const)
                 self.oob_offset_[:, t] = const
@@ -98,6 +97,10 @@ class RandomForestResidual:
             self.oob_offset_[rows[ok], t] = _logit(oob[ok]) if self.task == "bce" else oob[ok]
         return self
 
+    def _prior(self, y: np.ndarray) -> float:
+        """The constant offset of labels ``y``: their mean (as a clipped logit for classification)."""
+        return float(_logit(np.array(y.mean()))) if self.task == "bce" else float(y.mean())
+
     def _labels(self, y: np.ndarray) -> np.ndarray:
         return y.astype(int) if self.task == "bce" else y
 
@@ -107,7 +110,7 @@ class RandomForestResidual:
         for fit_rows, held in GroupKFold(n_splits=folds).split(X, y, groups):
             seen = y[fit_rows]
             if self.task == "bce" and len(np.unique(seen)) < 2:  # one class left: its prior
-                out[held] = _logit(np.array(np.clip(seen.mean(), _EPS, 1 - _EPS)))
+                out[held] = self._prior(seen)
                 continue
             out[held] = self._predict_one(self._new_forest(oob=False).fit(X[fit_rows], self._labels(seen)), X[held])
         return out

@@ -9,7 +9,7 @@ from rdkit import Chem
 from rdkit.Chem import Descriptors
 
 from chmr_sklearn import CHMRRegressor
-from chmr_sklearn.estimators._head import _scaffold_group_keys
+from chmr_sklearn.estimators._head import _scaffold_group_ids
 from chmr_sklearn.estimators.rf_residual import RandomForestResidual
 from chmr_sklearn.featurize import FingerprintFeaturizer
 
@@ -19,9 +19,7 @@ def data(wehi_smiles):
     smiles = np.array(wehi_smiles[::10][:600], dtype=object)
     X = FingerprintFeaturizer().fit_transform(smiles)
     y = np.array([Descriptors.MolLogP(Chem.MolFromSmiles(s)) for s in smiles])
-    ids: dict = {}
-    groups = np.array([ids.setdefault(k, len(ids)) for k in _scaffold_group_keys(smiles)])
-    return smiles, X, y[:, None], groups
+    return smiles, X, y[:, None], _scaffold_group_ids(smiles)
 
 
 def _forest(**kw) -> RandomForestResidual:
