@@ -134,7 +134,8 @@ def fit_default(data: BenchData, transformer, seed: int, overrides: dict | None 
     return {"seed": seed, "split": split_digest(data.split),
             "valid": score(data.kind, data.Y[va], _predict(est, data.smiles[va], data)),
             "test": score(data.kind, data.Y[te], _predict(est, data.smiles[te], data)),
-            "fit_seconds": seconds, "epochs": int(est.n_epochs_), "rf_residual": bool(est.rf_residual_)}
+            "fit_seconds": seconds, "epochs": int(est.n_epochs_), "rf_residual": bool(est.rf_residual_),
+            "heads": [{"epochs": len(h.net.history), "rf_residual": bool(h.rf_residual)} for h in est.heads_]}
 
 
 def fit_rf(data: BenchData, F: np.ndarray, params: dict, seed: int, *, n_jobs: int = 1) -> dict:

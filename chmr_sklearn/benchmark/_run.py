@@ -153,7 +153,8 @@ def _run_defaults(data: BenchData, seeds, n_jobs: int, log: Callable, quick: boo
             r = fit_default(data, transformer, seed, overrides)
             key = "roc_auc" if data.kind == "classification" else "mae"
             log(f"[{data.name}] CHMR defaults seed {seed}: valid {r['valid'][key]:.4f} test {r['test'][key]:.4f} "
-                f"({r['fit_seconds']:.1f}s, {r['epochs']} ep, rf_residual {r['rf_residual']})")
+                f"({r['fit_seconds']:.1f}s; heads' epochs {[h['epochs'] for h in r['heads']]}, "
+                f"rf_residual {[h['rf_residual'] for h in r['heads']]})")
             runs.append(r)
     pid = "defaults" + (" (QUICK: " + ", ".join(f"{k}={v}" for k, v in overrides.items()) + ")" if overrides else "")
     return {"status": "ok", "chosen": pid, "params": {pid: overrides}, "runs": {pid: runs}, "selection": {}}

@@ -3,7 +3,7 @@
 The 1,017 molecules with activities that ship with RDKit (CHEMBL2321810) are split by scaffold
 (scaffold groups in a random order seeded by ``--seed``);
 the shipped pretrained model embeds them once and ``CHMRRegressor`` / ``CHMRClassifier`` at their
-default settings (each says whether ``rf_residual="auto"`` kept the forest) and a random forest
+default settings (each says, head by head, whether ``rf_residual="auto"`` kept the forest) and a random forest
 on the same fingerprint bits are trained for a regression and a classification task.
 """
 
@@ -103,7 +103,8 @@ def _compare(args: argparse.Namespace, transformer, X, y, split) -> list[tuple[s
         start = time.perf_counter()
         if name.startswith("CHMR"):
             model.fit(features[train], target[train], validation_data=(features[valid], target[valid]))
-            name += f" (rf_residual {'on' if model.rf_residual_ else 'off'})"  # what "auto" chose
+            chosen = ", ".join("on" if head.rf_residual else "off" for head in model.heads_)
+            name += f" (rf_residual {chosen})"  # what "auto" chose, head by head
         else:
             model.fit(features[train], target[train])
         out = model.predict_proba(features[test])[:, 1] if metric is mean_roc_auc else model.predict(features[test])

@@ -80,7 +80,7 @@ def _load_model(path: str):
         raise CLIError(f"{str(path)!r} holds a {type(model).__name__}, not a CHMRClassifier / CHMRRegressor "
                        "written by chmr fit.")
     try:
-        check_is_fitted(model, "net_")
+        check_is_fitted(model, "heads_")
     except Exception as err:  # sklearn's NotFittedError
         raise CLIError(f"{str(path)!r} holds an unfitted {type(model).__name__}.") from err
     if isinstance(model.transformer, str) and model.transformer == "passthrough":

@@ -20,7 +20,7 @@ import os
 import warnings
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import joblib
 import numpy as np
@@ -42,7 +42,7 @@ from ._resume import ResumeCheckpoint, fingerprint, read_checkpoint
 from .rf_residual import RandomForestResidual
 from .transformer import CHMRTransformer
 
-__all__ = ["CHMRHeadEstimator", "HeadModule", "MaskedLoss"]
+__all__ = ["CHMRHeadEstimator", "FittedHead", "HeadModule", "MaskedLoss"]
 
 
 class HeadModule(nn.Module):
@@ -104,6 +104,33 @@ class _HeadNet(NeuralNet):
 
         return any(isinstance(cb, EarlyStopping) and getattr(cb, "misses_", 0) >= cb.patience
                    for _, cb in self.callbacks_)
+
+
+class FittedHead(NamedTuple):
+    """One trained head of a fitted estimator (``heads_``)."""
+
+    net: NeuralNet
+    """The trained skorch net (``net.history`` holds its epoch table)."""
+    rf: RandomForestResidual | None
+    """The forest whose offset the head adds, or None."""
+    rf_residual: bool
+    """Whether the head adds the forest's offset (``"auto"``'s choice)."""
+    scores: dict
+    """Validation score of each variant trained, keyed by ``rf_residual``."""
+    monitor: str | None
+    """The metric ``scores`` and early stopping compare (None without validation rows)."""
+
+
+def _head_seed(seed: int, index: int) -> int:
+    """Seed of head ``index`` of a fit drawn with ``seed``: the fit's own for the first head.
+
+    The others come from ``default_rng([seed, index])``, not ``seed + index``: a head's
+    generators use ``seed``, ``seed + 1`` and ``seed + 2``, which neighbouring seeds would share.
+
+    >>> _head_seed(7, 0), _head_seed(7, 1) == _head_seed(7, 1) != _head_seed(8, 1)
+    (7, True)
+    """
+    return seed if index == 0 else int(np.random.default_rng([seed, index]).integers(2**31 - 1))
 
 
 def _embed(transformer, X, transformer_key: str) -> np.ndarray:
@@ -184,6 +211,7 @@ class CHMRHeadEstimator(BaseEstimator):
         "rf_n_estimators": [Interval(Integral, 1, None, closed="left")],
         "rf_refit": ["boolean"],
         "rf_offsets": [StrOptions({"oob", "scaffold"})],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
         "memory": [None, str, HasMethods(["cache"])],
         "smiles_col": [str, Integral],
         "on_invalid": [StrOptions({"raise", "nan"})],
@@ -266,11 +294,11 @@ class CHMRHeadEstimator(BaseEstimator):
             raise
 
     def _fit(self, X, Y: np.ndarray, validation_data=None):
-        """Train the head on targets ``Y`` (n, T) float with NaN = unlabelled.
+        """Train ``n_heads`` heads on targets ``Y`` (n, T) float with NaN = unlabelled.
 
-        With ``rf_residual="auto"`` the plain head and the head on the forest's offsets are
-        trained on the same rows, from the same seed, against the same validation rows; the
-        one with the better validation score is kept (the plain one on a tie).
+        The embedding is computed once; each head is what a fit with its own seed would
+        give (``_fit_head``). The first head's seed is the fit's seed, so ``n_heads=1`` is
+        the single-head estimator.
         """
         E, valid = self._embed_input(X, fitting=True)
         if len(E) != len(Y):
@@ -278,15 +306,38 @@ class CHMRHeadEstimator(BaseEstimator):
         rows = np.flatnonzero(valid & ~np.isnan(Y).all(axis=1))  # all-NaN targets teach nothing
         if len(rows) < 2:
             raise ValueError(f"Only {len(rows)} sample(s) have a valid molecule and at least one label; need >= 2.")
-        Ev, Yv = self._user_validation(validation_data)
-        reuse = self.warm_start and hasattr(self, "net_") and self.net_.module_.mlp.in_dim == E.shape[1] \
-            and self.net_.module_.mlp.out_dim == Y.shape[1]
-        variants = self._variants(reuse)
+        user_valid = self._user_validation(validation_data)
+        reuse = self.warm_start and hasattr(self, "heads_") and len(self.heads_) == self.n_heads \
+            and self.net_.module_.mlp.in_dim == E.shape[1] and self.net_.module_.mlp.out_dim == Y.shape[1]
+        plan = {i: self._variants(i, reuse) for i in range(self.n_heads)}
         paths = {} if self.checkpoint_dir is None or reuse else \
-            {v: self._checkpoint_path(v, E[rows], Y[rows], Ev, Yv) for v in variants}
-        saved = {v: read_checkpoint(path) for v, path in paths.items() if path.is_file()}
+            {(i, v): self._checkpoint_path(i, v, E[rows], Y[rows], *user_valid) for i in plan for v in plan[i]}
+        saved = {key: read_checkpoint(path) for key, path in paths.items() if path.is_file()}
         # A resumed fit continues with the seed it drew (random_state=None or a RandomState).
         seed = int(next(iter(saved.values()))["seed"]) if saved else self._seed()
+        heads = []
+        for i, variants in plan.items():
+            run = {"seed": _head_seed(seed, i), "fit_seed": seed, "variants": variants,
+                   "net": self.heads_[i].net if reuse else None,
+                   "paths": {v: paths[i, v] for v in variants if (i, v) in paths},
+                   "saved": {v: saved[i, v] for v in variants if (i, v) in saved}}
+            heads.append(self._fit_head(X, E, Y, rows, user_valid, run, first=i == 0))
+        for path in paths.values():  # a completed fit leaves no checkpoint behind
+            path.unlink(missing_ok=True)
+        self.heads_ = heads
+        self.n_tasks_ = Y.shape[1]
+        return self
+
+    def _fit_head(self, X, E, Y, rows, user_valid, run: dict, first: bool) -> FittedHead:
+        """One head: its validation split, forest and (for ``"auto"``) choice, from ``run["seed"]``.
+
+        With ``rf_residual="auto"`` the plain head and the head on the forest's offsets are
+        trained on the same rows, from the same seed, against the same validation rows; the
+        one with the better validation score is kept (the plain one on a tie). Target
+        scaling (regressor) is fitted on the first head's training rows and shared.
+        """
+        seed, variants = run["seed"], run["variants"]
+        Ev, Yv = user_valid
         if Ev is None:
             train_rows, valid_rows = self._internal_split(X, rows, seed)
             Ev, Yv = E[valid_rows], Y[valid_rows]
@@ -296,29 +347,21 @@ class CHMRHeadEstimator(BaseEstimator):
             variants = variants[:1]  # nothing to choose on: "auto" means the plain head
 
         Et, Yt = E[train_rows], Y[train_rows]
-        Yt_s = self._scale_y(Yt, fitting=True)
+        Yt_s = self._scale_y(Yt, fitting=first)
         validation = (Ev, self._scale_y(Yv), *self._monitor(Yv)) if len(Ev) else None
         forest = None
         if True in variants:
             forest = self._new_forest(seed).fit(Et[:, self._fp_columns()], Yt, groups=self._forest_groups(X, train_rows))
-        heads = {v: self._train_head(Et, Yt_s, validation, forest if v else None, seed, reuse, paths.get(v),
-                                     saved.get(v)) for v in variants}
-        for path in paths.values():  # a completed fit leaves no checkpoint behind
-            path.unlink(missing_ok=True)
-
-        scores = {v: score for v, (_, score) in heads.items() if score is not None}
+        trained = {v: self._train_head(Et, Yt_s, validation, forest if v else None, run, v) for v in variants}
+        scores = {v: score for v, (_, score) in trained.items() if score is not None}
         chosen = variants[0]
         if len(scores) == 2:
             lower = validation[3]
             chosen = bool(scores[True] < scores[False] if lower else scores[True] > scores[False])
         if chosen and self.rf_refit and len(train_rows) < len(rows):
             forest = self._new_forest(seed).fit(E[rows][:, self._fp_columns()], Y[rows])
-        self.net_, self.rf_ = heads[chosen][0], (forest if chosen else None)
-        self.rf_residual_, self.rf_residual_scores_ = chosen, scores
-        self.monitor_ = None if validation is None else validation[2]
-        self.n_tasks_ = Y.shape[1]
-        self.n_epochs_ = len(self.net_.history)
-        return self
+        return FittedHead(trained[chosen][0], forest if chosen else None, chosen, scores,
+                          None if validation is None else validation[2])
 
     def _new_forest(self, seed: int) -> RandomForestResidual:
         return RandomForestResidual(task=self._loss_kind, n_estimators=self.rf_n_estimators, random_state=seed,
@@ -344,15 +387,15 @@ class CHMRHeadEstimator(BaseEstimator):
         keep = valid_v & ~np.isnan(Yv).all(axis=1)
         return Ev[keep], Yv[keep]
 
-    def _variants(self, reuse: bool) -> list[bool]:
+    def _variants(self, index: int, reuse: bool) -> list[bool]:
         """Heads to train, by whether they add the forest's offset: both for "auto"."""
         if isinstance(self.rf_residual, str):  # "auto"; a warm start continues the head it kept
-            return [self.rf_residual_] if reuse else [False, True]
+            return [self.heads_[index].rf_residual] if reuse else [False, True]
         return [bool(self.rf_residual)]
 
-    def _checkpoint_path(self, variant: bool, *data) -> Path:
-        """One file per fit and head variant (settings + data + with or without the forest)."""
-        key = fingerprint({**self._resume_settings(), "variant": variant}, *data)
+    def _checkpoint_path(self, index: int, variant: bool, *data) -> Path:
+        """One file per fit, head and variant (settings + data + which head, with or without the forest)."""
+        key = fingerprint({**self._resume_settings(), "head": index, "variant": variant}, *data)
         return Path(self.checkpoint_dir) / f"head-{key}.pt"
 
     def _internal_split(self, X, rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -374,11 +417,12 @@ class CHMRHeadEstimator(BaseEstimator):
         perm = rng.permutation(rows)
         return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
 
-    def _train_head(self, Et, Yt_s, validation, forest, seed, reuse, path, saved) -> tuple[_HeadNet, float | None]:
+    def _train_head(self, Et, Yt_s, validation, forest, run: dict, variant: bool) -> tuple[_HeadNet, float | None]:
         """Train one head (on the forest's offsets when ``forest`` is given) and score it.
 
         ``validation`` is ``(embeddings, scaled targets, monitor, lower_is_better)`` or None;
         the score is the kept epoch's value of the monitor on those rows (None without them).
+        ``run`` holds the head's seed, the net a warm start continues, and its checkpoint.
         """
         from skorch.dataset import Dataset
         from skorch.helper import predefined_split
@@ -392,16 +436,17 @@ class CHMRHeadEstimator(BaseEstimator):
             train_split = predefined_split(Dataset(Xv, Yv_s))
             callbacks = self._stopping_callbacks(monitor, lower)
         device = resolve_device(self.device)
-        if not reuse:
+        seed, net = run["seed"], run["net"]
+        if net is None:
             net = self._new_net(Et.shape[1], Yt_s.shape[1], seed, device, train_split)
         else:  # warm start: the existing weights, fresh generators for this fit's batches and dropout
-            net = self.net_
             net.generators_ = self._generators(seed, device)
             # (attribute, not set_params: skorch 1.4's set_params refuses iterator params on an
             # initialized net; get_iterator reads the attribute)
             net.iterator_train__generator = net.generators_["shuffle"]
             set_dropout_generator(net.module_, net.generators_["dropout"])
-        self._run_epochs(net, Xt, Yt_s, callbacks, train_split, seed, path, saved)
+        self._run_epochs(net, Xt, Yt_s, callbacks, train_split, run["fit_seed"], run["paths"].get(variant),
+                         run["saved"].get(variant))
         return net, None if validation is None else self._validation_score(net, Xv, Yv_s, monitor)
 
     def _stopping_callbacks(self, monitor: str, lower: bool) -> list:
@@ -417,11 +462,14 @@ class CHMRHeadEstimator(BaseEstimator):
                                                               lower_is_better=lower, load_best=True)))
         return callbacks
 
-    def _run_epochs(self, net, Xt, Yt_s, callbacks, train_split, seed, path, saved) -> None:
-        """Train ``net`` (resuming from ``saved`` when given), then drop its random generators."""
+    def _run_epochs(self, net, Xt, Yt_s, callbacks, train_split, fit_seed, path, saved) -> None:
+        """Train ``net`` (resuming from ``saved`` when given), then drop its random generators.
+
+        ``fit_seed`` (the fit's, not the head's) goes into the checkpoint for a resumed fit to reuse.
+        """
         resume = None
         if path is not None:
-            resume = ResumeCheckpoint(path, seed=seed, generators=net.generators_)
+            resume = ResumeCheckpoint(path, seed=fit_seed, generators=net.generators_)
             callbacks = [*callbacks, ("resume", resume)]  # last: it saves what the other callbacks updated
         net.set_params(train_split=train_split, callbacks=callbacks, max_epochs=self.max_epochs)
         net.initialize_callbacks()
@@ -507,17 +555,56 @@ class CHMRHeadEstimator(BaseEstimator):
 
     # ---- prediction ---------------------------------------------------------------------
     def _raw_output(self, X) -> np.ndarray:
-        """Head output (logits / scaled values) per row; NaN rows for invalid molecules."""
-        check_is_fitted(self, "net_")
+        """Combined head output (logits / scaled values) per row; NaN rows for invalid molecules."""
+        check_is_fitted(self, "heads_")
         E, valid = self._embed_input(X, fitting=False)
         out = np.full((len(E), self.n_tasks_), np.nan, dtype=np.float32)
         if valid.any():
             Ev = E[valid]
-            inputs: Any = Ev
-            if self.rf_ is not None:
-                inputs = {"x": Ev, "offset": self._scale_offset(self.rf_.offset(Ev[:, self._fp_columns()]))}
-            out[valid] = self.net_.forward(inputs, training=False).detach().cpu().numpy()
+            outputs = [self._head_output(head, Ev) for head in self.heads_]
+            out[valid] = outputs[0] if len(outputs) == 1 else self._combine(np.stack(outputs))
         return out
+
+    def _head_output(self, head: FittedHead, Ev: np.ndarray) -> np.ndarray:
+        inputs: Any = Ev
+        if head.rf is not None:
+            inputs = {"x": Ev, "offset": self._scale_offset(head.rf.offset(Ev[:, self._fp_columns()]))}
+        return head.net.forward(inputs, training=False).detach().cpu().numpy()
+
+    def _combine(self, outputs: np.ndarray) -> np.ndarray:
+        """The ensemble's output from the heads' (n_heads, n, T) outputs: their mean here."""
+        return outputs.mean(axis=0)
+
+    # ---- the first head, under the single-head names ----------------------------------------
+    @property
+    def net_(self) -> NeuralNet:
+        """The first head's skorch net (every head's: ``heads_``)."""
+        return self.heads_[0].net
+
+    @property
+    def rf_(self) -> RandomForestResidual | None:
+        """The first head's forest, or None when it does not add one."""
+        return self.heads_[0].rf
+
+    @property
+    def rf_residual_(self) -> bool:
+        """Whether the first head adds the forest's offset."""
+        return self.heads_[0].rf_residual
+
+    @property
+    def rf_residual_scores_(self) -> dict:
+        """The first head's validation score of each variant trained."""
+        return self.heads_[0].scores
+
+    @property
+    def monitor_(self) -> str | None:
+        """The first head's validation metric (None without validation rows)."""
+        return self.heads_[0].monitor
+
+    @property
+    def n_epochs_(self) -> int:
+        """Epochs the first head ran."""
+        return len(self.heads_[0].net.history)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

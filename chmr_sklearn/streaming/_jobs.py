@@ -146,14 +146,15 @@ def estimator_sha256(estimator) -> str:
     import joblib
 
     digest = hashlib.sha256()
-    for name, tensor in sorted(estimator.net_.module_.state_dict().items()):
-        arr = tensor.detach().cpu().contiguous().numpy()
-        digest.update(f"{name}:{arr.dtype}:{arr.shape}".encode())
-        digest.update(arr.tobytes())
+    for index, head in enumerate(estimator.heads_):
+        for name, tensor in sorted(head.net.module_.state_dict().items()):
+            arr = tensor.detach().cpu().contiguous().numpy()
+            digest.update(f"{index}.{name}:{arr.dtype}:{arr.shape}".encode())
+            digest.update(arr.tobytes())
     fitted = {k: v for k, v in vars(estimator).items()
-              if k.endswith("_") and not k.startswith("_") and k not in ("net_", "transformer_", "history_")}
-    if fitted.get("rf_") is not None:
-        fitted["rf_"] = _forest_arrays(fitted["rf_"])
+              if k.endswith("_") and not k.startswith("_") and k not in ("heads_", "transformer_", "history_")}
+    fitted["heads"] = [(None if h.rf is None else _forest_arrays(h.rf), h.rf_residual, h.scores, h.monitor)
+                       for h in estimator.heads_]
     params = {k: v for k, v in estimator.get_params(deep=False).items()
               if k not in ("transformer", "memory", "n_jobs", "verbose", "on_invalid", "device")}
     digest.update(joblib.hash((fitted, params)).encode())
@@ -184,7 +185,7 @@ class PredictJob(_Job):
 
         if not isinstance(estimator, (CHMRClassifier, CHMRRegressor)):
             raise TypeError(f"predict_file needs a fitted CHMRClassifier or CHMRRegressor, got {type(estimator).__name__}.")
-        check_is_fitted(estimator, "net_")
+        check_is_fitted(estimator, "heads_")
         if isinstance(estimator.transformer, str) and estimator.transformer == "passthrough":
             raise ValueError("This estimator was trained on precomputed embeddings (transformer='passthrough'); "
                              "predicting from SMILES needs one that embeds them itself.")

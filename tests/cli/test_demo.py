@@ -6,8 +6,8 @@ import pytest
 
 from chmr_sklearn.cli import main
 
-# A CHMR row names what rf_residual="auto" chose: "CHMRRegressor (rf_residual on)".
-ROW = re.compile(r"^(\w+(?:Regressor|Classifier))(?: \(rf_residual (?:on|off)\))?\s+(mean_\w+)\s+(\S+)\s+(\S+)$",
+# A CHMR row names what rf_residual="auto" chose, head by head: "CHMRRegressor (rf_residual on, off)".
+ROW = re.compile(r"^(\w+(?:Regressor|Classifier))(?: \(rf_residual (?:on|off)(?:, (?:on|off))*\))?\s+(mean_\w+)\s+(\S+)\s+(\S+)$",
                  flags=re.MULTILINE)
 
 
@@ -24,7 +24,7 @@ def test_demo_on_a_subset(capsys):
     assert 0 <= rows["CHMRClassifier"][1] <= 1 and 0 <= rows["RandomForestClassifier"][1] <= 1  # not NaN
     assert rows["RandomForestClassifier"][1] > 0.5  # 500 trees on 64 molecules rank the 8 better than chance
     assert "holds a single class" not in out
-    assert re.search(r"^CHMRRegressor \(rf_residual (on|off)\) ", out, flags=re.MULTILINE)
+    assert re.search(r"^CHMRRegressor \(rf_residual (on|off), (on|off)\) ", out, flags=re.MULTILINE)
     assert re.search(r"tree codes of the test molecules at depth 3: \d+ groups, largest holds \d+", out)
 
 

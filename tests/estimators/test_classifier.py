@@ -90,9 +90,10 @@ def test_rf_residual(embeddings, bbbp):
     E, y = embeddings["bbbp"], bbbp[1].to_numpy()
     clf = CHMRClassifier("passthrough", **dict(FAST, rf_residual=True, rf_n_estimators=50, gamma=0.0,
                                                validation_fraction=0)).fit(E, y)
-    # gamma = 0: the output is exactly the forest's probability
-    p_rf = clf.rf_.forests_[0].predict_proba(E[:10])[:, 1]
-    np.testing.assert_allclose(clf.predict_proba(E[:10])[:, 1], np.clip(p_rf, 1e-3, 1 - 1e-3), rtol=1e-4)
+    # gamma = 0: the output is exactly the mean of the heads' forests' probabilities
+    assert len(clf.heads_) == 2 and clf.heads_[0].rf is not clf.heads_[1].rf
+    p_rf = [np.clip(h.rf.forests_[0].predict_proba(E[:10])[:, 1], 1e-3, 1 - 1e-3) for h in clf.heads_]
+    np.testing.assert_allclose(clf.predict_proba(E[:10])[:, 1], np.mean(p_rf, axis=0), rtol=1e-4)
     # training rows are offset with out-of-bag estimates, less confident than in-sample ones
     in_sample = clf.rf_.offset(E)[:, 0]
     assert np.abs(clf.rf_.oob_offset_[:, 0]).mean() < np.abs(in_sample).mean()

@@ -60,7 +60,10 @@ def test_multi_output_with_missing_targets(solubility):
 def test_rf_residual_regression(solubility):
     X, y, E = solubility
     reg = CHMRRegressor("passthrough", **dict(FAST, rf_residual=True, gamma=0.0, rf_n_estimators=50)).fit(E, y)
-    np.testing.assert_allclose(reg.predict(E[:10]), reg.rf_.forests_[0].predict(E[:10]), rtol=1e-4, atol=1e-4)
+    # gamma = 0: the prediction is the mean of the heads' forests' predictions
+    forests = [h.rf.forests_[0].predict(E[:10]) for h in reg.heads_]
+    assert len(forests) == 2 and np.abs(forests[0] - forests[1]).max() > 1e-3
+    np.testing.assert_allclose(reg.predict(E[:10]), np.mean(forests, axis=0), rtol=1e-4, atol=1e-4)
 
 
 def test_from_smiles_joblib_and_grid_search(data_home, tmp_path):

@@ -23,8 +23,9 @@ from chmr_sklearn import CHMRClassifier, CHMRRegressor
 from chmr_sklearn.estimators._head import MaskedLoss
 from chmr_sklearn.featurize import FingerprintFeaturizer
 
-# One head per fit (rf_residual="auto" trains two: see test_auto_resumes_the_interrupted_head).
-HEAD = {"hidden": 32, "batch_size": 64, "max_epochs": 6, "rf_residual": False, "random_state": 0}
+# One head per fit (rf_residual="auto" trains two: see test_auto_resumes_the_interrupted_head;
+# n_heads=2 too: test_ensemble_resumes_in_its_second_head).
+HEAD = {"hidden": 32, "batch_size": 64, "max_epochs": 6, "rf_residual": False, "n_heads": 1, "random_state": 0}
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +81,11 @@ def _head_files(path):
 
 
 def _same_weights(a, b) -> bool:
-    sa, sb = a.net_.module_.state_dict(), b.net_.module_.state_dict()
-    return all(torch.equal(sa[k], sb[k]) for k in sa)
+    """Every head of ``a`` has the weights of the same head of ``b``."""
+    if len(a.heads_) != len(b.heads_):
+        return False
+    states = [(ha.net.module_.state_dict(), hb.net.module_.state_dict()) for ha, hb in zip(a.heads_, b.heads_)]
+    return all(torch.equal(sa[k], sb[k]) for sa, sb in states for k in sa)
 
 
 @pytest.mark.parametrize("kind, patience", [("classifier", 2), ("regressor", None)])
@@ -249,6 +253,29 @@ def test_random_state_none_resumes_with_the_seed_it_drew(tasks, tmp_path, monkey
     reference = _make("classifier", random_state=seed).fit(E, y)
     assert steps_resumed < calls["n"]  # it continued instead of starting over
     assert _same_weights(resumed, reference)
+    assert _head_files(tmp_path) == []
+
+
+def test_ensemble_resumes_in_its_second_head(tasks, tmp_path, monkeypatch):
+    """n_heads=2: the first head's file stays while the second trains; a resumed fit reuses it."""
+    E, y = tasks[0], tasks[1]["classifier"]
+    calls = _patch_training_steps(monkeypatch)
+    reference = _make("classifier", n_heads=2).fit(E, y)
+    monkeypatch.undo()
+    steps_per_head = calls["n"] // 2
+
+    est = _make("classifier", n_heads=2, checkpoint_dir=tmp_path)
+    _interrupt_after(monkeypatch, steps_per_head + 2 * 5 + 2)  # in epoch 3 of the second head
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(E, y)
+    monkeypatch.undo()
+    assert len(_head_files(tmp_path)) == 2
+
+    calls = _patch_training_steps(monkeypatch)
+    resumed = est.fit(E, y)
+    assert calls["n"] <= steps_per_head - 2 * 5 + 5  # the first head is not trained again
+    assert _same_weights(resumed, reference)
+    np.testing.assert_array_equal(resumed.predict_proba(E), reference.predict_proba(E))
     assert _head_files(tmp_path) == []
 
 

@@ -21,8 +21,9 @@ from chmr_sklearn import CHMRClassifier, CHMRRegressor
 from chmr_sklearn.featurize import FingerprintFeaturizer
 
 N_MACCS = 167
+# One head: these tests compare its choice and validation score with its own predictions.
 HEAD = {"hidden": 32, "dropout": 0.0, "lr": 1e-2, "batch_size": 64, "max_epochs": 40, "patience": 5,
-        "rf_n_estimators": 50, "random_state": 0}
+        "rf_n_estimators": 50, "n_heads": 1, "random_state": 0}
 HEAD_VALID = 0.1  # the estimators' default validation_fraction
 
 
