@@ -384,6 +384,20 @@ def _wins(results: list[dict], key: str, a: str, b: str) -> tuple[int, int]:
     return sum(x[0] < y[0] for x, y in pairs), len(pairs)
 
 
+def _machine_header(meta: dict) -> str:
+    """Where and how the numbers were computed: one run's machine and load, or every merged run's."""
+    if len(meta.get("runs", [])) >= 2:
+        return (f"Seeds {meta['seeds']}. Merged from {len(meta['runs'])} runs (`--merge`), each with its machine "
+                "and load:\n\n" + "\n".join(_run_line(run) for run in meta["runs"]))
+    m = meta["machine"]
+    load = ", ".join(f"{x:.2f}" for x in meta["load_start"])
+    load_end = ", ".join(f"{x:.2f}" for x in meta.get("load_end", meta["load_start"]))
+    command = f" Command: `{meta['command']}`." if meta.get("command") else ""
+    return (f"Machine: {m['cpu']}, {m['cores']} cores; load average (1/5/15 min) {load} at the start, "
+            f"{load_end} at the last write. Started {meta['started']}, wall "
+            f"{meta.get('wall_seconds', 0) / 60:.1f} min; seeds {meta['seeds']}.{command}")
+
+
 def write_ace_report(report: dict, out: str | os.PathLike) -> None:
     """Write ``out`` (Markdown: tables of test RMSE and cliff RMSE, wins, machine) and its .json.
 
@@ -402,19 +416,11 @@ def write_ace_report(report: dict, out: str | os.PathLike) -> None:
     out = Path(out)
     meta, results = report["meta"], report["results"]
     models = [m for m in ACE_MODELS if m in meta["models"]]
-    m = meta["machine"]
-    load = ", ".join(f"{x:.2f}" for x in meta["load_start"])
-    load_end = ", ".join(f"{x:.2f}" for x in meta.get("load_end", meta["load_start"]))
     lines = [
         "# MoleculeACE: CHMRRegressor() vs RF, SVR and chemprop on 30 activity-cliff sets",
         "",
         ("**QUICK smoke run: tiny budgets, not a result.**\n" if meta["quick"] else ""),
-        (f"Machine: {m['cpu']}, {m['cores']} cores; load average (1/5/15 min) {load} at the start, "
-         f"{load_end} at the last write. Started {meta['started']}, wall "
-         f"{meta.get('wall_seconds', 0) / 60:.1f} min; seeds {meta['seeds']}."
-         + (f" Command: `{meta['command']}`." if meta.get("command") else "")) if len(meta.get("runs", [])) < 2 else
-        f"Seeds {meta['seeds']}. Merged from {len(meta['runs'])} runs (`--merge`), each with its machine and load:\n\n"
-        + "\n".join(_run_line(run) for run in meta["runs"]),
+        _machine_header(meta),
         "",
         "Protocol: each set's own MoleculeACE train/test split; test RMSE (y = -log10 activity in nM, "
         "i.e. pKi/pEC50 units) over all test molecules and over the test molecules with cliff_mol = 1. "
