@@ -1,8 +1,8 @@
 """Evidence for the heads' defaults: CHMRRegressor / CHMRClassifier variants on VALIDATION splits only.
 
 Every variant is one parameter set against the estimators' defaults (``rf_residual``, ``lr``,
-``validation_split``, ``rf_refit``, ``rf_offsets``), plus a seed ensemble averaged by hand. Each head is fitted the
-way a user's ``fit(X, y)`` would (on the training rows only, with the estimator's own internal
+``validation_split``, ``rf_refit``, ``rf_offsets``, ``n_heads``), plus a seed ensemble averaged by
+hand. Each head is fitted the way a user's ``fit(X, y)`` would (on the training rows only, with the estimator's own internal
 validation split for early stopping) and scored on a held-out validation split that no
 variant saw: the benchmark protocol's validation split for MoleculeNet (ESOL, FreeSolv,
 Lipophilicity, BACE, BBBP, ClinTox, SIDER; OGB scaffold 80/10/10), and an inner 80/20 split of
@@ -52,13 +52,15 @@ ORDER = ["freesolv", "ace:CHEMBL2835_Ki", "bace", "esol", "clintox", "ace:CHEMBL
          "ace:CHEMBL2047_EC50", "bbbp", "lipophilicity"]
 # Variants: a name and the parameters that differ from the estimator's defaults (regressor:
 # lr 1e-4, rf_residual "auto", random validation split; classifier: lr 1e-3, rf_residual
-# "auto", scaffold-grouped validation split). Each default is set against its alternatives.
+# "auto", scaffold-grouped validation split; both n_heads=2). Each default is set against its
+# alternatives.
 _COMMON = {
     "default": {},
     "rf_residual=False": {"rf_residual": False},
     "rf_residual=True": {"rf_residual": True},
     "rf_refit=True": {"rf_refit": True},
     "rf_offsets=scaffold": {"rf_offsets": "scaffold"},
+    "n_heads=1": {"n_heads": 1},
 }
 REG_VARIANTS = {**_COMMON, "lr=1e-3": {"lr": 1e-3}, "validation_split=scaffold": {"validation_split": "scaffold"},
                 "rf_offsets+validation_split=scaffold": {"rf_offsets": "scaffold", "validation_split": "scaffold"}}
