@@ -68,8 +68,9 @@ print(f"InfoAlign scaffold split: {len(train)} train / {len(valid)} valid / {len
 # The NaN entries of ``Y`` are simply passed along: the loss skips them. The validation part
 # drives early stopping (``validation_data=``), and ``predict_proba`` returns one probability
 # column per task.
+# Quick mode also shrinks the residual forests (one per task and head; default 500 trees).
 clf = CHMRClassifier(hidden=256 if args.quick else 1200, max_epochs=15 if args.quick else 100,
-                     n_jobs=args.n_jobs, random_state=args.seed)
+                     rf_n_estimators=100 if args.quick else 500, n_jobs=args.n_jobs, random_state=args.seed)
 clf.fit(X.iloc[train], Y.iloc[train], validation_data=(X.iloc[valid], Y.iloc[valid]))
 proba = clf.predict_proba(X.iloc[test])  # (n_test, n_tasks) probabilities of class 1
 auc = roc_auc_per_task(Y.iloc[test], proba)
