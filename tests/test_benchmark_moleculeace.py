@@ -98,3 +98,31 @@ def test_a_later_runs_models_merge_into_one_report(tmp_path):
     (tmp_path / "b.json").write_text(json.dumps(b))
     with pytest.raises(ValueError, match="different seeds"):
         script.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "x.md")])
+
+
+def test_the_single_head_column_fits_the_default_with_one_head(tmp_path, monkeypatch):
+    import json
+
+    from chmr_sklearn.benchmark import _moleculeace as ace
+
+    calls = []
+
+    def fake_chmr(E, y, params, n_jobs):  # records the estimator settings; predicts a shifted mean
+        def fit_predict(_, seed, fit, pred):
+            calls.append(dict(params))
+            return np.full(len(pred), y[fit].mean() + (0.5 if params.get("n_heads") == 1 else 0.0))
+        return fit_predict
+
+    monkeypatch.setattr(ace, "_chmr", fake_chmr)
+    monkeypatch.setattr(ace, "embed", lambda bench, n_jobs: (np.zeros((len(bench.smiles), 4)), 0.0))
+    script = load_script("benchmarks/moleculeace.py")
+    script.main(["--quick", "--sets", ACE_CHEMPROP_SETS[0], "--models", "chmr", "chmr_1head",
+                 "--out", str(tmp_path / "r.md")])
+    # the default's params leave n_heads to the estimator (2); the extra column sets only n_heads=1
+    assert calls == [{"max_epochs": 10}, {"max_epochs": 10, "n_heads": 1}]
+    (res,) = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert sorted(res["models"]) == ["chmr", "chmr_1head"]
+    text = (tmp_path / "r.md").read_text()
+    assert "| CHMRRegressor() | CHMRRegressor(n_heads=1) |" in text
+    # the worse shifted-mean column loses: the default wins 1 of 1 against it
+    assert "vs CHMRRegressor(n_heads=1) 1/1" in text
