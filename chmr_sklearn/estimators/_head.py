@@ -38,6 +38,7 @@ from ..model_selection._split import _group_lists, _scaffold_keys
 from ..nn import MLPHead
 from ..nn._random import init_parameters, set_dropout_generator
 from ..nn.losses import masked_bce_loss, masked_l1_loss, masked_mse_loss
+from ._engine import effective_workers
 from ._resume import ResumeCheckpoint, fingerprint, read_checkpoint
 from .rf_residual import RandomForestResidual
 from .transformer import CHMRTransformer
@@ -364,8 +365,10 @@ class CHMRHeadEstimator(BaseEstimator):
                           None if validation is None else validation[2])
 
     def _new_forest(self, seed: int) -> RandomForestResidual:
+        # n_jobs=None grows the trees on torch's cores, as the transformer featurizes on them
+        # (one thread inside a joblib worker); the trees are the same for any n_jobs.
         return RandomForestResidual(task=self._loss_kind, n_estimators=self.rf_n_estimators, random_state=seed,
-                                    n_jobs=self.n_jobs)
+                                    n_jobs=effective_workers(self.n_jobs))
 
     def _forest_groups(self, X, rows: np.ndarray) -> np.ndarray | None:
         """Scaffold group of each training row for out-of-fold offsets (None: out-of-bag).

@@ -115,7 +115,9 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         Cache embeddings on disk so grid searches over head parameters embed once.
     smiles_col, on_invalid, n_jobs
         Input policy (see :class:`CHMRTransformer`); invalid molecules give NaN
-        probabilities with ``on_invalid="nan"``.
+        probabilities with ``on_invalid="nan"``. ``n_jobs`` also sets the threads that grow
+        the residual forests (``None``: as many as the transformer's workers, i.e. torch's
+        cores); the forests, and so the fit, do not depend on it.
     device : str, default="auto"
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split, the head's initialisation, batch order, dropout and the

@@ -38,6 +38,10 @@ class RandomForestResidual:
     n_estimators : int
     random_state : int
     n_jobs : int or None
+        Threads that grow each forest's trees (joblib's meaning). Predictions are always
+        accumulated in one thread: sklearn sums the trees of a multi-threaded ``predict`` in
+        completion order, which changes the last bits from run to run. The trees do not
+        depend on ``n_jobs``.
     min_samples_leaf : int, default=2
         As in CHMR's forests.
     n_folds : int, default=5
@@ -82,7 +86,7 @@ class RandomForestResidual:
                 self.oob_offset_[:, t] = const
                 continue
             folds = 0 if groups is None else min(self.n_folds, len(np.unique(groups[rows])))
-            forest = self._new_forest(oob=folds < 2).fit(X[rows], self._labels(y))
+            forest = self._fit_forest(self._new_forest(oob=folds < 2), X[rows], self._labels(y))
             self.forests_.append(forest)
             self.constants_.append(None)
             self.oob_offset_[:, t] = self._predict_one(forest, X)
@@ -112,8 +116,14 @@ class RandomForestResidual:
             if self.task == "bce" and len(np.unique(seen)) < 2:  # one class left: its prior
                 out[held] = self._prior(seen)
                 continue
-            out[held] = self._predict_one(self._new_forest(oob=False).fit(X[fit_rows], self._labels(seen)), X[held])
+            forest = self._fit_forest(self._new_forest(oob=False), X[fit_rows], self._labels(seen))
+            out[held] = self._predict_one(forest, X[held])
         return out
+
+    @staticmethod
+    def _fit_forest(forest, X: np.ndarray, y: np.ndarray):
+        """Grow the trees on ``n_jobs`` threads, then predict in one (bit-for-bit reproducible)."""
+        return forest.fit(X, y).set_params(n_jobs=1)
 
     def _predict_one(self, forest, X: np.ndarray) -> np.ndarray:
         if self.task == "bce":

@@ -188,6 +188,16 @@ def test_score_is_accuracy_and_predict_has_one_dtype(embeddings, bbbp):
     assert words.predict(E[:3]).dtype == words.predict(with_invalid).dtype == object
 
 
+def test_forest_threads_leave_the_fit_unchanged(embeddings, bbbp):
+    """n_jobs=None grows the residual forests on torch's cores; any n_jobs gives the same model."""
+    E, y = embeddings["bbbp"], bbbp[1]
+    fits = [CHMRClassifier("passthrough", **dict(FAST, rf_residual=True, rf_n_estimators=30, n_heads=2), n_jobs=n)
+            .fit(E, y) for n in (1, 2, None)]
+    assert all(head.rf is not None for head in fits[0].heads_)
+    for other in fits[1:]:
+        np.testing.assert_array_equal(fits[0].predict_proba(E), other.predict_proba(E))
+
+
 def test_grid_search_in_threads_is_reproducible(embeddings, bbbp):
     """Fits in threads share no random state: n_jobs=2 under the threading backend gives the
     same results twice and the same as a sequential search (dropout is on, batches shuffled)."""

@@ -65,6 +65,20 @@ def test_classification_folds_missing_a_class_get_its_prior(data):
     assert np.ptp(off[y[:, 0] == 1]) == 0 and off[y[:, 0] == 1][0] == pytest.approx(np.log(1e-3 / (1 - 1e-3)))
 
 
+@pytest.mark.parametrize("task", ["mse", "bce"])
+def test_threads_grow_the_same_forests_and_predict_reproducibly(data, task):
+    _, X, Y, groups = data
+    Y = Y if task == "mse" else (Y > np.median(Y)).astype(float)
+    for kw in ({}, {"groups": groups}):  # out-of-bag and out-of-fold offsets
+        one = RandomForestResidual(task=task, n_estimators=40, random_state=0, n_jobs=1).fit(X, Y, **kw)
+        two = RandomForestResidual(task=task, n_estimators=40, random_state=0, n_jobs=2).fit(X, Y, **kw)
+        np.testing.assert_array_equal(one.oob_offset_, two.oob_offset_)
+        np.testing.assert_array_equal(one.offset(X[:50]), two.offset(X[:50]))
+    # the fitted forests predict in one thread: sklearn would sum a threaded predict's trees
+    # in completion order, whose float rounding differs from run to run
+    assert two.forests_[0].n_jobs == 1 and len(two.forests_[0].estimators_) == 40
+
+
 def test_regressor_option_changes_only_the_training_offsets(data):
     smiles, _, Y, _ = data
     fast = dict(transformer=FingerprintFeaturizer(), hidden=32, max_epochs=3, rf_residual=True, rf_n_estimators=30,
