@@ -74,7 +74,7 @@ def measure(name: str, seed: int, log) -> dict:
 
 
 def write(rows: list[dict], meta: dict, out: Path) -> None:
-    lines = ["# Default heads' fit time: residual forests on one thread vs on the cores", "",
+    lines = ["# Fit time of the default heads: residual forests on one thread vs on the cores", "",
              f"Machine: {meta['cpu']}, {meta['cores']} cores, torch threads {meta['torch_threads']}; load average "
              f"(1/5/15 min) {meta['load_start']} at the start, {meta['load_end']} at the end. Started "
              f"{meta['started']}; seed {meta['seed']}. Command: `{meta['command']}`.", "",
