@@ -22,9 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
-import os
 import sys
 import time
 import warnings
@@ -37,8 +35,14 @@ import torch  # noqa: E402
 
 from chmr_sklearn.benchmark import load_split  # noqa: E402
 from chmr_sklearn.benchmark._data import N_FP, embed  # noqa: E402
-from chmr_sklearn.benchmark._machine import cpu_name  # noqa: E402
-from chmr_sklearn.benchmark._models import _FPResidualClassifier, _FPResidualRegressor, fit_rf  # noqa: E402
+from chmr_sklearn.benchmark._machine import load_average, machine_info  # noqa: E402
+from chmr_sklearn.benchmark._models import (  # noqa: E402
+    _FPResidualClassifier,
+    _FPResidualRegressor,
+    _predict,
+    _targets,
+    fit_rf,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fit_threads.md"
 
@@ -48,13 +52,12 @@ def _fit_chmr(data, E: np.ndarray, n_jobs: int | None, seed: int) -> tuple[float
     tr, _, te = data.split
     cls = _FPResidualClassifier if data.kind == "classification" else _FPResidualRegressor
     est = cls("passthrough", n_jobs=n_jobs, random_state=seed)
-    Y = data.Y[tr] if data.Y.shape[1] > 1 else data.Y[tr, 0]
     t = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        est.fit(E[tr], Y)
+        est.fit(E[tr], _targets(data.Y[tr]))
     seconds = time.perf_counter() - t
-    return seconds, est.predict_proba(E[te]) if data.kind == "classification" else est.predict(E[te])
+    return seconds, _predict(est, E[te], data)
 
 
 def measure(name: str, seed: int, log) -> dict:
@@ -77,7 +80,7 @@ def write(rows: list[dict], meta: dict, out: Path) -> None:
     lines = ["# Fit time of the default heads: residual forests on one thread vs on the cores", "",
              f"Machine: {meta['cpu']}, {meta['cores']} cores, torch threads {meta['torch_threads']}; load average "
              f"(1/5/15 min) {meta['load_start']} at the start, {meta['load_end']} at the end. Started "
-             f"{meta['started']}; seed {meta['seed']}. Command: `{meta['command']}`.", "",
+             f"{meta['date']}; seed {meta['seed']}. Command: `{meta['command']}`.", "",
              "Fit on the benchmark's training rows, precomputed float32 embedding of the shipped model (not timed). "
              "CHMR = `CHMRClassifier()` / `CHMRRegressor()` at default settings (two heads, "
              "`rf_residual=\"auto\"`, 500-tree residual forests on the 1191 bits); RF = one 500-tree forest "
@@ -105,14 +108,12 @@ def main(argv=None) -> None:
     def log(msg):
         print(f"{time.perf_counter() - start:7.1f}s {msg}", flush=True)
 
-    meta = {"started": _dt.datetime.now().isoformat(timespec="seconds"), "cpu": cpu_name(), "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "seed": args.seed,
-            "load_start": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+    meta = {**machine_info(), "torch_threads": torch.get_num_threads(), "seed": args.seed,
             "command": "python benchmarks/fit_threads.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     rows = []
     for name in args.datasets:
         rows.append(measure(name, args.seed, log))
-        meta["load_end"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        meta["load_end"] = load_average()
         write(rows, meta, args.out)
     log(f"wrote {args.out} (+ .json)")
 
