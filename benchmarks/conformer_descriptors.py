@@ -40,7 +40,7 @@ from chmr_sklearn.benchmark._data import load_split  # noqa: E402
 from chmr_sklearn.benchmark._machine import load_average, load_smiles, machine_info  # noqa: E402
 from chmr_sklearn.model_selection import mean_mae, mean_roc_auc  # noqa: E402
 from chmr_sklearn.featurize import ConformerFeaturizer, FingerprintFeaturizer  # noqa: E402
-from chmr_sklearn.featurize.conformers import _FAMILIES, DESCRIPTOR_FAMILIES  # noqa: E402
+from chmr_sklearn.featurize._conformer_descriptors import _FAMILIES, DESCRIPTOR_FAMILIES  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOLS = (1e-3, 1e-2)
@@ -66,12 +66,12 @@ def cpu_ms(func, n: int) -> float:
 def family_costs(smiles: list[str]) -> dict[str, float]:
     """CPU ms per molecule: embedding at each tolerance, then each descriptor family."""
     feat = ConformerFeaturizer()
-    mols = [feat._prepare(Chem.MolFromSmiles(s)) for s in smiles]
+    mols = [feat._descriptors()._prepare(Chem.MolFromSmiles(s)) for s in smiles]
     mols = [m for m in mols if m is not None]
     costs, embedded = {}, []
     with rdBase.BlockLogs():
         for tol in TOLS:
-            params = feat.set_params(force_tol=tol)._embed_params(0)
+            params = feat.set_params(force_tol=tol)._descriptors().attempts()[0]
             copies = [Chem.Mol(m) for m in mols]
             costs[f"embed, force_tol={tol:g}"] = cpu_ms(lambda: [rdDistGeom.EmbedMolecule(m, params) for m in copies],
                                                         len(copies))

@@ -175,8 +175,8 @@ def bench_3d_settings(smiles, repeats, lines):
     ]
     row = np.empty(651)
     for label, kwargs in settings:
-        feat = ConformerFeaturizer(**kwargs)
-        params = [feat._embed_params(k) for k in range(feat.max_attempts)]
+        feat = ConformerFeaturizer(**kwargs)._descriptors()  # the per-molecule steps
+        params = feat.attempts()
         t_embed = t_desc = t_failed = np.inf
         for _ in range(repeats):  # deterministic: only the times change between repeats
             te = td = tf = 0.0
@@ -222,7 +222,7 @@ def bench_step_costs(smiles, lines):
     from rdkit.Chem import MACCSkeys
 
     from chmr_sklearn._inputs import to_smiles
-    from chmr_sklearn.featurize.conformers import _SCALARS, _VECTORS
+    from chmr_sklearn.featurize._conformer_descriptors import _SCALARS, _VECTORS
     from chmr_sklearn.featurize.graphs import mol_to_graph
     from chmr_sklearn.featurize.molecular import featurize_molecular
 
@@ -232,10 +232,10 @@ def bench_step_costs(smiles, lines):
         return (time.process_time() - start) / len(smiles) * 1e3
 
     mols = [Chem.MolFromSmiles(s) for s in smiles]
-    conf = ConformerFeaturizer()
-    params = [conf._embed_params(k) for k in range(conf.max_attempts)]
+    conf = ConformerFeaturizer()._descriptors()  # the per-molecule steps
+    params = conf.attempts()
     prepared = [conf._prepare(m) for m in mols]
-    generator = FingerprintFeaturizer()._generator()
+    generator = FingerprintFeaturizer()._bits().generator()
     with rdBase.BlockLogs():
         steps = {
             "parse SMILES": cpu_ms(lambda: [Chem.MolFromSmiles(s) for s in smiles]),

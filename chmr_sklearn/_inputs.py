@@ -16,10 +16,10 @@ never dropped or reordered.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-import pandas as pd
 from rdkit import Chem, rdBase
 
 __all__ = [
@@ -93,6 +93,7 @@ class MoleculeColumn:
 
     Examples
     --------
+    >>> import pandas as pd
     >>> col = molecule_column(pd.DataFrame({"smiles": ["CCO", "CCN"]}, index=[10, 11]))
     >>> col.values.tolist(), col.n_features, col.feature_names.tolist(), col.index.tolist()
     (['CCO', 'CCN'], 1, ['smiles'], [10, 11])
@@ -139,7 +140,10 @@ def molecule_column(X: Any, smiles_col: str | int | None = "smiles") -> Molecule
             "Expected a 1-D collection of molecules, got a single "
             f"{type(X).__name__}; wrap it in a list, e.g. [{_short(X)}]."
         )
-    if isinstance(X, pd.DataFrame):
+    # pandas is not imported here: worker processes parse SMILES without paying for it, and
+    # an input can only be a pandas object if the caller imported pandas.
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(X, pd.DataFrame):
         names = np.asarray(X.columns, dtype=object)
         if isinstance(smiles_col, str) and smiles_col in X.columns:
             values = X[smiles_col].to_numpy(dtype=object)
@@ -161,7 +165,7 @@ def molecule_column(X: Any, smiles_col: str | int | None = "smiles") -> Molecule
         raise ValueError(  # noqa: TRY004 - bad input is a ValueError throughout the package
             f"Expected molecules as a list, array, Series or DataFrame; got a {type(X).__name__}"
             + (" (pass pd.DataFrame(X) for a dict of columns)." if isinstance(X, dict) else "."))
-    elif isinstance(X, (pd.Series, pd.Index)):
+    elif pd is not None and isinstance(X, (pd.Series, pd.Index)):
         column = MoleculeColumn(X.to_numpy(dtype=object), 1, None, X.index if isinstance(X, pd.Series) else None)
     else:
         if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
@@ -309,6 +313,7 @@ def check_molecule_input(estimator: Any, X: Any, *, reset: bool) -> MoleculeColu
 
     Examples
     --------
+    >>> import pandas as pd
     >>> from chmr_sklearn.featurize import FingerprintFeaturizer
     >>> est = FingerprintFeaturizer()
     >>> X = pd.DataFrame({"id": [7, 8], "smiles": ["CCO", "CCN"]})

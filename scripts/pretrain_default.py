@@ -42,7 +42,7 @@ import torch  # noqa: E402
 from chmr_sklearn import __version__  # noqa: E402
 from chmr_sklearn._inputs import to_smiles  # noqa: E402
 from chmr_sklearn._runtime import resolve_device  # noqa: E402
-from chmr_sklearn.featurize._base import map_chunks  # noqa: E402
+from chmr_sklearn.featurize._chunks import map_chunks  # noqa: E402
 from chmr_sklearn.pretrain import RECIPES, PretrainConfig, PretrainCorpus, Pretrainer  # noqa: E402
 from chmr_sklearn.pretrain.checkpoint import atomic_write  # noqa: E402
 

@@ -285,9 +285,14 @@ class EmbeddingEngine:
         return out
 
     def _canonical(self, entries: list) -> list[str | None]:
-        """``to_smiles`` of each entry; in the worker pool when it is running and the input large."""
+        """``to_smiles`` of each entry; in the worker pool when the input is large.
+
+        The same rule as :meth:`compute`'s: an input large enough that computing its rows
+        would start the workers starts them here already, so the first call of a process
+        canonicalizes on every core instead of one.
+        """
         workers = effective_workers(self.n_jobs)
-        if workers == 1 or len(entries) < _MIN_PARALLEL or not _pool_running():
+        if workers == 1 or len(entries) < _parallel_threshold():
             return _canonical_chunk(entries)
         from joblib import Parallel, delayed
 
@@ -371,8 +376,7 @@ class EmbeddingEngine:
     def compute(self, smiles: list[str]) -> np.ndarray:
         """Featurize and encode ``smiles`` (canonical, valid): full rows, float32."""
         workers = effective_workers(self.n_jobs)
-        threshold = _MIN_PARALLEL if _pool_running() else _COLD_FACTOR * _MIN_PARALLEL
-        if workers == 1 or len(smiles) < threshold:
+        if workers == 1 or len(smiles) < _parallel_threshold():
             return self._assemble([(0, len(smiles))], [self._compute_here(smiles)])
         if self.device.type != "cpu":  # the accelerator encodes; the workers only featurize
             return self._assemble([(0, len(smiles))], [self._compute_here(smiles, n_jobs=workers)])
@@ -510,6 +514,11 @@ def _pool_running() -> bool:
                     and getattr(pool, "_processes", None))
     except Exception:  # noqa: BLE001 - private joblib state; unknown means "start-up not paid"
         return False
+
+
+def _parallel_threshold() -> int:
+    """Fewest molecules worth sending to the workers: more when they would have to start first."""
+    return _MIN_PARALLEL if _pool_running() else _COLD_FACTOR * _MIN_PARALLEL
 
 
 def _encode(model: torch.nn.Module, feats, batch_size: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:

@@ -8,67 +8,16 @@ descriptors. Embedding can fail; such a molecule gets NaN descriptors and ``conf
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from numbers import Integral, Real
 
 import numpy as np
-from rdkit import Chem, rdBase
-from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
-from rdkit.Chem import rdMolDescriptors as rdmd
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._inputs import to_mol
 from ._base import MoleculeFeaturizer
+from ._conformer_descriptors import DESCRIPTOR_BLOCKS, DESCRIPTOR_FAMILIES, ConformerDescriptors, families
 
 __all__ = ["ConformerFeaturizer", "DESCRIPTOR_BLOCKS", "DESCRIPTOR_FAMILIES"]
-
-_SCALARS = (
-    ("pmi1", rdmd.CalcPMI1),
-    ("pmi2", rdmd.CalcPMI2),
-    ("pmi3", rdmd.CalcPMI3),
-    ("npr1", rdmd.CalcNPR1),
-    ("npr2", rdmd.CalcNPR2),
-    ("radius_of_gyration", rdmd.CalcRadiusOfGyration),
-    ("inertial_shape_factor", rdmd.CalcInertialShapeFactor),
-    ("eccentricity", rdmd.CalcEccentricity),
-    ("asphericity", rdmd.CalcAsphericity),
-    ("spherocity_index", rdmd.CalcSpherocityIndex),
-    ("pbf", rdmd.CalcPBF),
-)
-_VECTORS = (
-    ("autocorr3d", 80, rdmd.CalcAUTOCORR3D),
-    ("rdf", 210, rdmd.CalcRDF),
-    ("morse", 224, rdmd.CalcMORSE),
-    ("whim", 114, rdmd.CalcWHIM),
-    ("usr", 12, rdmd.GetUSR),
-)
-#: (name, width) of each descriptor block, in output order; ``conformer_ok`` follows them.
-DESCRIPTOR_BLOCKS: tuple[tuple[str, int], ...] = tuple((n, w) for n, w, _ in _VECTORS) + tuple(
-    (n, 1) for n, _ in _SCALARS
-)
-
-
-def _shape(mol: Chem.Mol) -> list[float]:
-    return [func(mol) for _, func in _SCALARS]
-
-
-#: family -> (its column names, the function computing those values from a Mol with a conformer)
-_FAMILIES = {**{n: ([f"{n}_{i}" for i in range(w)], func) for n, w, func in _VECTORS},
-             "shape": ([n for n, _ in _SCALARS], _shape)}
-#: Families ``descriptors=`` selects from: the five vector blocks and ``"shape"`` (the 11 scalars).
-DESCRIPTOR_FAMILIES: tuple[str, ...] = tuple(_FAMILIES)
-
-
-def _families(descriptors: Sequence[str] | None) -> tuple[str, ...]:
-    """The selected families in output order; ``ValueError`` naming any unknown one."""
-    if descriptors is None:
-        return DESCRIPTOR_FAMILIES
-    chosen = [descriptors] if isinstance(descriptors, str) else list(descriptors)
-    unknown = sorted(set(chosen) - set(DESCRIPTOR_FAMILIES))
-    if unknown or not chosen:
-        raise ValueError(f"descriptors must be None or a non-empty selection of {list(DESCRIPTOR_FAMILIES)}; "
-                         f"got {descriptors!r}.")
-    return tuple(f for f in DESCRIPTOR_FAMILIES if f in chosen)
 
 
 class ConformerFeaturizer(MoleculeFeaturizer):
@@ -204,99 +153,27 @@ class ConformerFeaturizer(MoleculeFeaturizer):
     @property
     def n_features_out(self) -> int:
         """Number of output columns (the selected descriptors, 651 for all, + ``conformer_ok``)."""
-        return sum(len(_FAMILIES[f][0]) for f in _families(self.descriptors)) + 1
+        return self._descriptors().width
 
-    # ---- steps (each usable alone, e.g. by the benchmark) ---------------------------------
-    def _embed_params(self, attempt: int) -> rdDistGeom.EmbedParameters:
-        if self.method == "etkdg":
-            params = rdDistGeom.ETKDGv3()
-        else:
-            params = rdDistGeom.EmbedParameters()
-            params.useExpTorsionAnglePrefs = False
-            params.useBasicKnowledge = False
-        # RDKit's generator treats seeds 0 and 1 alike, hence the shift into [1, 2**31 - 1].
-        params.randomSeed = (int(self.random_state) + attempt) % (2**31 - 1) + 1
-        params.useRandomCoords = attempt > 0
-        params.optimizerForceTol = float(self.force_tol)
-        params.numThreads = 1  # parallelism is n_jobs'; keeps results independent of cores
-        return params
-
-    def _prepare(self, mol: Chem.Mol) -> Chem.Mol | None:
-        """A private copy with or without hydrogens; ``None`` when over ``max_atoms``."""
-        if self.max_atoms is not None and mol.GetNumHeavyAtoms() > self.max_atoms:
-            return None
-        if self.add_hydrogens:
-            return Chem.AddHs(mol)
-        if mol.GetNumAtoms() != mol.GetNumHeavyAtoms():
-            return Chem.RemoveHs(mol)
-        return Chem.Mol(mol)  # never put a conformer on the caller's Mol
-
-    def _embed(self, mol: Chem.Mol, params: list) -> bool:
-        """Embed in place; ``True`` on success."""
-        for p in params:
-            try:
-                if rdDistGeom.EmbedMolecule(mol, p) >= 0:
-                    break
-            except RuntimeError:  # RDKit invariant violations, e.g. bounds of some metal chelates
-                return False
-        else:
-            return False
-        if self.optimize is None:
-            return True
-        return self._relax(mol)
-
-    def _relax(self, mol: Chem.Mol) -> bool:
-        """Force-field relaxation in place; ``False`` when it cannot be done.
-
-        A molecule neither MMFF94 nor UFF can fully type (UFF would silently run with atoms
-        left out), or whose optimisation raises, counts as a failed conformer
-        (``conformer_ok = 0``): the caller asked for relaxed geometries, and an unrelaxed one
-        passed off as relaxed would be a silent fallback.
-        """
-        try:
-            if self.optimize == "mmff" and rdForceFieldHelpers.MMFFHasAllMoleculeParams(mol):
-                return rdForceFieldHelpers.MMFFOptimizeMolecule(mol, maxIters=500) >= 0
-            if not rdForceFieldHelpers.UFFHasAllMoleculeParams(mol):
-                return False
-            return rdForceFieldHelpers.UFFOptimizeMolecule(mol, maxIters=500) >= 0
-        except Exception:  # noqa: BLE001 - RDKit raises assorted types; recorded in the flag
-            return False
-
-    def _describe(self, mol: Chem.Mol, out: np.ndarray) -> bool:
-        """Write the selected descriptors of ``mol``'s conformer into ``out``; ``True`` if all finite."""
-        try:
-            pos = 0
-            for family in _families(self.descriptors):
-                names, func = _FAMILIES[family]
-                out[pos: pos + len(names)] = func(mol)
-                pos += len(names)
-        except Exception:  # noqa: BLE001 - e.g. USR needs >= 3 atoms
-            return False
-        return bool(np.isfinite(out).all())
+    def _descriptors(self) -> ConformerDescriptors:
+        """The per-molecule computation with these settings (what workers run); checks ``descriptors``."""
+        return ConformerDescriptors(self.method, self.add_hydrogens, self.optimize, families(self.descriptors),
+                                    self.force_tol, self.max_attempts, self.max_atoms, self.random_state)
 
     def _featurize_chunk(self, entries):
-        rows = np.full((len(entries), self.n_features_out), np.nan)  # an unknown family raises here
+        conf = self._descriptors()  # an unknown family raises here
+        rows = np.full((len(entries), conf.width), np.nan)
         valid = np.zeros(len(entries), dtype=bool)
-        params = [self._embed_params(k) for k in range(self.max_attempts)]
+        attempts = conf.attempts()
         for i, entry in enumerate(entries):
             mol = to_mol(entry)  # before BlockLogs: to_mol re-enables logging on exit
             if mol is None:
                 continue
             valid[i] = True
-            self._fill_row(mol, params, rows[i])
+            conf.fill_row(mol, attempts, rows[i])
         return rows, valid
-
-    def _fill_row(self, mol: Chem.Mol, params: list, row: np.ndarray) -> None:
-        """Descriptors + ``conformer_ok`` of one parsed molecule into ``row`` (never raises)."""
-        with rdBase.BlockLogs():
-            mol = self._prepare(mol)
-            ok = mol is not None and self._embed(mol, params) and self._describe(mol, row[:-1])
-        if not ok:
-            row[:-1] = np.nan
-        row[-1] = float(ok)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """``autocorr3d_0..79, rdf_0..209, morse_0..223, whim_0..113, usr_0..11``, the 11
         shape scalars (``pmi1`` ... ``pbf``), then ``conformer_ok``; the selected families only."""
-        names = [name for family in _families(self.descriptors) for name in _FAMILIES[family][0]]
-        return np.asarray(names + ["conformer_ok"], dtype=object)
+        return np.asarray(self._descriptors().names, dtype=object)

@@ -5,16 +5,13 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from rdkit import DataStructs
-from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
 from sklearn.utils._param_validation import Interval
 
 from .._inputs import to_mol
 from ._base import MoleculeFeaturizer
+from ._fingerprint_bits import N_MACCS, FingerprintBits
 
 __all__ = ["FingerprintFeaturizer"]
-
-_N_MACCS = 167
 
 
 class FingerprintFeaturizer(MoleculeFeaturizer):
@@ -79,33 +76,29 @@ class FingerprintFeaturizer(MoleculeFeaturizer):
     @property
     def n_features_out(self) -> int:
         """Number of output columns."""
-        return self.n_bits + (_N_MACCS if self.maccs else 0)
+        return self._bits().width
+
+    def _bits(self) -> FingerprintBits:
+        """The per-molecule computation with these settings (what workers run)."""
+        return FingerprintBits(self.radius, self.n_bits, self.maccs)
 
     def _featurize_chunk(self, entries):
-        generator = self._generator()
+        bits = self._bits()
+        generator = bits.generator()
         # uint8 keeps the worker -> parent transfer small; _assemble casts once.
-        rows = np.zeros((len(entries), self.n_features_out), dtype=np.uint8)
+        rows = np.zeros((len(entries), bits.width), dtype=np.uint8)
         valid = np.zeros(len(entries), dtype=bool)
         for i, entry in enumerate(entries):
             mol = to_mol(entry)
             if mol is None:
                 continue
             valid[i] = True
-            self._fill_row(mol, generator, rows[i])
+            bits.fill_row(mol, generator, rows[i])
         return rows, valid
-
-    def _generator(self):
-        return rdFingerprintGenerator.GetMorganGenerator(radius=self.radius, fpSize=self.n_bits)
-
-    def _fill_row(self, mol, generator, row: np.ndarray) -> None:
-        """Write one parsed molecule's bits into ``row`` (shared with ``featurize_molecular``)."""
-        row[: self.n_bits] = generator.GetFingerprintAsNumPy(mol)
-        if self.maccs:
-            DataStructs.ConvertToNumpyArray(MACCSkeys.GenMACCSKeys(mol), row[self.n_bits:])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names ``morgan_0 ... morgan_{n_bits-1}`` then ``maccs_0 ... maccs_166``."""
         names = [f"morgan_{i}" for i in range(self.n_bits)]
         if self.maccs:
-            names += [f"maccs_{i}" for i in range(_N_MACCS)]
+            names += [f"maccs_{i}" for i in range(N_MACCS)]
         return np.asarray(names, dtype=object)

@@ -2,7 +2,8 @@
 
 Pretraining and :class:`~chmr_sklearn.CHMRTransformer` both need, for each molecule, the 1D
 fingerprint, the 2D graph and the standardized 3D descriptors with their availability flag.
-This module computes them with the three featurizers and keeps them aligned row by row.
+This module computes them with the featurizers' per-molecule code and keeps them aligned row
+by row. It imports no scikit-learn: worker processes run it (see :mod:`._chunks`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._inputs import to_mol
-from ._base import map_chunks
-from .conformers import ConformerFeaturizer
-from .fingerprints import FingerprintFeaturizer
-from .graphs import GraphFeaturizer, mol_to_graph
+from ._chunks import map_chunks
+from ._conformer_descriptors import ConformerDescriptors, families
+from ._fingerprint_bits import FingerprintBits
+from ._molgraph import collate_graphs, mol_to_graph
 
 __all__ = ["MolecularFeatures", "ConformerScaler", "featurize_molecular"]
 
@@ -82,7 +83,7 @@ class MolecularFeatures:
         """Tensors for ``CHMRModel.encode`` on rows ``idx``."""
         import torch
 
-        graph = GraphFeaturizer.collate([self.graphs[i] for i in idx]).to_torch(device)
+        graph = collate_graphs([self.graphs[i] for i in idx]).to_torch(device)
         return {
             "fp": torch.from_numpy(self.fp[idx]).to(device),
             "graph": graph,
@@ -122,9 +123,9 @@ def featurize_molecular(
         has no columns and ``conf_ok`` is False everywhere.
     conformer_hydrogens : bool
     conformer_descriptors : sequence of str, optional
-        3D descriptor families (:class:`ConformerFeaturizer`'s ``descriptors``); None: all.
+        3D descriptor families (:class:`~chmr_sklearn.featurize.ConformerFeaturizer`'s ``descriptors``); None: all.
     conformer_force_tol : float
-        Distance geometry's force tolerance (:class:`ConformerFeaturizer`'s ``force_tol``).
+        Distance geometry's force tolerance (:class:`~chmr_sklearn.featurize.ConformerFeaturizer`'s ``force_tol``).
     scaler : ConformerScaler, optional
         Standardization of the 3D descriptors; fitted on these molecules when None.
     random_state : int
@@ -158,51 +159,52 @@ def featurize_molecular(
 
 @dataclass(frozen=True)
 class _Featurizers:
-    """The three featurizers with the settings of one encoder; picklable, runs in workers.
+    """The per-molecule computations with the settings of one encoder; picklable, runs in workers.
 
     ``conf`` is None for encoders without the 3D modality (``method="none"``).
     """
 
-    fp: FingerprintFeaturizer
-    conf: ConformerFeaturizer | None
+    fp: FingerprintBits
+    conf: ConformerDescriptors | None
 
     @classmethod
     def make(cls, fp_radius: int, fp_bits: int, method: str, hydrogens: bool, seed: int,
              descriptors: Sequence[str] | None = None, force_tol: float = 1e-3) -> "_Featurizers":
-        conf = None if method == "none" else ConformerFeaturizer(
-            method=method, add_hydrogens=hydrogens, descriptors=descriptors, force_tol=force_tol, random_state=seed)
-        return cls(FingerprintFeaturizer(radius=fp_radius, n_bits=fp_bits), conf)
+        conf = None if method == "none" else ConformerDescriptors(
+            method=method, add_hydrogens=hydrogens, descriptors=families(descriptors), force_tol=force_tol,
+            random_state=seed)
+        return cls(FingerprintBits(radius=fp_radius, n_bits=fp_bits), conf)
 
     @property
     def n_conf(self) -> int:
         """Raw 3D columns, ``conformer_ok`` included (1: only that flag, left NaN = no conformer)."""
-        return 1 if self.conf is None else self.conf.n_features_out
+        return 1 if self.conf is None else self.conf.width
 
     def chunk(self, entries: np.ndarray) -> tuple:
         """Parse each entry once and run the three featurizers on that ``Mol``."""
         n = len(entries)
-        fp = np.zeros((n, self.fp.n_features_out), dtype=np.uint8)
+        fp = np.zeros((n, self.fp.width), dtype=np.uint8)
         conf = np.full((n, self.n_conf), np.nan)
         graphs: list = [None] * n
         valid = np.zeros(n, dtype=bool)
-        generator = self.fp._generator()
-        params = [] if self.conf is None else [self.conf._embed_params(k) for k in range(self.conf.max_attempts)]
+        generator = self.fp.generator()
+        attempts = [] if self.conf is None else self.conf.attempts()
         for i, entry in enumerate(entries):
             mol = to_mol(entry)
             if mol is None:
                 continue
             valid[i] = True
-            self.fp._fill_row(mol, generator, fp[i])
+            self.fp.fill_row(mol, generator, fp[i])
             graphs[i] = mol_to_graph(mol)
             if self.conf is not None:
-                self.conf._fill_row(mol, params, conf[i])
+                self.conf.fill_row(mol, attempts, conf[i])
         return fp, graphs, conf, valid
 
 
 def _concat(chunks: list, featurizers: _Featurizers) -> tuple:
     """Chunk results -> (fp float32, graphs, raw 3D, conformer ok, valid)."""
     if not chunks:  # no molecules at all
-        n_fp, n_conf = featurizers.fp.n_features_out, featurizers.n_conf
+        n_fp, n_conf = featurizers.fp.width, featurizers.n_conf
         chunks = [(np.zeros((0, n_fp), np.uint8), [], np.zeros((0, n_conf)), np.zeros(0, bool))]
     fp = np.concatenate([c[0] for c in chunks]).astype(np.float32)
     graphs = [g for c in chunks for g in c[1]]

@@ -365,6 +365,30 @@ def test_a_fresh_process_embeds_without_heavy_imports():
     assert out.stdout.strip() == "(1, 2091) []"
 
 
+def test_a_worker_process_imports_neither_scikit_learn_nor_pandas(smiles_200, tmp_path):
+    # Worker start-up is paid on a process's first large transform: each worker imports what
+    # unpickling its task needs. scikit-learn (+ SciPy) and pandas cost ~1 s of that and the
+    # worker runs none of them. The worker's rows are the in-process rows (within float32's
+    # tolerance: the worker computes on one torch thread).
+    import subprocess
+    import sys
+
+    from chmr_sklearn.estimators._engine import _WorkerTask
+
+    engine = CHMRTransformer().fit(smiles_200[:3])._engine()
+    task = _WorkerTask(engine._blob(), engine.precision, engine.encode_batch(), engine.scaler,
+                       engine._feature_settings())
+    (tmp_path / "task.pkl").write_bytes(pickle.dumps((task, smiles_200[:8])))
+    code = ("import pickle, sys; import numpy as np; task, X = pickle.load(open(sys.argv[1], 'rb')); "
+            "bits, latents = task(X); np.save(sys.argv[2], latents); "
+            "print(sorted(m for m in ('sklearn', 'scipy', 'pandas', 'skorch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "task.pkl"), str(tmp_path / "z.npy")],
+                         capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip() == "[]"
+    _, here = engine._compute_here(smiles_200[:8])
+    assert_consistent(np.load(tmp_path / "z.npy"), here)
+
+
 def test_scatter_is_bit_reproducible_and_encoding_agrees_across_torch_thread_counts(smiles_200):
     # Why inference needs no deterministic mode: the GNN's scatter (index_add) gives the same bits
     # with 1 or 2 intra-op threads, and the whole encoder agrees within the float32 tolerance
@@ -428,6 +452,13 @@ def test_worker_processes_only_when_they_pay_off(smiles_200, monkeypatch):
     monkeypatch.setattr(_engine, "_pool_running", lambda: True)
     got = CHMRTransformer(n_jobs=2).fit(X).transform(X)
     # canonical SMILES in one task of <= 32 entries, then 3 tasks of <= 8 molecules for 2 workers
+    assert tasks == [(2, 1), (2, 3)]
+    assert_consistent(got, expected)
+    tasks.clear()
+    monkeypatch.setattr(_engine, "_pool_running", lambda: False)
+    monkeypatch.setattr(_engine, "_MIN_PARALLEL", 5)
+    got = CHMRTransformer(n_jobs=2).fit(X).transform(X)
+    # 20 >= 4 x 5: a cold pool starts for the canonical SMILES already, not only for the rows
     assert tasks == [(2, 1), (2, 3)]
     assert_consistent(got, expected)
 
