@@ -36,6 +36,7 @@ __all__ = [
     "GraphBatch",
     "GraphFeaturizer",
     "MolGraph",
+    "collate_graphs",
     "mol_to_graph",
 ]
 
@@ -134,17 +135,11 @@ class GraphFeaturizer(MoleculeFeaturizer):
 
     @staticmethod
     def collate(graphs: Sequence[MolGraph | None] | np.ndarray) -> GraphBatch:
-        """Stack graphs into one disjoint-union :class:`GraphBatch`.
+        """:func:`~chmr_sklearn.featurize.graphs.collate_graphs`, for the output of :meth:`transform`.
 
-        Parameters
-        ----------
-        graphs : sequence of MolGraph or None, or the (n, 1) output of :meth:`transform`
-            (a one-column DataFrame from ``set_output(transform="pandas")`` works too).
-            ``None`` (an invalid molecule) adds no node but still counts as a graph.
-
-        Returns
-        -------
-        GraphBatch
+        Takes the ``(n, 1)`` array (or the one-column DataFrame of ``set_output(transform="pandas")``)
+        or any sequence of :class:`MolGraph` / ``None``; ``None`` (an invalid molecule) adds no
+        node but still counts as a graph.
 
         Examples
         --------
