@@ -66,7 +66,8 @@ def cpu_ms(func, n: int) -> float:
 def family_costs(smiles: list[str]) -> dict[str, float]:
     """CPU ms per molecule: embedding at each tolerance, then each descriptor family."""
     feat = ConformerFeaturizer()
-    mols = [feat._descriptors()._prepare(Chem.MolFromSmiles(s)) for s in smiles]
+    prepare = feat._descriptors()._prepare
+    mols = [prepare(Chem.MolFromSmiles(s)) for s in smiles]
     mols = [m for m in mols if m is not None]
     costs, embedded = {}, []
     with rdBase.BlockLogs():

@@ -181,15 +181,6 @@ def mol_to_graph(mol: Chem.Mol) -> MolGraph:
     return MolGraph(x, *_both_directions(bonds))
 
 
-class _PackedGraphs(NamedTuple):
-    """A chunk's graphs as four flat arrays: what a worker sends back (small, few objects)."""
-
-    x: np.ndarray  # (sum atoms, 9) uint8: every atom vocabulary is < 256
-    bonds: np.ndarray  # (sum bonds, 5) int32: begin, end, type, stereo, conjugated
-    n_atoms: np.ndarray  # (n,) int64, 0 for invalid rows
-    n_bonds: np.ndarray  # (n,) int64
-
-
 @dataclass
 class GraphBatch:
     """Disjoint union of molecular graphs, ready for a message-passing GNN (all int64).

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -23,7 +23,6 @@ from ._molgraph import (
     _atom_features,
     _bond_features,
     _both_directions,
-    _PackedGraphs,
     collate_graphs,
     mol_to_graph,
 )
@@ -39,6 +38,15 @@ __all__ = [
     "collate_graphs",
     "mol_to_graph",
 ]
+
+
+class _PackedGraphs(NamedTuple):
+    """A chunk's graphs as four flat arrays: what a worker sends back (small, few objects)."""
+
+    x: np.ndarray  # (sum atoms, 9) uint8: every atom vocabulary is < 256
+    bonds: np.ndarray  # (sum bonds, 5) int32: begin, end, type, stereo, conjugated
+    n_atoms: np.ndarray  # (n,) int64, 0 for invalid rows
+    n_bonds: np.ndarray  # (n,) int64
 
 
 class GraphFeaturizer(MoleculeFeaturizer):
