@@ -97,14 +97,15 @@ class _FeatureEmbedding(nn.Module):
             raise ValueError(
                 f"expected integer features of shape (n, {n_cols}), got {tuple(feats.shape)}"
             )
+        dims = torch.tensor(self.feature_dims, device=feats.device)
         feats = feats.long()
-        out = 0
-        for i, (dim, emb) in enumerate(zip(self.feature_dims, self.embeddings)):
-            col = feats[:, i]
-            # Unknown values go to the "misc" slot (last index) rather than crashing.
-            col = torch.where((col < 0) | (col >= dim), torch.full_like(col, dim - 1), col)
-            out = out + emb(col)
-        return out
+        # Unknown values go to the "misc" slot (last index) rather than crashing.
+        feats = torch.where((feats < 0) | (feats >= dims), dims - 1, feats)
+        # One lookup in the stacked tables, summed per row: the per-feature lookups and their
+        # running sum were a third of CPU inference time (one small kernel each).
+        starts = torch.cumsum(dims, 0) - dims
+        table = torch.cat([emb.weight for emb in self.embeddings])
+        return F.embedding_bag(feats + starts, table, mode="sum")
 
 
 class AtomEncoder(_FeatureEmbedding):

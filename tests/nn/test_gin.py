@@ -106,6 +106,16 @@ def test_out_of_range_features_use_misc_index(molecules):
     torch.testing.assert_close(got, want)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_feature_embedding_is_the_sum_of_one_row_per_feature_table(batch, dtype):
+    encoder = _trained_model().to(dtype).atom_encoder
+    x = batch["x"]
+    want = sum(table.weight[x[:, i]] for i, table in enumerate(encoder.embeddings))
+    got = encoder(x)
+    assert got.dtype == dtype and got.shape == (len(x), 16)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6 if dtype == torch.float32 else 1e-12)
+
+
 def test_wrong_feature_width_raises(batch):
     model = _trained_model()
     with pytest.raises(ValueError, match="9"):
