@@ -212,6 +212,7 @@ class CHMRHeadEstimator(BaseEstimator):
         "rf_n_estimators": [Interval(Integral, 1, None, closed="left")],
         "rf_refit": ["boolean"],
         "rf_offsets": [StrOptions({"oob", "scaffold"})],
+        "rf_max_tasks": [Interval(Integral, 1, None, closed="left"), None],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "memory": [None, str, HasMethods(["cache"])],
         "smiles_col": [str, Integral],
@@ -310,7 +311,7 @@ class CHMRHeadEstimator(BaseEstimator):
         user_valid = self._user_validation(validation_data)
         reuse = self.warm_start and hasattr(self, "heads_") and len(self.heads_) == self.n_heads \
             and self.net_.module_.mlp.in_dim == E.shape[1] and self.net_.module_.mlp.out_dim == Y.shape[1]
-        plan = {i: self._variants(i, reuse) for i in range(self.n_heads)}
+        plan = {i: self._variants(i, reuse, Y.shape[1]) for i in range(self.n_heads)}
         paths = {} if self.checkpoint_dir is None or reuse else \
             {(i, v): self._checkpoint_path(i, v, E[rows], Y[rows], *user_valid) for i in plan for v in plan[i]}
         saved = {key: read_checkpoint(path) for key, path in paths.items() if path.is_file()}
@@ -390,11 +391,19 @@ class CHMRHeadEstimator(BaseEstimator):
         keep = valid_v & ~np.isnan(Yv).all(axis=1)
         return Ev[keep], Yv[keep]
 
-    def _variants(self, index: int, reuse: bool) -> list[bool]:
-        """Heads to train, by whether they add the forest's offset: both for "auto"."""
-        if isinstance(self.rf_residual, str):  # "auto"; a warm start continues the head it kept
-            return [self.heads_[index].rf_residual] if reuse else [False, True]
-        return [bool(self.rf_residual)]
+    def _variants(self, index: int, reuse: bool, n_tasks: int) -> list[bool]:
+        """Heads to train, by whether they add the forest's offset: both for "auto".
+
+        "auto" with more than ``rf_max_tasks`` target columns trains the plain head only (one
+        forest per task would dominate the fit); a warm start continues the head it kept.
+        """
+        if not isinstance(self.rf_residual, str):
+            return [bool(self.rf_residual)]
+        if reuse:
+            return [self.heads_[index].rf_residual]
+        if self.rf_max_tasks is not None and n_tasks > self.rf_max_tasks:
+            return [False]
+        return [False, True]
 
     def _checkpoint_path(self, index: int, variant: bool, *data) -> Path:
         """One file per fit, head and variant (settings + data + which head, with or without the forest)."""

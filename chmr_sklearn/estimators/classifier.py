@@ -72,7 +72,7 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         only, with out-of-bag offsets for them. ``"auto"``: train the head both without and
         with the forest (same rows, seed and validation split) and keep the one with the
         better validation ROC-AUC (the plain one on a tie); without a validation split
-        ``"auto"`` means ``False``. On the validation splits of ``head_defaults.md`` (ROC-AUC
+        ``"auto"`` means ``False``, and so it does beyond ``rf_max_tasks`` tasks. On the validation splits of ``head_defaults.md`` (ROC-AUC
         x100, mean of 2 seeds) the forest's offset lifted every classification set (BACE
         71.5 -> 72.7, ClinTox 77.2 -> 89.4, SIDER 59.8 -> 65.1, BBBP 95.5 -> 96.8) and
         ``"auto"`` chose it each time; ``"auto"`` still keeps the plain head where the forest
@@ -99,6 +99,15 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         per task. With ``transformer="passthrough"`` (numbers, no scaffolds) the offsets are
         out-of-bag. Prediction offsets come from the forest fitted on all training rows either
         way.
+    rf_max_tasks : int or None, default=64
+        With ``rf_residual="auto"``, targets with more columns than this train the plain head
+        only: the forest variant fits one forest per task, which then dominates the fit. On
+        ToxCast (617 tasks, 2 cores) one task's forest takes 6 s for a median task (1,439
+        labels) to 28 s for the largest (7,931), about an hour per head for all 617, against
+        minutes for the head; and there the plain head beat RF on the same bits by far
+        (ROC-AUC x100, validation 70.4 vs 64.6, test 65.0 vs 61.6,
+        ``benchmarks/results/downstream.md``). ChEMBL2K (41 tasks), Broad6K (32) and SIDER
+        (27) keep the choice. ``None``: always train both. ``rf_residual=True`` is not affected.
     n_heads : int, default=2
         Heads trained and averaged (their probabilities; the regressor: their predictions).
         Each head is what a single-head fit with its own seed gives: its own internal
@@ -194,9 +203,9 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
 
     def __init__(self, transformer=None, *, hidden=1200, dropout=0.5, norm="layer", lr=1e-3, batch_size=256,
                  max_epochs=100, patience=20, weight_decay=1e-5, validation_fraction=0.1, validation_split="scaffold",
-                 rf_residual="auto", gamma=0.1, rf_n_estimators=500, rf_refit=False, rf_offsets="oob", n_heads=2, memory=None,
-                 smiles_col="smiles", on_invalid="raise", n_jobs=None, device="auto", random_state=None,
-                 warm_start=False, checkpoint_dir=None, verbose=0):
+                 rf_residual="auto", gamma=0.1, rf_n_estimators=500, rf_refit=False, rf_offsets="oob", rf_max_tasks=64,
+                 n_heads=2, memory=None, smiles_col="smiles", on_invalid="raise", n_jobs=None, device="auto",
+                 random_state=None, warm_start=False, checkpoint_dir=None, verbose=0):
         self.transformer = transformer
         self.hidden = hidden
         self.dropout = dropout
@@ -213,6 +222,7 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         self.rf_n_estimators = rf_n_estimators
         self.rf_refit = rf_refit
         self.rf_offsets = rf_offsets
+        self.rf_max_tasks = rf_max_tasks
         self.n_heads = n_heads
         self.memory = memory
         self.smiles_col = smiles_col

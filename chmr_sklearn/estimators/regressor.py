@@ -60,6 +60,8 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
         CHEMBL2047_EC50, but that pair lost Lipophilicity, CHEMBL4203_Ki and CHEMBL2835_Ki: all
         three settings tied on mean rank (2.00), so the default stays. On Lipophilicity it cost
         3.2x the fit time.
+    rf_max_tasks : int or None, default=64
+        As in :class:`CHMRClassifier`: ``"auto"`` on more target columns trains the plain head only.
     n_heads : int, default=2
         As in :class:`CHMRClassifier`: the heads' predictions are averaged (in the targets'
         units; the targets are standardized with the first head's training rows for every
@@ -100,8 +102,8 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
     def __init__(self, transformer=None, *, loss="l1", hidden=1200, dropout=0.5, norm="layer", lr=1e-4,
                  batch_size=256, max_epochs=100, patience=20, weight_decay=1e-5, validation_fraction=0.1,
                  validation_split="random", rf_residual="auto", gamma=0.1, rf_n_estimators=500, rf_refit=False,
-                 rf_offsets="oob", n_heads=2, memory=None, smiles_col="smiles", on_invalid="raise", n_jobs=None, device="auto",
-                 random_state=None, warm_start=False, checkpoint_dir=None, verbose=0):
+                 rf_offsets="oob", rf_max_tasks=64, n_heads=2, memory=None, smiles_col="smiles", on_invalid="raise",
+                 n_jobs=None, device="auto", random_state=None, warm_start=False, checkpoint_dir=None, verbose=0):
         self.transformer = transformer
         self.loss = loss
         self.hidden = hidden
@@ -119,6 +121,7 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
         self.rf_n_estimators = rf_n_estimators
         self.rf_refit = rf_refit
         self.rf_offsets = rf_offsets
+        self.rf_max_tasks = rf_max_tasks
         self.n_heads = n_heads
         self.memory = memory
         self.smiles_col = smiles_col

@@ -133,11 +133,29 @@ def test_random_state_reproduces_the_choice_and_scores(molecules):
     assert c.rf_residual_scores_ != a.rf_residual_scores_
 
 
+def test_auto_on_more_tasks_than_rf_max_tasks_trains_the_plain_head_only(molecules):
+    _, X, targets = molecules
+    Y = np.column_stack([targets["substructures"], targets["logp"]])
+    fast = dict(HEAD, max_epochs=3)
+    within = _MaccsForest("passthrough", **fast, rf_max_tasks=2).fit(X, Y)
+    beyond = _MaccsForest("passthrough", **fast, rf_max_tasks=1).fit(X, Y)
+    plain = _MaccsForest("passthrough", **dict(fast, rf_residual=False)).fit(X, Y)
+    assert sorted(within.rf_residual_scores_) == [False, True]
+    assert beyond.rf_residual_ is False and beyond.rf_ is None
+    assert beyond.rf_residual_scores_ == plain.rf_residual_scores_ == {False: within.rf_residual_scores_[False]}
+    np.testing.assert_array_equal(beyond.predict(X), plain.predict(X))
+    # an explicit rf_residual=True is not the "auto" choice: the forest stays
+    forced = _MaccsForest("passthrough", **dict(fast, rf_residual=True), rf_max_tasks=1).fit(X, Y)
+    assert forced.rf_residual_ is True and forced.rf_ is not None
+    with pytest.raises(ValueError, match="The 'rf_max_tasks' parameter of .* must be"):
+        _MaccsForest("passthrough", rf_max_tasks=0).fit(X, Y)
+
+
 @pytest.mark.parametrize("cls", [CHMRClassifier, CHMRRegressor])
 def test_params_defaults_clone_and_validation(cls):
     est = cls()
     params = est.get_params()
-    assert params["rf_residual"] == "auto"
+    assert params["rf_residual"] == "auto" and params["rf_max_tasks"] == 64
     assert params["validation_split"] == ("random" if cls is CHMRRegressor else "scaffold")  # head_defaults.md
     assert params["lr"] == (1e-4 if cls is CHMRRegressor else 1e-3)
     copy = clone(est.set_params(rf_residual=True, validation_split="random"))
