@@ -71,13 +71,13 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         ``gamma * head + logit(RF probability)``; the forest is trained on the training rows
         only, with out-of-bag offsets for them. ``"auto"``: train the head both without and
         with the forest (same rows, seed and validation split) and keep the one with the
-        better validation ROC-AUC (the plain one on a tie); without a validation split
-        ``"auto"`` means ``False``, and so it does beyond ``rf_max_tasks`` tasks. On the validation splits of ``head_defaults.md`` (ROC-AUC
-        x100, mean of 2 seeds) the forest's offset lifted every classification set (BACE
-        71.5 -> 72.7, ClinTox 77.2 -> 89.4, SIDER 59.8 -> 65.1, BBBP 95.5 -> 96.8) and
-        ``"auto"`` chose it each time; ``"auto"`` still keeps the plain head where the forest
-        does not help. Cost: ``"auto"`` trains two heads and the forest (one per task), about
-        twice the time of ``False`` plus the forest.
+        better validation ROC-AUC (the plain one on a tie); without a validation split, or
+        beyond ``rf_max_tasks`` tasks, ``"auto"`` means ``False``. On the validation splits of
+        ``head_defaults.md`` (ROC-AUC x100, mean of 2 seeds) the forest's offset lifted every
+        classification set (BACE 71.5 -> 72.7, ClinTox 77.2 -> 89.4, SIDER 59.8 -> 65.1, BBBP
+        95.5 -> 96.8) and ``"auto"`` chose it each time; ``"auto"`` still keeps the plain head
+        where the forest does not help. Cost: ``"auto"`` trains two heads and the forest (one
+        per task), about twice the time of ``False`` plus the forest.
     gamma : float, default=0.1
     rf_n_estimators : int, default=500
     rf_refit : bool, default=False
