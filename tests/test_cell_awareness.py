@@ -1,5 +1,6 @@
 """The cell-awareness harness's pieces on real profiles: split, baselines, metrics, summary."""
 
+import json
 import math
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 from chmr_sklearn.benchmark._cell_awareness import (
     heldout_split,
     load_cell_profiles,
+    merge_cell_awareness,
     predict_baselines,
     profile_metrics,
     render_cell_awareness,
@@ -81,3 +83,43 @@ def test_summary_and_report_layout():
     text = render_cell_awareness(summary, {"recipe": "new", "heldout": {"expression": 10}})
     assert "| pretrained_anchor | 0.505 ± 0.005" in text
     assert "vs `random_init_anchor`, mrr: +0.300 (needs > 0.010): **met**" in text
+
+
+def _seed_run(seed: int, pearson: float) -> dict:
+    """A one-seed run's meta.json content, as run_cell_awareness writes it."""
+    result = {"expression": {rep: {"pearson": pearson, "pearson_centred": pearson, "pearson_feature": pearson,
+                                   "mrr": pearson, "top5pct": pearson}
+                             for rep in ("pretrained_anchor", "random_init_anchor", "fingerprint_ridge",
+                                         "tanimoto_knn")}}
+    return {"recipe": "new", "mode": "full", "seeds": [seed], "epochs": 50, "n_molecules": 7000, "n_profiled": 1300,
+            "heldout": {"expression": 231}, "config": {"lr": 1e-3, "seed": seed}, "device": "cuda",
+            "stages": {f"pretrain_seed{seed}": 10.0}, "wall_seconds": 100.0 + seed, "machine": {"cores": 16},
+            "histories": {str(seed): [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.0}]}, "per_seed": [result]}
+
+
+def test_merge_pools_one_seed_per_process_into_one_report(tmp_path):
+    paths = []
+    for seed, pearson in ((0, 0.2), (1, 0.4)):
+        paths.append(tmp_path / f"s{seed}.meta.json")
+        paths[-1].write_text(json.dumps(_seed_run(seed, pearson)))
+    summary = merge_cell_awareness(paths, tmp_path / "merged")
+    entry = summary["expression"]["pretrained_anchor"]
+    assert entry["pearson_mean"] == pytest.approx(0.3) and entry["pearson_std"] == pytest.approx(0.1)
+    meta = json.loads((tmp_path / "merged.meta.json").read_text())
+    assert meta["seeds"] == [0, 1] and sorted(meta["histories"]) == ["0", "1"] and meta["wall_seconds"] == 101.0
+    assert "seeds [0, 1]; 50 epochs" in (tmp_path / "merged.md").read_text()
+    assert (tmp_path / "merged.png").stat().st_size > 0
+
+
+def test_merge_refuses_other_plans_and_repeated_seeds(tmp_path):
+    a, b = tmp_path / "a.meta.json", tmp_path / "b.meta.json"
+    a.write_text(json.dumps(_seed_run(0, 0.2)))
+    b.write_text(json.dumps({**_seed_run(1, 0.2), "epochs": 10}))
+    with pytest.raises(ValueError, match="another plan.*epochs=10 vs 50"):
+        merge_cell_awareness([a, b], tmp_path / "m")
+    b.write_text(json.dumps({**_seed_run(1, 0.2), "config": {"lr": 3e-4, "seed": 1}}))
+    with pytest.raises(ValueError, match="another plan"):
+        merge_cell_awareness([a, b], tmp_path / "m")
+    b.write_text(json.dumps(_seed_run(0, 0.3)))
+    with pytest.raises(ValueError, match="repeat a seed"):
+        merge_cell_awareness([a, b], tmp_path / "m")

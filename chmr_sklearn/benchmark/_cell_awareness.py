@@ -46,6 +46,7 @@ __all__ = [
     "CellAwarenessPlan",
     "heldout_split",
     "load_cell_profiles",
+    "merge_cell_awareness",
     "predict_baselines",
     "profile_metrics",
     "render_cell_awareness",
@@ -293,14 +294,15 @@ def _embed(model, corpus, rows: np.ndarray, batch: int = 512) -> dict[str, np.nd
 
 
 # ---- the run ---------------------------------------------------------------------------------------
-def _pretrain_seed(smiles, tables, splits, seed, config, molecular, work: Path, log):
+def _pretrain_seed(smiles, tables, splits, seed, config, molecular, work: Path, log, device: str = "cpu"):
     """Pretrain (or resume / reload) the model of one seed on the training profiles only."""
     from ..pretrain import PretrainCorpus, Pretrainer
 
     train_tables = {name: tables[name].iloc[splits[name][0]] for name in tables}
     corpus = PretrainCorpus.build(smiles, train_tables, config, molecular=molecular)
     tic = time.perf_counter()
-    trainer = Pretrainer(config, device="cpu", checkpoint_dir=work / "checkpoint", verbose=0).fit(corpus)
+    trainer = Pretrainer(config, device=device, checkpoint_dir=work / "checkpoint", verbose=0).fit(corpus)
+    trainer.model_.cpu()  # the evaluation embeds on the CPU, whatever device trained
     trainer.export(work / "model.pt", meta={"seed": seed, "corpus_fingerprint": corpus.fingerprint(),
                                             "heldout": {n: len(splits[n][1]) for n in splits}})
     log(f"seed {seed}: pretrained {len(trainer.history_)} epochs on {len(corpus)} molecules "
@@ -438,13 +440,15 @@ def _plot(summary: dict, histories: dict, path: Path) -> None:
 
 def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike, out: str | os.PathLike,
                        data_home: str | os.PathLike | None = None, command: str = "",
-                       log: Callable[[str], None] = print, **plan_overrides: Any) -> dict:
+                       log: Callable[[str], None] = print, device: str = "cpu", n_jobs: int = -1,
+                       **plan_overrides: Any) -> dict:
     """Run the benchmark; writes ``<out>.md``, ``<out>.json`` (the summary), ``<out>.meta.json`` and ``<out>.png``.
 
     Per-seed pretrainings live in ``work_dir/<recipe>_<epochs>ep/seed<k>/`` (``checkpoint/last.pt`` after
     every epoch, ``model.pt`` when done): rerunning the same command resumes a stopped run.
     ``plan_overrides`` (``epochs``, ``n_neighbours``, ``n_background``, ``seeds``) change the
-    :class:`CellAwarenessPlan` of the mode.
+    :class:`CellAwarenessPlan` of the mode. ``device`` trains there (``"cuda"``, ``"auto"``); the
+    evaluation always runs on the CPU. ``n_jobs``: featurization workers.
 
     Returns
     -------
@@ -476,7 +480,7 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
 
     config = PretrainConfig(**{**RECIPES[recipe], **(plan.model or {}), "max_epochs": plan.epochs})
     tic = time.perf_counter()
-    molecular = featurize_molecular(smiles, **config.featurization(), random_state=0, n_jobs=-1)
+    molecular = featurize_molecular(smiles, **config.featurization(), random_state=0, n_jobs=n_jobs)
     if not molecular[0].valid.all():
         raise RuntimeError("every corpus molecule must featurize (they were canonicalized before)")
     stages["featurize"] = round(time.perf_counter() - tic, 1)
@@ -488,7 +492,7 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
         cfg = PretrainConfig(**{**config.to_dict(), "seed": seed})
         tic = time.perf_counter()
         trainer, corpus = _pretrain_seed(smiles, tables, splits, seed, cfg, molecular,
-                                         Path(work_dir) / f"{recipe}_{plan.epochs}ep" / f"seed{seed}", log)
+                                         Path(work_dir) / f"{recipe}_{plan.epochs}ep" / f"seed{seed}", log, device)
         stages[f"pretrain_seed{seed}"] = round(time.perf_counter() - tic, 1)
         if seed == plan.seeds[0]:
             per_epoch = np.mean([h["seconds"] for h in trainer.history_]) if trainer.history_ else 0.0
@@ -499,15 +503,53 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
         stages[f"evaluate_seed{seed}"] = round(time.perf_counter() - tic, 1)
         histories[seed] = trainer.history_
     summary = summarize_cell_awareness(per_seed)
-    meta = {"recipe": recipe, "mode": "quick" if quick else "full", "seeds": list(plan.seeds),
+    meta = {"recipe": recipe, "mode": "quick" if quick else "full", "seeds": list(plan.seeds), "device": device,
             "epochs": plan.epochs, "n_molecules": len(smiles), "n_profiled": len(set(profiled)),
             "heldout": heldout, "config": config.to_dict(), "stages": stages, "machine": machine,
             "load_end": load_average(), "wall_seconds": time.perf_counter() - t0, "command": command,
             "histories": {str(k): v for k, v in histories.items()}, "per_seed": per_seed}
+    _write_report(summary, meta, histories, out)
+    return summary
+
+
+def _write_report(summary: dict, meta: dict, histories: dict, out: str | os.PathLike) -> None:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{out}.json").write_text(json.dumps(summary, indent=1))
     Path(f"{out}.meta.json").write_text(json.dumps(meta, indent=1, default=str))
     Path(f"{out}.md").write_text(render_cell_awareness(summary, meta))
     _plot(summary, histories, Path(f"{out}.png"))
+
+
+def merge_cell_awareness(meta_paths: Sequence[str | os.PathLike], out: str | os.PathLike, command: str = "") -> dict:
+    """One report from runs of the same recipe and plan on other seeds (e.g. one process per seed).
+
+    Reads each run's ``<prefix>.meta.json``, pools their per-seed results (a seed may appear once)
+    and writes ``<out>.{md,json,meta.json,png}`` as :func:`run_cell_awareness` would have.
+
+    Raises
+    ------
+    ValueError
+        If the runs differ in recipe, epochs, corpus size or configuration (apart from the seed),
+        or repeat a seed.
+    """
+    metas = [json.loads(Path(p).read_text()) for p in meta_paths]
+    keys = ("recipe", "mode", "epochs", "n_molecules", "n_profiled")
+    first = metas[0]
+    for path, meta in zip(meta_paths, metas):
+        same_config = {**meta["config"], "seed": 0} == {**first["config"], "seed": 0}
+        if any(meta.get(k) != first.get(k) for k in keys) or not same_config:
+            raise ValueError(f"{path} is another plan than {meta_paths[0]}: " + ", ".join(
+                f"{k}={meta.get(k)!r} vs {first.get(k)!r}" for k in keys if meta.get(k) != first.get(k)))
+    seeds = [s for m in metas for s in m["seeds"]]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"The runs repeat a seed: {seeds}.")
+    per_seed = [r for m in metas for r in m["per_seed"]]
+    histories = {k: v for m in metas for k, v in m["histories"].items()}
+    merged = {**first, "seeds": seeds, "per_seed": per_seed, "histories": histories, "command": command,
+              "stages": {k: v for m in metas for k, v in m["stages"].items()},
+              "wall_seconds": max(m["wall_seconds"] for m in metas),
+              "merged_from": [str(p) for p in meta_paths]}
+    summary = summarize_cell_awareness(per_seed)
+    _write_report(summary, merged, histories, out)
     return summary

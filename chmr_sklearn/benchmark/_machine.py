@@ -70,7 +70,7 @@ def machine_info() -> dict:
     -------
     dict
         ``cpu``, ``cores`` (logical CPUs this process may use), ``load_start`` (load average
-        now), ``platform``, ``python``, ``torch``, ``rdkit`` and ``date`` (UTC, ISO format).
+        now), ``platform``, ``python``, ``torch``, ``rdkit``, ``date`` (UTC, ISO format) and, where CUDA is available, ``gpu``.
 
     Examples
     --------
@@ -86,6 +86,7 @@ def machine_info() -> dict:
         "cpu": cpu_name(), "cores": cores, "load_start": load_average(), "platform": platform.platform(),
         "python": platform.python_version(), "torch": torch.__version__, "rdkit": rdkit.__version__,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **({"gpu": torch.cuda.get_device_name(0)} if torch.cuda.is_available() else {}),
     }
 
 
