@@ -72,10 +72,10 @@ def family_costs(smiles: list[str]) -> dict[str, float]:
     costs, embedded = {}, []
     with rdBase.BlockLogs():
         for tol in TOLS:
-            params = feat.set_params(force_tol=tol)._descriptors().attempts()[0]
+            first_attempt = feat.set_params(force_tol=tol)._descriptors().embed_params
             copies = [Chem.Mol(m) for m in mols]
-            costs[f"embed, force_tol={tol:g}"] = cpu_ms(lambda: [rdDistGeom.EmbedMolecule(m, params) for m in copies],
-                                                        len(copies))
+            costs[f"embed, force_tol={tol:g}"] = cpu_ms(
+                lambda: [rdDistGeom.EmbedMolecule(m, first_attempt(0)) for m in copies], len(copies))
             embedded = embedded or [m for m in copies if m.GetNumConformers()]
         for name, (_, func) in _FAMILIES.items():
             costs[name] = cpu_ms(lambda: [func(m) for m in embedded], len(embedded))

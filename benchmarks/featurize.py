@@ -176,7 +176,6 @@ def bench_3d_settings(smiles, repeats, lines):
     row = np.empty(651)
     for label, kwargs in settings:
         feat = ConformerFeaturizer(**kwargs)._descriptors()  # the per-molecule steps
-        params = feat.attempts()
         t_embed = t_desc = t_failed = np.inf
         for _ in range(repeats):  # deterministic: only the times change between repeats
             te = td = tf = 0.0
@@ -190,7 +189,8 @@ def bench_3d_settings(smiles, repeats, lines):
                     t0 = time.perf_counter()
                     # feat._embed unrolled (optimize=None) to see which attempt succeeded
                     attempt = next(
-                        (k for k, p in enumerate(params) if rdDistGeom.EmbedMolecule(m, p) >= 0), None
+                        (k for k in range(feat.max_attempts) if rdDistGeom.EmbedMolecule(m, feat.embed_params(k)) >= 0),
+                        None
                     )
                     dt = time.perf_counter() - t0
                     te += dt
@@ -233,7 +233,6 @@ def bench_step_costs(smiles, lines):
 
     mols = [Chem.MolFromSmiles(s) for s in smiles]
     conf = ConformerFeaturizer()._descriptors()  # the per-molecule steps
-    params = conf.attempts()
     prepared = [conf._prepare(m) for m in mols]
     generator = FingerprintFeaturizer()._bits().generator()
     with rdBase.BlockLogs():
@@ -243,7 +242,7 @@ def bench_step_costs(smiles, lines):
             "Morgan r2 1024": cpu_ms(lambda: [generator.GetFingerprintAsNumPy(m) for m in mols]),
             "MACCS 167": cpu_ms(lambda: [MACCSkeys.GenMACCSKeys(m) for m in mols]),
             "2D graph (mol_to_graph)": cpu_ms(lambda: [mol_to_graph(m) for m in mols]),
-            "3D embedding (plain DG, heavy atoms)": cpu_ms(lambda: [conf._embed(m, params) for m in prepared]),
+            "3D embedding (plain DG, heavy atoms)": cpu_ms(lambda: [conf._embed(m) for m in prepared]),
         }
         for name, width, func in _VECTORS:
             steps[f"3D descriptors: {name} ({width})"] = cpu_ms(lambda f=func: [f(m) for m in prepared])

@@ -87,7 +87,7 @@ class ConformerDescriptors:
     >>> from rdkit import Chem
     >>> conf = ConformerDescriptors(descriptors=("usr", "shape"))
     >>> row = np.zeros(conf.width)
-    >>> conf.fill_row(Chem.MolFromSmiles("CCO"), conf.attempts(), row)
+    >>> conf.fill_row(Chem.MolFromSmiles("CCO"), row)
     >>> conf.width, float(row[-1]), bool(np.isfinite(row).all())
     (24, 1.0, True)
     """
@@ -111,21 +111,23 @@ class ConformerDescriptors:
         """Columns of a row (``conformer_ok`` included)."""
         return sum(len(_FAMILIES[f][0]) for f in self.descriptors) + 1
 
-    def attempts(self) -> list:
-        """RDKit embedding parameters of every attempt (made once per chunk)."""
-        return [self._embed_params(k) for k in range(self.max_attempts)]
-
-    def fill_row(self, mol: Chem.Mol, attempts: list, row: np.ndarray) -> None:
+    def fill_row(self, mol: Chem.Mol, row: np.ndarray) -> None:
         """Descriptors + ``conformer_ok`` of one parsed molecule into ``row`` (never raises)."""
         with rdBase.BlockLogs():
             mol = self._prepare(mol)
-            ok = mol is not None and self._embed(mol, attempts) and self._describe(mol, row[:-1])
+            ok = mol is not None and self._embed(mol) and self._describe(mol, row[:-1])
         if not ok:
             row[:-1] = np.nan
         row[-1] = float(ok)
 
     # ---- steps ------------------------------------------------------------------------------
-    def _embed_params(self, attempt: int) -> rdDistGeom.EmbedParameters:
+    def embed_params(self, attempt: int) -> rdDistGeom.EmbedParameters:
+        """RDKit's embedding parameters of attempt ``attempt`` (0: the seeded one, then random coordinates).
+
+        Make them afresh for every molecule: RDKit's ``EmbedMolecule`` keeps state in the object
+        it is given, so parameters reused across molecules made a molecule's conformer depend on
+        the molecules embedded before it (and so on the batch and on ``n_jobs``).
+        """
         if self.method == "etkdg":
             params = rdDistGeom.ETKDGv3()
         else:
@@ -149,11 +151,11 @@ class ConformerDescriptors:
             return Chem.RemoveHs(mol)
         return Chem.Mol(mol)  # never put a conformer on the caller's Mol
 
-    def _embed(self, mol: Chem.Mol, attempts: list) -> bool:
+    def _embed(self, mol: Chem.Mol) -> bool:
         """Embed in place; ``True`` on success."""
-        for p in attempts:
+        for attempt in range(self.max_attempts):
             try:
-                if rdDistGeom.EmbedMolecule(mol, p) >= 0:
+                if rdDistGeom.EmbedMolecule(mol, self.embed_params(attempt)) >= 0:
                     break
             except RuntimeError:  # RDKit invariant violations, e.g. bounds of some metal chelates
                 return False

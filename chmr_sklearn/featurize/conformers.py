@@ -164,13 +164,12 @@ class ConformerFeaturizer(MoleculeFeaturizer):
         conf = self._descriptors()  # an unknown family raises here
         rows = np.full((len(entries), conf.width), np.nan)
         valid = np.zeros(len(entries), dtype=bool)
-        attempts = conf.attempts()
         for i, entry in enumerate(entries):
             mol = to_mol(entry)  # before BlockLogs: to_mol re-enables logging on exit
             if mol is None:
                 continue
             valid[i] = True
-            conf.fill_row(mol, attempts, rows[i])
+            conf.fill_row(mol, rows[i])
         return rows, valid
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:

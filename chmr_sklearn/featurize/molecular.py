@@ -188,7 +188,6 @@ class _Featurizers:
         graphs: list = [None] * n
         valid = np.zeros(n, dtype=bool)
         generator = self.fp.generator()
-        attempts = [] if self.conf is None else self.conf.attempts()
         for i, entry in enumerate(entries):
             mol = to_mol(entry)
             if mol is None:
@@ -197,7 +196,7 @@ class _Featurizers:
             self.fp.fill_row(mol, generator, fp[i])
             graphs[i] = mol_to_graph(mol)
             if self.conf is not None:
-                self.conf.fill_row(mol, attempts, conf[i])
+                self.conf.fill_row(mol, conf[i])
         return fp, graphs, conf, valid
 
 

@@ -261,3 +261,18 @@ def test_rdkit_invariant_violation_is_a_failed_conformer_not_a_crash():
     rows = ConformerFeaturizer().transform([smiles, "CCO"])
     assert rows[0, -1] == 0.0 and np.isnan(rows[0, :-1]).all()  # conformer_ok = 0
     assert rows[1, -1] == 1.0 and np.isfinite(rows[1]).all()
+
+
+# A DrugBank macrolide (L1000-profiled) and an amphetamine that came before it in a pretraining
+# chunk: RDKit's EmbedMolecule keeps state in the EmbedParameters it is given, and with one
+# parameter object reused per chunk the macrolide's descriptors changed by up to 6e4.
+MACROLIDE = ("C/C=C/C=C/C1OC(O)(C(CC)C(=O)NC/C=C/C=C(\\C)C(OC)C(C)C2OC(/C=C/C=C/C=C(\\C)C(=O)c3c(O)n(C)ccc3=O)"
+             "C(O)C2O)C(O)C(OC2OC(C)C(OC3OC(C)C(OC)C(O)C3OC)C(OC)C2O)C1(C)C")
+
+
+def test_a_molecule_embeds_the_same_whatever_came_before_it_in_the_batch():
+    feat = ConformerFeaturizer(method="dg", descriptors=["autocorr3d", "whim", "usr", "shape"], force_tol=1e-2)
+    alone = feat.transform([MACROLIDE])
+    after = feat.transform(["C[C@H](N)Cc1ccccc1", MACROLIDE])[1:]
+    assert alone[0, -1] == 1.0
+    np.testing.assert_array_equal(after, alone)
