@@ -20,7 +20,10 @@ The defaults reproduce the shipped model: ``--recipe gentle`` (the ``"lean"`` en
 ``chmr_sklearn.pretrain.RECIPES``), 8 epochs, 12,000 molecules (every profiled one plus a seeded
 sample of the rest; ``--limit 0`` takes all ~84k). ``--recipe old`` is the first shipped model's
 recipe (4 epochs on all molecules). The manifest is written atomically; an interrupted run
-resumes from ``--checkpoint-dir``.
+resumes from ``--checkpoint-dir``. ``--corpus-cache FILE`` pickles the built corpus (about 35 kB
+per molecule in memory and on disk) and reuses it in later runs with the same molecules and
+corpus settings, so candidates that differ only in epochs or learning rate share one build;
+``--build-only`` stops after writing it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import argparse
 import hashlib
 import json
 import os
+import pickle
 import platform
 import sys
 import time
@@ -99,6 +103,36 @@ def load_profiles(home: Path) -> dict[str, pd.DataFrame]:
     return out
 
 
+#: Settings that change training, not the corpus: runs differing only in these share a cached corpus.
+TRAINING_ONLY = ("max_epochs", "lr")
+
+
+def corpus_key(smiles: list[str], config: PretrainConfig) -> str:
+    """What a cached corpus must match: the molecules and every corpus-relevant setting."""
+    settings = {k: v for k, v in config.to_dict().items() if k not in TRAINING_ONLY}
+    return hashlib.sha256(json.dumps([smiles, settings], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def build_corpus(smiles, profiles, config, n_jobs: int, cache: Path | None) -> tuple[PretrainCorpus, bool]:
+    """Build the corpus, or load it from ``cache`` when that was built for the same key (else rebuild it).
+
+    Returns the corpus and whether it came from the cache.
+    """
+    key = corpus_key(smiles, config)
+    if cache is not None and cache.is_file():
+        with cache.open("rb") as fh:
+            saved_key, corpus = pickle.load(fh)
+        if saved_key == key:
+            print(f"corpus loaded from {cache}")
+            return corpus, True
+        print(f"{cache} holds another corpus (other molecules or settings): rebuilding it")
+    corpus = PretrainCorpus.build(smiles, profiles, config, n_jobs=n_jobs, verbose=1)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(cache, lambda fh: pickle.dump((key, corpus), fh, protocol=pickle.HIGHEST_PROTOCOL))
+    return corpus, False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
@@ -117,6 +151,8 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=-1)
     parser.add_argument("--out", default="chmr_sklearn/pretrained")
     parser.add_argument("--checkpoint-dir", default="runs/pretrain_default")
+    parser.add_argument("--corpus-cache", type=Path, help="pickle of the built corpus, reused when it matches")
+    parser.add_argument("--build-only", action="store_true", help="build (and cache) the corpus, do not train")
     args = parser.parse_args()
 
     home = Path(os.environ.get("CHMR_DATA_HOME", "../shared/data"))
@@ -127,17 +163,19 @@ def main() -> None:
     config = PretrainConfig(**{**RECIPES[args.recipe], "max_epochs": args.epochs, "batch_size": args.batch_size,
                                "seed": args.seed, **({} if args.lr is None else {"lr": args.lr}),
                                **({} if args.l2_sp is None else {"l2_sp": args.l2_sp})})
-    corpus = PretrainCorpus.build(smiles, profiles, config, n_jobs=args.n_jobs, verbose=1)
+    corpus, cached = build_corpus(smiles, profiles, config, args.n_jobs, args.corpus_cache)
     featurize_s = time.perf_counter() - tic
     print(f"corpus: {len(corpus)} molecules, 3D ok {corpus.mol.conf_ok.mean():.1%}, "
           f"bio observed: { {n: int(b.observed.sum()) for n, b in corpus.bio.items()} }; "
           f"graph: {corpus.graph.summary() if corpus.graph is not None else None}; {featurize_s:.0f} s")
+    if args.build_only:
+        return
     trainer = Pretrainer(config, device=args.device, checkpoint_dir=args.checkpoint_dir, verbose=1).fit(corpus)
     out = Path(args.out)
     meta = {
         "chmr_sklearn": __version__, "torch": torch.__version__, "device": str(resolve_device(args.device)),
         "machine": platform.platform(), "n_molecules": len(corpus), "limit": args.limit or None, "epochs": args.epochs,
-        "featurize_seconds": round(featurize_s, 1), "recipe": args.recipe,
+        "featurize_seconds": round(featurize_s, 1), "corpus_from_cache": cached, "recipe": args.recipe,
         "train_seconds": round(sum(h["seconds"] for h in trainer.history_), 1),
         "data": {"structures": sorted(STRUCTURE_FILES), "profiles": {n: r for n, (r, _) in PROFILE_FILES.items()},
                  "observed": {n: int(b.observed.sum()) for n, b in corpus.bio.items()}},
