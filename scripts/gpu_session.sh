@@ -11,6 +11,7 @@
 #      * cell-awareness, recipe "gentle", CA_EPOCHS (50) epochs, one process per seed (0, 1, 2),
 #        pooled afterwards with benchmarks/cell_awareness.py --merge.
 # Unfinished runs are stopped with SIGINT at the deadline: their per-epoch checkpoints resume.
+# Back here: cat results.tar.gz.part* | tar -xz   (and cat ck*_last.pt.part* > last.pt)
 #
 # Measured on 2026-12-04 (first session, which built the corpus in each trainer and ran the
 # "new" recipe too): featurizing the 83,909 molecules took 112 s per process with two such
@@ -83,10 +84,14 @@ wait
 echo "[$(elapsed) s] parallel phase over"
 for f in "$W"/logs/*.log; do echo "== $f"; tr '\r' '\n' <"$f" | grep -v '^\s*$' | tail -4; done
 
-tar -czf "$OUT/results.tar.gz" -C "$W" res logs $(cd "$W" && ls -d full*/ 2>/dev/null)
-for e in $FULL_EPOCHS; do  # an unfinished candidate: bring its checkpoint back to resume elsewhere
+# Logs, reports, finished candidates and the cell-awareness models (so that an evaluation the
+# deadline cut can be rerun elsewhere), in <= 15 MB parts (the device tool returns files <= 16 MiB).
+(cd "$W" && tar -cz res logs $(ls -d full*/ 2>/dev/null) $(ls ca/*/seed*/model.pt 2>/dev/null)) \
+    | split -b 15m -d - "$OUT/results.tar.gz.part"
+for e in $FULL_EPOCHS; do  # the first unfinished candidate: its checkpoint, to resume elsewhere
     if [ ! -f "$W/full$e/default.pt" ] && [ -f "$W/ck$e/last.pt" ]; then
         split -b 15m -d "$W/ck$e/last.pt" "$OUT/ck${e}_last.pt.part"
+        break
     fi
 done
 ls -la "$OUT"
