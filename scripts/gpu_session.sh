@@ -86,7 +86,7 @@ for f in "$W"/logs/*.log; do echo "== $f"; tr '\r' '\n' <"$f" | grep -v '^\s*$' 
 
 # Logs, reports, finished candidates and the cell-awareness models (so that an evaluation the
 # deadline cut can be rerun elsewhere), in <= 15 MB parts (the device tool returns files <= 16 MiB).
-(cd "$W" && tar -cz res logs $(ls -d full*/ 2>/dev/null) $(ls ca/*/seed*/model.pt 2>/dev/null)) \
+(cd "$W" && tar -cz res logs $(ls -d full*/ 2>/dev/null) $(find ca -name model.pt 2>/dev/null)) \
     | split -b 15m -d - "$OUT/results.tar.gz.part"
 for e in $FULL_EPOCHS; do  # the first unfinished candidate: its checkpoint, to resume elsewhere
     if [ ! -f "$W/full$e/default.pt" ] && [ -f "$W/ck$e/last.pt" ]; then
