@@ -107,10 +107,14 @@ def load_profiles(home: Path) -> dict[str, pd.DataFrame]:
 TRAINING_ONLY = ("max_epochs", "lr")
 
 
-def corpus_key(smiles: list[str], config: PretrainConfig) -> str:
-    """What a cached corpus must match: the molecules and every corpus-relevant setting."""
+def corpus_key(smiles: list[str], profiles: dict[str, pd.DataFrame] | None, config: PretrainConfig) -> str:
+    """What a cached corpus must match: the molecules, the profile tables and every corpus-relevant setting."""
     settings = {k: v for k, v in config.to_dict().items() if k not in TRAINING_ONLY}
-    return hashlib.sha256(json.dumps([smiles, settings], sort_keys=True, default=str).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps([smiles, settings], sort_keys=True, default=str).encode())
+    for name, table in sorted((profiles or {}).items()):
+        digest.update(json.dumps([name, [str(c) for c in table.columns]]).encode())
+        digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def build_corpus(smiles, profiles, config, n_jobs: int, cache: Path | None) -> tuple[PretrainCorpus, bool]:
@@ -118,7 +122,7 @@ def build_corpus(smiles, profiles, config, n_jobs: int, cache: Path | None) -> t
 
     Returns the corpus and whether it came from the cache.
     """
-    key = corpus_key(smiles, config)
+    key = corpus_key(smiles, profiles, config)
     if cache is not None and cache.is_file():
         with cache.open("rb") as fh:
             saved_key, corpus = pickle.load(fh)

@@ -118,7 +118,7 @@ def test_merge_refuses_other_plans_and_repeated_seeds(tmp_path):
     with pytest.raises(ValueError, match="another plan.*epochs=10 vs 50"):
         merge_cell_awareness([a, b], tmp_path / "m")
     b.write_text(json.dumps({**_seed_run(1, 0.2), "config": {"lr": 3e-4, "seed": 1}}))
-    with pytest.raises(ValueError, match="another plan"):
+    with pytest.raises(ValueError, match="another plan.*another config"):
         merge_cell_awareness([a, b], tmp_path / "m")
     b.write_text(json.dumps(_seed_run(0, 0.3)))
     with pytest.raises(ValueError, match="repeat a seed"):

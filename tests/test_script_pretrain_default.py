@@ -32,7 +32,12 @@ def test_corpus_cache_is_reused_only_for_the_same_corpus(tmp_path, inputs, capsy
     # Other epochs or learning rate: the same corpus, loaded.
     again, cached = script.build_corpus(smiles, profiles, _config(max_epochs=5, lr=1e-3), 1, cache)
     assert cached and again.fingerprint() == built.fingerprint()
-    # Other molecules or corpus settings: rebuilt, never the stale one.
+    # Other profile values for the same molecules: rebuilt, never the stale one.
+    changed = profiles["morphology"].copy()
+    changed.iloc[0, 1] += 1.0
+    remeasured, cached = script.build_corpus(smiles, {"morphology": changed}, _config(), 1, cache)
+    assert not cached and remeasured.fingerprint() != built.fingerprint()
+    # Other molecules or corpus settings: rebuilt too.
     fewer, cached = script.build_corpus(smiles[:-5], {"morphology": profiles["morphology"].head(25)}, _config(), 1,
                                         cache)
     assert not cached and len(fewer) == len(smiles) - 5

@@ -539,8 +539,9 @@ def merge_cell_awareness(meta_paths: Sequence[str | os.PathLike], out: str | os.
     for path, meta in zip(meta_paths, metas):
         same_config = {**meta["config"], "seed": 0} == {**first["config"], "seed": 0}
         if any(meta.get(k) != first.get(k) for k in keys) or not same_config:
-            raise ValueError(f"{path} is another plan than {meta_paths[0]}: " + ", ".join(
-                f"{k}={meta.get(k)!r} vs {first.get(k)!r}" for k in keys if meta.get(k) != first.get(k)))
+            differ = [f"{k}={meta.get(k)!r} vs {first.get(k)!r}" for k in keys if meta.get(k) != first.get(k)]
+            raise ValueError(f"{path} is another plan than {meta_paths[0]}: "
+                             + ", ".join(differ + ([] if same_config else ["another config (beyond the seed)"])))
     seeds = [s for m in metas for s in m["seeds"]]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"The runs repeat a seed: {seeds}.")

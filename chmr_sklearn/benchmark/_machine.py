@@ -70,7 +70,8 @@ def machine_info() -> dict:
     -------
     dict
         ``cpu``, ``cores`` (logical CPUs this process may use), ``load_start`` (load average
-        now), ``platform``, ``python``, ``torch``, ``rdkit``, ``date`` (UTC, ISO format) and, where CUDA is available, ``gpu``.
+        now), ``platform``, ``python``, ``torch``, ``rdkit``, ``date`` (UTC, ISO format) and,
+        where CUDA is available, ``gpu``.
 
     Examples
     --------
