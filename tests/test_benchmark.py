@@ -148,35 +148,111 @@ args = sys.argv[1:]
 with open({log!r}, "a") as fh:
     fh.write(" ".join(args) + "\\n")
 out = pathlib.Path(args[args.index("-o") + 1])
-if args[0] == "train":
+if args[0] == "train":  # the "model" remembers its seed
     (out / "model_0").mkdir(parents=True, exist_ok=True)
-    (out / "model_0" / "best.pt").write_text("")
-else:  # predict: a constant for every row, in the order given
+    (out / "model_0" / "best.pt").write_text(args[args.index("--pytorch-seed") + 1])
+else:  # predict: the constant 1 + seed for every row, in the order given
     rows = pd.read_csv(args[args.index("-i") + 1])
-    rows["t0"] = 1.0
+    rows["t0"] = 1.0 + float(pathlib.Path(args[args.index("--model-paths") + 1]).read_text())
     rows.to_csv(out, index=False)
 """
+
+
+def _fake_chemprop(tmp_path, monkeypatch):
+    """Install the fake chemprop CLI as $CHMR_CHEMPROP; returns the file its argv lines go to."""
+    import sys
+
+    log = tmp_path / "argv.log"
+    exe = tmp_path / "chemprop"
+    exe.write_text(_FAKE_CHEMPROP.format(python=sys.executable, log=str(log)))
+    exe.chmod(0o755)
+    monkeypatch.setenv("CHMR_CHEMPROP", str(exe))
+    return log
 
 
 @pytest.mark.parametrize("patience, flag", [(None, False), (7, True)])
 def test_chemprop_runs_at_its_defaults_unless_told(tmp_path, monkeypatch, patience, flag):
     """The downstream plan gives chemprop its own budget (50 epochs, no early-stopping patience),
     and fit_chemprop passes --patience only when asked."""
-    import sys
-
     from chmr_sklearn.benchmark._chemprop import fit_chemprop
     from chmr_sklearn.benchmark._run import plan
 
     assert all((plan(n)["chemprop_epochs"], plan(n)["chemprop_patience"]) == (50, None)
                for n in ("esol", "lipophilicity", "broad6k", "toxcast", "hiv"))
-    log = tmp_path / "argv.log"
-    exe = tmp_path / "chemprop"
-    exe.write_text(_FAKE_CHEMPROP.format(python=sys.executable, log=str(log)))
-    exe.chmod(0o755)
-    monkeypatch.setenv("CHMR_CHEMPROP", str(exe))
+    log = _fake_chemprop(tmp_path, monkeypatch)
     data = load_split("esol_sub", _esol_subset())
     r = fit_chemprop(data, 0, tmp_path / "work", patience=patience)
     train = log.read_text().splitlines()[0].split()
     assert train[train.index("--epochs") + 1] == "50"
     assert ("--patience" in train) is flag and (not flag or train[train.index("--patience") + 1] == "7")
     assert r["test"]["mae"] == pytest.approx(np.abs(data.Y[data.split[2], 0] - 1.0).mean())
+
+
+@pytest.mark.parametrize("kw, expected", [({}, "cpu"), ({"accelerator": "gpu"}, "gpu")])
+def test_chemprop_accelerator_reaches_train_and_predict(tmp_path, monkeypatch, kw, expected):
+    """fit_chemprop hands --accelerator to both chemprop commands (a predict left on the default
+    device, or a GPU run recorded as CPU, would break here)."""
+    from chmr_sklearn.benchmark._chemprop import fit_chemprop
+
+    log = _fake_chemprop(tmp_path, monkeypatch)
+    r = fit_chemprop(load_split("esol_sub", _esol_subset()), 0, tmp_path / "work", **kw)
+    commands = [line.split() for line in log.read_text().splitlines()]
+    assert [c[0] for c in commands] == ["train", "predict"]
+    assert all(c[c.index("--accelerator") + 1] == expected for c in commands)
+    assert r["accelerator"] == expected
+
+
+def test_chemprop_rejects_an_unknown_accelerator_before_running(tmp_path, monkeypatch):
+    """An accelerator chemprop does not know ("cuda" is torch's name, not Lightning's) fails at
+    once, before any chemprop process starts."""
+    from chmr_sklearn.benchmark._chemprop import fit_chemprop
+
+    log = _fake_chemprop(tmp_path, monkeypatch)
+    with pytest.raises(ValueError, match="accelerator must be 'cpu' or 'gpu'"):
+        fit_chemprop(load_split("esol_sub", _esol_subset()), 0, tmp_path / "work", accelerator="cuda")
+    assert not log.exists()
+
+
+def test_merge_runs_pools_chemprop_seeds_into_one_report(tmp_path, monkeypatch):
+    """Two processes, one chemprop seed each (given out of order), merge into one column over both
+    seeds: runs sorted by seed, meta seeds the union, and the report's mean over both seeds (a merge
+    that kept one part's runs, or a report that lost the GPU note or machine line, breaks here)."""
+    from chmr_sklearn.benchmark import merge_runs
+    from chmr_sklearn.benchmark._report import write_report
+
+    _fake_chemprop(tmp_path, monkeypatch)
+    kw = {"quick": True, "models": ("chemprop",), "chemprop_accelerator": "gpu", "log": lambda m: None}
+    parts = [run_downstream([("esol_sub", _esol_subset())], seeds=(s,), **kw) for s in (1, 0)]
+    merged = merge_runs(parts, ["esol_sub"])
+    assert merged["meta"]["seeds"] == [0, 1] and merged["meta"]["chemprop_accelerator"] == "gpu"
+    block = merged["results"][0]["models"]["chemprop"]
+    runs = block["runs"][block["chosen"]]
+    assert [r["seed"] for r in runs] == [0, 1] and {r["accelerator"] for r in runs} == {"gpu"}
+    data = load_split("esol_sub", _esol_subset())
+    y = data.Y[data.split[2], 0]
+    maes = [r["test"]["mae"] for r in runs]
+    assert maes == pytest.approx([np.abs(y - 1.0).mean(), np.abs(y - 2.0).mean()])  # each seed's own model
+    text = write_report(merged, tmp_path / "merged.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| esol_sub (MAE) |"))
+    assert f"{np.mean(maes):.3f} ± {np.std(maes, ddof=1):.3f}" in row
+    assert "- machine: " in text and ", GPU" in text and "seeds [0, 1]" in text
+
+
+def _part(seed: int, chosen: str = "p") -> dict:
+    """A minimal finished run_downstream result: one chemprop run on ``seed`` at grid point ``chosen``."""
+    run = {"seed": seed, "valid": {"mae": 1.0}, "test": {"mae": 1.0 + seed}, "fit_seconds": 1.0}
+    block = {"status": "ok", "chosen": chosen, "params": {chosen: {}}, "runs": {chosen: [run]}, "selection": {}}
+    return {"meta": {"seeds": [seed], "command": f"seed {seed}", "wall_seconds": 1.0},
+            "results": [{"name": "esol", "status": "done", "models": {"chemprop": block}}]}
+
+
+def test_merge_runs_refuses_a_repeated_seed_or_different_choices():
+    """Pooling must not count a seed twice, nor mix runs of two grid points into one mean."""
+    from chmr_sklearn.benchmark import merge_runs
+
+    with pytest.raises(ValueError, match=r"esol chemprop: seed\(s\) \[0\] in more than one run"):
+        merge_runs([_part(0), _part(0)], ["esol"])
+    with pytest.raises(ValueError, match="esol chemprop: two runs chose different grid points"):
+        merge_runs([_part(0, "a"), _part(1, "b")], ["esol"])
+    merged = merge_runs([_part(1), _part(0)], ["esol"])  # the same minimal parts pool fine
+    assert [r["seed"] for r in merged["results"][0]["models"]["chemprop"]["runs"]["p"]] == [0, 1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -50,12 +51,13 @@ def _run(cmd: list[str], log_path: Path, timeout: float) -> None:
 
 
 def fit_chemprop(data: BenchData, seed: int, workdir: str | os.PathLike, *, epochs: int = 50,
-                 patience: int | None = None, timeout: float = 3600.0) -> dict:
+                 patience: int | None = None, accelerator: str = "cpu", timeout: float = 3600.0) -> dict:
     """``chemprop train`` on our train/valid indices, then ``chemprop predict`` on the valid and
     test rows, scored with our metrics.
 
     chemprop keeps the epoch with the best validation loss; ``patience=None`` (chemprop's default,
-    like ``epochs=50``) trains every epoch, an integer stops early.
+    like ``epochs=50``) trains every epoch, an integer stops early. ``accelerator`` is handed to
+    chemprop (Lightning's name: ``"cpu"`` or ``"gpu"``) and recorded in the result.
 
     Short budgets warm the learning rate up for 1 epoch instead of chemprop's 2 (it refuses a
     warm-up as long as the training).
@@ -77,6 +79,8 @@ def fit_chemprop(data: BenchData, seed: int, workdir: str | os.PathLike, *, epoc
     exe = chemprop_executable()
     if exe is None:
         raise FileNotFoundError("chemprop is not installed")
+    if accelerator not in ("cpu", "gpu"):
+        raise ValueError(f"accelerator must be 'cpu' or 'gpu', got {accelerator!r}.")
     work = Path(workdir) / f"{data.name}_seed{seed}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -95,13 +99,13 @@ def fit_chemprop(data: BenchData, seed: int, workdir: str | os.PathLike, *, epoc
     _run([exe, "train", "-i", str(work / "data.csv"), "-s", "smiles", "--target-columns", *targets,
           "-t", task, "--splits-file", str(work / "splits.json"), "--epochs", str(epochs),
           *(["--patience", str(patience)] if patience is not None else []), "--warmup-epochs", str(1 if epochs <= 4 else 2), "--pytorch-seed", str(seed), "--data-seed", str(seed), "-n", "0",
-          "--accelerator", "cpu", "--devices", "1", "-o", str(work / "model"), "--remove-checkpoints"],
+          "--accelerator", accelerator, "--devices", "1", "-o", str(work / "model"), "--remove-checkpoints"],
          log_path, timeout)
     model = sorted(glob.glob(str(work / "model" / "**" / "best*.pt"), recursive=True))
     if not model:
         raise RuntimeError(f"chemprop train wrote no model under {work / 'model'}")
     _run([exe, "predict", "-i", str(work / "predict.csv"), "-s", "smiles", "--model-paths", model[0],
-          "-o", str(work / "preds.csv"), "-n", "0", "--accelerator", "cpu", "--devices", "1"], log_path, timeout)
+          "-o", str(work / "preds.csv"), "-n", "0", "--accelerator", accelerator, "--devices", "1"], log_path, timeout)
     seconds = time.perf_counter() - t
     preds = pd.read_csv(work / "preds.csv")
     if len(preds) != len(rows) or list(preds["smiles"]) != list(data.smiles[rows]):
@@ -109,13 +113,26 @@ def fit_chemprop(data: BenchData, seed: int, workdir: str | os.PathLike, *, epoc
     P = preds[targets].to_numpy(dtype=np.float64)
     epochs_run = _epochs_run(work)
     return dict(seed=seed, split=split_digest(data.split), valid=score(data.kind, data.Y[va], P[: len(va)]),
-                test=score(data.kind, data.Y[te], P[len(va):]), fit_seconds=seconds,
+                test=score(data.kind, data.Y[te], P[len(va):]), fit_seconds=seconds, accelerator=accelerator,
                 **({"epochs": epochs_run} if epochs_run else {}))
 
 
 def _epochs_run(work: Path) -> int | None:
+    """Epochs chemprop trained: from Lightning's CSV log, else (TensorBoard installed: no CSV) from
+    the progress bar's last ``Epoch N/M`` in chemprop's output.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> work = Path(tempfile.mkdtemp())
+    >>> _ = (work / "chemprop.log").write_text("Epoch 0/49 ━━ 0:00:03\\rEpoch 49/49 ━━ 0:00:03\\n")
+    >>> _epochs_run(work)
+    50
+    """
     logs = glob.glob(str(work / "model" / "**" / "metrics.csv"), recursive=True)
-    if not logs:
-        return None
-    epochs = pd.read_csv(logs[0]).get("epoch")
-    return None if epochs is None else int(epochs.max()) + 1
+    if logs:
+        epochs = pd.read_csv(logs[0]).get("epoch")
+        return None if epochs is None else int(epochs.max()) + 1
+    bars = re.findall(r"Epoch (\d+)/\d+", (work / "chemprop.log").read_text(errors="replace")) \
+        if (work / "chemprop.log").exists() else []
+    return int(bars[-1]) + 1 if bars else None

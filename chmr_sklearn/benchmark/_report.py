@@ -128,6 +128,11 @@ def _wins(results: list[dict]) -> list[str]:
     return L
 
 
+def _machine_line(m: dict) -> str:
+    """``"AMD EPYC, 2 cores"`` (+ ``", GPU NVIDIA H200"``) from :func:`machine_info`'s dict."""
+    return f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores" + (f", GPU {m['gpu']}" if m.get("gpu") else "")
+
+
 def _details(r: dict) -> list[str]:
     key, _ = main_metric(r["kind"])
     scale = 100.0 if r["kind"] == "classification" else 1.0
@@ -150,6 +155,7 @@ def _details(r: dict) -> list[str]:
             t = np.array([x["test"][key] for x in runs]) * scale
             secs = np.mean([x["fit_seconds"] for x in runs])
             ep = f", {np.mean([x['epochs'] for x in runs]):.0f} ep" if runs and "epochs" in runs[0] else ""
+            ep += ", GPU" if any(x.get("accelerator") == "gpu" for x in runs) else ""
             mark = " ← chosen" if pid == block["chosen"] and len(block["runs"]) > 1 else ""
             head = f" (head {block['head']})" if "head" in block else ""
             L.append(f"- {_LABELS[model]} {pid}{head}, seeds {[x['seed'] for x in runs]}: valid {v.mean():.3f}, "
@@ -229,6 +235,7 @@ def write_report(report: dict, out) -> Path:
          + ("; **QUICK mode (not a result)**" if meta["quick"] else ""),
          (f"- python {platform.python_version()}, torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
          f"chmr_sklearn {__version__}; chemprop CLI: {meta['chemprop_executable'] or 'not installed'}"),
+         *([f"- machine: {_machine_line(meta['machine'])}"] if "machine" in meta else []),
          f"- command: `{meta.get('command', 'run_downstream(...)')}`", "", key_note, "", *_top_table(results, meta.get("pending", ())), "",
          ("Paper columns: CHMR's and InfoAlign's reported test ROC-AUC (reference §3.1), with their own encoders "
          "and pretraining; context, not like for like. Per-dataset paper numbers for the five MoleculeNet sets "
@@ -250,7 +257,7 @@ def write_report(report: dict, out) -> Path:
          ("- full grids (`_FULL`): head lr ∈ {1e-3, 1e-4} × (dropout, hidden) ∈ {(0.2, 1200), (0.5, 512)}, max 100 "
           "epochs, early stopping on validation (patience 15); residual gamma ∈ {0.1, 1}; RF 500 trees, "
           "min_samples_leaf ∈ {1, 2}; chemprop (v2 CLI) at its defaults: 50 epochs, no early stopping (the epoch "
-          "with the best validation loss is kept), CPU, one thread. Where a dataset ran less than this (CPU "
+          "with the best validation loss is kept), one thread, on the CPU unless its line below says GPU. Where a dataset ran less than this (CPU "
           "budget), its \"budget reductions\" below list exactly what differs."), "",
          "## Per dataset", ""]
     for r in results:

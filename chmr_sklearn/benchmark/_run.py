@@ -17,7 +17,7 @@ from ..estimators import CHMRTransformer
 from ..featurize import FingerprintFeaturizer
 from ._chemprop import chemprop_executable, fit_chemprop
 from ._data import DATASETS, N_FP, BenchData, embed, load_split, split_digest
-from ._machine import load_average
+from ._machine import load_average, machine_info
 from ._models import fit_default, fit_head, fit_rf, grid_then_seeds
 from ._report import write_report
 
@@ -109,8 +109,8 @@ def _resolve(item) -> tuple[str, Callable | None, dict | None]:
     return item, None, None
 
 
-def _run_models(data: BenchData, E: np.ndarray | None, F: np.ndarray, p: dict, seeds, n_jobs: int, log: Callable,
-                models, quick: bool = False) -> dict:
+def _run_models(data: BenchData, E: np.ndarray | None, F: np.ndarray | None, p: dict, seeds, n_jobs: int,
+                log: Callable, models, quick: bool = False) -> dict:
     """CHMR head, CHMR + RF residual, the shipped defaults, fingerprint MLP and RF (those in ``models``)."""
     kind, name = data.kind, data.name
     common = {"epochs": p["epochs"], "patience": p["patience"], "n_jobs": n_jobs}
@@ -163,7 +163,8 @@ def _run_defaults(data: BenchData, seeds, n_jobs: int, log: Callable, quick: boo
 def _run_chemprop(data: BenchData, p: dict, seeds, workdir: str, log: Callable) -> dict:
     runs = []
     for seed in seeds:
-        r = fit_chemprop(data, seed, workdir, epochs=p["chemprop_epochs"], patience=p["chemprop_patience"])
+        r = fit_chemprop(data, seed, workdir, epochs=p["chemprop_epochs"], patience=p["chemprop_patience"],
+                         accelerator=p.get("chemprop_accelerator", "cpu"))
         key = "roc_auc" if data.kind == "classification" else "mae"
         log(f"[{data.name}] chemprop seed {seed}: valid {r['valid'][key]:.4f} test {r['test'][key]:.4f} "
             f"({r['fit_seconds']:.1f}s, {r.get('epochs', '?')} ep)")
@@ -173,7 +174,8 @@ def _run_chemprop(data: BenchData, p: dict, seeds, workdir: str, log: Callable) 
 
 
 def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: int = 2, out=None,
-                   log: Callable = print, chemprop: bool = True, models=tuple(MODELS)) -> dict:
+                   log: Callable = print, chemprop: bool = True, models=tuple(MODELS),
+                   chemprop_accelerator: str = "cpu") -> dict:
     """Benchmark CHMR against RF, a fingerprint MLP and chemprop on identical scaffold splits.
 
     Per dataset: load and split once (:func:`load_split`), embed every molecule once with the
@@ -201,7 +203,10 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
         Run the chemprop column (reported as "not installed" when its CLI is absent).
     models : sequence of str, default=all of :data:`MODELS`
         The columns to run ("chmr_rf" needs "chmr"); the others are reported "not run". Without
-        "chmr" / "chmr_rf" nothing is embedded (the fingerprint models use the 1191 bits).
+        "chmr" / "chmr_rf" nothing is embedded (the fingerprint models use the 1191 bits), and
+        chemprop alone needs no features at all.
+    chemprop_accelerator : {"cpu", "gpu"}, default="cpu"
+        Where chemprop trains (its ``--accelerator``); recorded in the report.
 
     Returns
     -------
@@ -231,7 +236,8 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
     start = time.perf_counter()
     report = {"meta": {"date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "seeds": seeds,
                             "quick": quick, "n_jobs": n_jobs, "precision": PRECISION, "command": " ".join(sys.argv),
-                            "chemprop_executable": chemprop_executable(), "load_start": load_average()},
+                            "chemprop_executable": chemprop_executable(), "chemprop_accelerator": chemprop_accelerator,
+                            "machine": machine_info(), "load_start": load_average()},
                   "results": []}
     lock = threading.Lock()
 
@@ -248,7 +254,7 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
     for name, loader, protocol in items:
         t0 = time.perf_counter()
         data = load_split(name, loader, protocol)
-        p = plan(name, quick)
+        p = dict(plan(name, quick), chemprop_accelerator=chemprop_accelerator)
         tr, va, te = data.split
         result = {"name": name, "kind": data.kind, "n_molecules": len(data.smiles), "n_tasks": int(data.Y.shape[1]),
                       "tasks_dropped": data.tasks_dropped, "n_invalid_dropped": data.n_invalid_dropped,
@@ -273,8 +279,10 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
             E, result["embed_seconds"] = embed(data, n_jobs=n_jobs, precision=PRECISION)
             F = E[:, :N_FP]
             log(f"[{name}] embedded once in {result['embed_seconds']:.1f}s")
-        else:  # the fingerprint models alone need no CHMR embedding, only its first 1191 columns
+        elif set(models) - {"chemprop"}:  # the fingerprint models need only the embedding's first 1191 columns
             E, F = None, FingerprintFeaturizer(n_jobs=n_jobs).fit_transform(data.smiles).astype(np.float32)
+        else:  # chemprop featurizes for itself
+            E = F = None
         block = _run_models(data, E, F, p, seeds, n_jobs, log, models, quick)
         block.pop("chemprop", None)
         with lock:
@@ -304,11 +312,19 @@ def _chemprop_job(result: dict, data: BenchData, p: dict, seeds, workdir: str, l
 
 
 def merge_runs(parts: list[dict], datasets: list[str], notes: str = "") -> dict:
-    """One downstream result from the JSON results of runs split over processes (e.g. by ``models=``).
+    """One downstream result from the JSON results of runs split over processes (by ``models=`` or seeds).
 
     A dataset's models may come from several runs: a model's finished result wins over one
-    that did not run; the dataset is done when every run finished it; the wall times are the
-    longest. ``datasets`` lists the datasets asked for (those in no run are reported as pending).
+    that did not run, and two finished results at the same chosen point with different seeds are
+    pooled (e.g. chemprop, one process per seed); the dataset is done when every run finished it;
+    the wall times are the longest. ``datasets`` lists the datasets asked for (those in no run are
+    reported as pending).
+
+    Raises
+    ------
+    ValueError
+        When two runs finished the same model on the same seed, or at different grid points
+        (pooling those would mix two choices).
 
     Examples
     --------
@@ -326,12 +342,31 @@ def merge_runs(parts: list[dict], datasets: list[str], notes: str = "") -> dict:
             results[r["name"]] = r
             continue
         kept = results[r["name"]]
-        kept["models"].update({m: b for m, b in r["models"].items() if b.get("status") == "ok"
-                               or kept["models"].get(m, {}).get("status") in (None, "not run")})
+        for m, b in r["models"].items():
+            kept["models"][m] = _merge_model(kept["models"].get(m), b, f"{r['name']} {m}")
         kept["status"] = "done" if "done" == kept["status"] == r["status"] else "running"
         for k in ("embed_seconds", "wall_seconds"):
-            kept[k] = max(kept.get(k, 0), r.get(k, 0))
-    meta = dict(parts[0]["meta"], wall_seconds=max(p["meta"].get("wall_seconds", 0) for p in parts),
+            if k in kept or k in r:
+                kept[k] = max(kept.get(k, 0), r.get(k, 0))
+    seeds = sorted({s for p in parts for s in p["meta"].get("seeds", [])})
+    meta = dict(parts[0]["meta"], seeds=seeds, wall_seconds=max(p["meta"].get("wall_seconds", 0) for p in parts),
                 command=" + ".join(p["meta"].get("command", "") for p in parts),
                 pending=[d for d in datasets if d not in results], notes=notes)
     return {"meta": meta, "results": list(results.values())}
+
+
+def _merge_model(kept: dict | None, new: dict, what: str) -> dict:
+    """A model's block from two runs (see :func:`merge_runs`)."""
+    if kept is None or new.get("status") != "ok":
+        return new if kept is None or kept.get("status") in (None, "not run") else kept
+    if kept.get("status") != "ok":
+        return new
+    if kept["chosen"] != new["chosen"]:
+        raise ValueError(f"{what}: two runs chose different grid points ({kept['chosen']!r} and "
+                         f"{new['chosen']!r}); run the seeds in one process, or merge only one of them.")
+    pid = kept["chosen"]
+    runs = kept["runs"][pid] + new["runs"][pid]
+    seeds = [r["seed"] for r in runs]
+    if len(set(seeds)) < len(seeds):
+        raise ValueError(f"{what}: seed(s) {sorted({s for s in seeds if seeds.count(s) > 1})} in more than one run.")
+    return dict(kept, runs=dict(kept["runs"], **{pid: sorted(runs, key=lambda r: r["seed"])}))
