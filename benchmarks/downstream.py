@@ -46,6 +46,8 @@ def main(argv=None) -> None:
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
                     help="columns to run (e.g. split one dataset's models over processes, then --merge)")
     ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--full-grids", action="store_true",
+                    help="the full grids on every dataset, without the CPU-budget cuts of the large ones")
     ap.add_argument("--chemprop-accelerator", choices=["cpu", "gpu"], default="cpu",
                     help="where chemprop trains (scripts/gpu_chemprop.sh runs it on a GPU)")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -64,7 +66,8 @@ def main(argv=None) -> None:
         print(f"{time.perf_counter() - start:7.1f}s {msg}", flush=True)
 
     run_downstream(args.datasets, seeds=args.seeds, quick=args.quick, n_jobs=args.n_jobs, out=args.out, log=log,
-                   chemprop=not args.no_chemprop, models=args.models, chemprop_accelerator=args.chemprop_accelerator)
+                   chemprop=not args.no_chemprop, models=args.models, chemprop_accelerator=args.chemprop_accelerator,
+                   full=args.full_grids)
     log(f"wrote {args.out} (+ .json, .png)")
 
 

@@ -62,8 +62,10 @@ _QUICK = {"head_grid": [{"lr": 1e-3, "dropout": 0.2, "hidden": 512}, {"lr": 1e-4
               "chemprop_epochs": 2, "chemprop_patience": 1}
 
 
-def plan(name: str, quick: bool = False) -> dict:
+def plan(name: str, quick: bool = False, full: bool = False) -> dict:
     """Grids and epoch budgets for dataset ``name``; ``"reductions"`` lists what differs from full.
+
+    ``full=True`` gives every dataset the full grids (``_FULL``), without the CPU-budget cuts.
 
     Examples
     --------
@@ -71,12 +73,15 @@ def plan(name: str, quick: bool = False) -> dict:
     ['head grid 2 points (of 4)', 'head max 30 epochs, patience 5 (of 100, 15)']
     >>> plan("bace")["chemprop_epochs"], plan("bace")["chemprop_patience"]  # chemprop's defaults
     (50, None)
+    >>> plan("hiv", full=True)["reductions"], len(plan("hiv", full=True)["head_grid"])
+    ([], 4)
     """
     base = VARIANTS.get(name, (name,))[0]
     if quick:
         return dict(_QUICK, reductions=["QUICK mode: tiny grids and epoch budgets (a smoke run, not a result)"])
-    p = dict(_FULL, **_ALL_SETS)
-    p.update(_REDUCED.get(base, {}))
+    p = dict(_FULL)
+    if not full:
+        p.update(_ALL_SETS, **_REDUCED.get(base, {}))
     notes = []
     if len(p["head_grid"]) < len(_FULL["head_grid"]):
         notes.append(f"head grid {len(p['head_grid'])} points (of {len(_FULL['head_grid'])})")
@@ -175,7 +180,7 @@ def _run_chemprop(data: BenchData, p: dict, seeds, workdir: str, log: Callable) 
 
 def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: int = 2, out=None,
                    log: Callable = print, chemprop: bool = True, models=tuple(MODELS),
-                   chemprop_accelerator: str = "cpu") -> dict:
+                   chemprop_accelerator: str = "cpu", full: bool = False) -> dict:
     """Benchmark CHMR against RF, a fingerprint MLP and chemprop on identical scaffold splits.
 
     Per dataset: load and split once (:func:`load_split`), embed every molecule once with the
@@ -207,6 +212,8 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
         chemprop alone needs no features at all.
     chemprop_accelerator : {"cpu", "gpu"}, default="cpu"
         Where chemprop trains (its ``--accelerator``); recorded in the report.
+    full : bool, default=False
+        Full grids for every dataset (no CPU-budget cuts; see :func:`plan`).
 
     Returns
     -------
@@ -254,7 +261,7 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
     for name, loader, protocol in items:
         t0 = time.perf_counter()
         data = load_split(name, loader, protocol)
-        p = dict(plan(name, quick), chemprop_accelerator=chemprop_accelerator)
+        p = dict(plan(name, quick, full), chemprop_accelerator=chemprop_accelerator)
         tr, va, te = data.split
         result = {"name": name, "kind": data.kind, "n_molecules": len(data.smiles), "n_tasks": int(data.Y.shape[1]),
                       "tasks_dropped": data.tasks_dropped, "n_invalid_dropped": data.n_invalid_dropped,
