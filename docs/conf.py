@@ -171,7 +171,7 @@ _RUN_DETAILS = re.compile(r"^(protocol|details|per dataset|machine load|other ru
 _RESULT_GROUPS = [
     ("Downstream tasks", "Test scores of CHMR's heads against a random forest and an MLP on the same "
      "fingerprint bits and against chemprop, on identical scaffold splits, and the validation-split "
-     "evidence for the heads' defaults.", ["downstream", "downstream_defaults", "downstream_gentle", "downstream_chemprop50", "moleculeace",
+     "evidence for the heads' defaults.", ["downstream", "downstream_defaults", "downstream_gentle", "downstream_chemprop50", "downstream_full_grids", "moleculeace",
       "head_defaults", "head_defaults_refit"]),
     ("Speed and memory", "How fast embedding, featurization, fitting and streaming run, and what they "
      "cost against plain RDKit and scikit-learn references.",
