@@ -235,7 +235,11 @@ def test_merge_runs_pools_chemprop_seeds_into_one_report(tmp_path, monkeypatch):
     text = write_report(merged, tmp_path / "merged.md").read_text()
     row = next(line for line in text.splitlines() if line.startswith("| esol_sub (MAE) |"))
     assert f"{np.mean(maes):.3f} ± {np.std(maes, ddof=1):.3f}" in row
-    assert "- machine: " in text and ", GPU" in text and "seeds [0, 1]" in text
+    assert ", GPU" in text and "seeds [0, 1]" in text
+    # the header names each merged run: its machine (from machine_info) and command
+    runs = [line for line in text.splitlines() if line.startswith("  - ")]
+    cpu = merged["meta"]["runs"][0]["machine"]["cpu"]
+    assert len(runs) == 2 and all(f"{cpu}, " in line and " cores" in line and "`" in line for line in runs)
 
 
 def _part(seed: int, chosen: str = "p") -> dict:

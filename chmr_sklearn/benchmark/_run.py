@@ -356,10 +356,17 @@ def merge_runs(parts: list[dict], datasets: list[str], notes: str = "") -> dict:
             if k in kept or k in r:
                 kept[k] = max(kept.get(k, 0), r.get(k, 0))
     seeds = sorted({s for p in parts for s in p["meta"].get("seeds", [])})
+    runs = [r for p in parts for r in p["meta"].get("runs", [_run_line(p["meta"])])]  # merged parts keep theirs
     meta = dict(parts[0]["meta"], seeds=seeds, wall_seconds=max(p["meta"].get("wall_seconds", 0) for p in parts),
-                command=" + ".join(p["meta"].get("command", "") for p in parts),
+                command=" + ".join(p["meta"].get("command", "") for p in parts), runs=runs,
                 pending=[d for d in datasets if d not in results], notes=notes)
     return {"meta": meta, "results": list(results.values())}
+
+
+def _run_line(meta: dict) -> dict:
+    """What the merged report's header says of one run: when, where, under what load, what command."""
+    keys = ("date", "machine", "load_start", "load_last", "wall_seconds", "command")
+    return {k: meta[k] for k in keys if k in meta}
 
 
 def _merge_model(kept: dict | None, new: dict, what: str) -> dict:
