@@ -133,6 +133,6 @@ def _epochs_run(work: Path) -> int | None:
     if logs:
         epochs = pd.read_csv(logs[0]).get("epoch")
         return None if epochs is None else int(epochs.max()) + 1
-    bars = re.findall(r"Epoch (\d+)/\d+", (work / "chemprop.log").read_text(errors="replace")) \
-        if (work / "chemprop.log").exists() else []
+    log = work / "chemprop.log"
+    bars = re.findall(r"Epoch (\d+)/\d+", log.read_text(errors="replace")) if log.exists() else []
     return int(bars[-1]) + 1 if bars else None

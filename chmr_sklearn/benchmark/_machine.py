@@ -12,7 +12,7 @@ import platform
 
 import numpy as np
 
-__all__ = ["cpu_name", "load_average", "load_smiles", "machine_info", "plain_fingerprints"]
+__all__ = ["cpu_name", "describe_machine", "load_average", "load_smiles", "machine_info", "plain_fingerprints"]
 
 
 def load_smiles() -> list[str]:
@@ -89,6 +89,20 @@ def machine_info() -> dict:
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **({"gpu": torch.cuda.get_device_name(0)} if torch.cuda.is_available() else {}),
     }
+
+
+def describe_machine(info: dict) -> str:
+    """One line for a report: CPU, cores and, where there was one, the GPU of a :func:`machine_info`.
+
+    Examples
+    --------
+    >>> describe_machine({"cpu": "AMD EPYC", "cores": 2})
+    'AMD EPYC, 2 cores'
+    >>> describe_machine({"cpu": "Intel Xeon", "cores": 16, "gpu": "NVIDIA H200"})
+    'Intel Xeon, 16 cores, GPU NVIDIA H200'
+    """
+    gpu = f", GPU {info['gpu']}" if info.get("gpu") else ""
+    return f"{info.get('cpu', '?')}, {info.get('cores', '?')} cores{gpu}"
 
 
 def plain_fingerprints(smiles: list[str]) -> np.ndarray:

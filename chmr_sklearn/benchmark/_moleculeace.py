@@ -35,6 +35,7 @@ from ..datasets import MOLECULEACE_DATASETS, load_moleculeace
 from ..featurize import FingerprintFeaturizer
 from ._chemprop import chemprop_executable, fit_chemprop
 from ._data import N_FP, BenchData, embed
+from ._machine import describe_machine
 from ._models import _FPResidualRegressor
 
 __all__ = ["ACE_CHEMPROP_SETS", "ACE_MODELS", "AceData", "ace_plan", "ace_scores", "load_ace", "merge_ace_reports",
@@ -341,8 +342,7 @@ def _run_line(run: dict) -> str:
     def load(x):
         return "?" if not x else ", ".join(f"{v:.2f}" for v in x)
 
-    m = run.get("machine") or {}
-    return (f"- started {run.get('started')}, {m.get('cpu')}, {m.get('cores')} cores, load average (1/5/15 min) "
+    return (f"- started {run.get('started')}, {describe_machine(run.get('machine') or {})}, load average (1/5/15 min) "
             f"{load(run.get('load_start'))} at the start, {load(run.get('load_end'))} at the last write, wall "
             f"{(run.get('wall_seconds') or 0) / 60:.1f} min: `{run.get('command')}`")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._machine import describe_machine
 from ._models import main_metric
 
 __all__ = ["MOLECULENET5", "PAPER", "summarize", "write_report"]
@@ -128,17 +129,19 @@ def _wins(results: list[dict]) -> list[str]:
     return L
 
 
-def _machine_line(m: dict) -> str:
-    """``"AMD EPYC, 2 cores"`` (+ ``", GPU NVIDIA H200"``) from :func:`machine_info`'s dict."""
-    return f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores" + (f", GPU {m['gpu']}" if m.get("gpu") else "")
-
-
-def _run_bullet(run: dict) -> str:
-    """One run of a merged report: date, machine, load at its start and last write, wall time, command."""
-    where = _machine_line(run["machine"]) if "machine" in run else "machine not recorded"
-    return (f"  - {run.get('date', '?')}, {where}, load {run.get('load_start', '?')} at the start, "
-            f"{run.get('load_last', '?')} at the last write, wall {run.get('wall_seconds', 0) / 60:.1f} min: "
-            f"`{run.get('command', '?')}`")
+def _provenance(meta: dict) -> list[str]:
+    """Where and how a report's numbers were made: its machine and command, or, for a report merged
+    from several runs, one line per run (date, machine, load at its start and last write, wall, command)."""
+    if "runs" not in meta:
+        return ([f"- machine: {describe_machine(meta['machine'])}"] if "machine" in meta else []) + [
+            f"- command: `{meta.get('command', 'run_downstream(...)')}`"]
+    lines = [f"- merged from {len(meta['runs'])} runs:"]
+    for run in meta["runs"]:
+        where = describe_machine(run["machine"]) if "machine" in run else "machine not recorded"
+        lines.append(f"  - {run.get('date', '?')}, {where}, load {run.get('load_start', '?')} at the start, "
+                     f"{run.get('load_last', '?')} at the last write, wall {run.get('wall_seconds', 0) / 60:.1f} "
+                     f"min: `{run.get('command', '?')}`")
+    return lines
 
 
 def _details(r: dict) -> list[str]:
@@ -243,9 +246,7 @@ def write_report(report: dict, out) -> Path:
          + ("; **QUICK mode (not a result)**" if meta["quick"] else ""),
          (f"- python {platform.python_version()}, torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
          f"chmr_sklearn {__version__}; chemprop CLI: {meta['chemprop_executable'] or 'not installed'}"),
-         *([f"- machine: {_machine_line(meta['machine'])}"] if "machine" in meta and "runs" not in meta else []),
-         *([f"- command: `{meta.get('command', 'run_downstream(...)')}`"] if "runs" not in meta else
-           [f"- merged from {len(meta['runs'])} runs:", *map(_run_bullet, meta["runs"])]), "", key_note, "", *_top_table(results, meta.get("pending", ())), "",
+         *_provenance(meta), "", key_note, "", *_top_table(results, meta.get("pending", ())), "",
          ("Paper columns: CHMR's and InfoAlign's reported test ROC-AUC (reference §3.1), with their own encoders "
          "and pretraining; context, not like for like. Per-dataset paper numbers for the five MoleculeNet sets "
          "are not recoverable, only their mean. ESOL / FreeSolv / Lipophilicity are not in the paper."), "",

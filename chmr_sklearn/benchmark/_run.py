@@ -371,8 +371,10 @@ def _run_line(meta: dict) -> dict:
 
 def _merge_model(kept: dict | None, new: dict, what: str) -> dict:
     """A model's block from two runs (see :func:`merge_runs`)."""
-    if kept is None or new.get("status") != "ok":
-        return new if kept is None or kept.get("status") in (None, "not run") else kept
+    if kept is None or kept.get("status") in (None, "not run"):
+        return new
+    if new.get("status") != "ok":
+        return kept
     if kept.get("status") != "ok":
         return new
     if kept["chosen"] != new["chosen"]:
