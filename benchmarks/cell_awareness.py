@@ -12,6 +12,7 @@ Usage::
         --out benchmarks/results/cell_awareness.old_recipe
     # one process per seed (e.g. on a GPU), then one report:
     python benchmarks/cell_awareness.py --device cuda --seeds 0 --out runs/ca_s0   # ... --seeds 1, 2
+    python benchmarks/cell_awareness.py --recipe gentle --set cpr_source=anchor --out runs/ca_anchor  # + overrides
     python benchmarks/cell_awareness.py --merge runs/ca_s0.meta.json runs/ca_s1.meta.json runs/ca_s2.meta.json
 """
 
@@ -21,6 +22,7 @@ import argparse
 import sys
 
 from chmr_sklearn.benchmark._cell_awareness import RECIPES, merge_cell_awareness, run_cell_awareness
+from chmr_sklearn.pretrain import PretrainConfig
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", help="override the seeds (full: 0 1 2)")
     parser.add_argument("--device", default="cpu", help="where pretraining runs (cpu, cuda, auto)")
     parser.add_argument("--n-jobs", type=int, default=-1, help="featurization workers")
+    parser.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE", type=PretrainConfig.parse_override,
+                        help="PretrainConfig fields on top of the recipe, e.g. --set cpr_source=anchor lambda_sca=1")
     parser.add_argument("--merge", nargs="+", metavar="META_JSON",
                         help="no run: pool the seeds of earlier runs' <prefix>.meta.json into one report at --out")
     args = parser.parse_args(argv)
@@ -44,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     work = f"{args.work_dir}/quick" if args.quick else args.work_dir
     run_cell_awareness(quick=args.quick, recipe=args.recipe, work_dir=work, out=args.out,
                        command=command, epochs=args.epochs, n_background=args.n_background, seeds=args.seeds,
-                       device=args.device, n_jobs=args.n_jobs)
+                       device=args.device, n_jobs=args.n_jobs, overrides=dict(args.set))
 
 
 if __name__ == "__main__":

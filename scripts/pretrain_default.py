@@ -148,6 +148,8 @@ def main() -> None:
                              "(chmr_sklearn.pretrain.RECIPES)")
     parser.add_argument("--l2-sp", type=float, default=None,
                         help="pull of the molecular encoder toward its initial weights (default: the recipe's)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE", type=PretrainConfig.parse_override,
+                        help="PretrainConfig fields on top of the recipe, e.g. --set cpr_source=anchor")
     parser.add_argument("--limit", type=int, default=12000,
                         help="subsample the structures, profiled ones kept (0: all)")
     parser.add_argument("--seed", type=int, default=0)
@@ -166,7 +168,7 @@ def main() -> None:
     profiles = load_profiles(home)
     config = PretrainConfig(**{**RECIPES[args.recipe], "max_epochs": args.epochs, "batch_size": args.batch_size,
                                "seed": args.seed, **({} if args.lr is None else {"lr": args.lr}),
-                               **({} if args.l2_sp is None else {"l2_sp": args.l2_sp})})
+                               **({} if args.l2_sp is None else {"l2_sp": args.l2_sp}), **dict(args.set)})
     corpus, cached = build_corpus(smiles, profiles, config, args.n_jobs, args.corpus_cache)
     featurize_s = time.perf_counter() - tic
     print(f"corpus: {len(corpus)} molecules, 3D ok {corpus.mol.conf_ok.mean():.1%}, "
@@ -180,6 +182,7 @@ def main() -> None:
         "chmr_sklearn": __version__, "torch": torch.__version__, "device": str(resolve_device(args.device)),
         "machine": platform.platform(), "n_molecules": len(corpus), "limit": args.limit or None, "epochs": args.epochs,
         "featurize_seconds": round(featurize_s, 1), "corpus_from_cache": cached, "recipe": args.recipe,
+        "overrides": dict(args.set),
         "train_seconds": round(sum(h["seconds"] for h in trainer.history_), 1),
         "data": {"structures": sorted(STRUCTURE_FILES), "profiles": {n: r for n, (r, _) in PROFILE_FILES.items()},
                  "observed": {n: int(b.observed.sum()) for n, b in corpus.bio.items()}},

@@ -240,6 +240,10 @@ def test_merge_runs_pools_chemprop_seeds_into_one_report(tmp_path, monkeypatch):
     runs = [line for line in text.splitlines() if line.startswith("  - ")]
     cpu = merged["meta"]["runs"][0]["machine"]["cpu"]
     assert len(runs) == 2 and all(f"{cpu}, " in line and " cores" in line and "`" in line for line in runs)
+    # ...and its first line gives the span of the runs, not the first run's date and load as the report's
+    dates = sorted(run["date"] for run in merged["meta"]["runs"])
+    assert text.splitlines()[2].startswith(f"- merged from 2 runs made {dates[0]} to {dates[-1]}; each run's "
+                                           "date, machine, load and wall time below")
 
 
 def _part(seed: int, chosen: str = "p") -> dict:

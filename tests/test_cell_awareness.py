@@ -13,6 +13,7 @@ from chmr_sklearn.benchmark._cell_awareness import (
     predict_baselines,
     profile_metrics,
     render_cell_awareness,
+    run_name,
     summarize_cell_awareness,
 )
 from chmr_sklearn.featurize import FingerprintFeaturizer
@@ -108,6 +109,7 @@ def test_merge_pools_one_seed_per_process_into_one_report(tmp_path):
     meta = json.loads((tmp_path / "merged.meta.json").read_text())
     assert meta["seeds"] == [0, 1] and sorted(meta["histories"]) == ["0", "1"] and meta["wall_seconds"] == 101.0
     assert "seeds [0, 1]; 50 epochs" in (tmp_path / "merged.md").read_text()
+    assert "`new`, full mode" in (tmp_path / "merged.md").read_text()  # no overrides: none named
     assert (tmp_path / "merged.png").stat().st_size > 0
 
 
@@ -120,6 +122,18 @@ def test_merge_refuses_other_plans_and_repeated_seeds(tmp_path):
     b.write_text(json.dumps({**_seed_run(1, 0.2), "config": {"lr": 3e-4, "seed": 1}}))
     with pytest.raises(ValueError, match="another plan.*another config"):
         merge_cell_awareness([a, b], tmp_path / "m")
+    b.write_text(json.dumps({**_seed_run(1, 0.2), "overrides": {"cpr_source": "anchor"}}))
+    with pytest.raises(ValueError, match="another plan.*overrides="):
+        merge_cell_awareness([a, b], tmp_path / "m")
     b.write_text(json.dumps(_seed_run(0, 0.3)))
     with pytest.raises(ValueError, match="repeat a seed"):
         merge_cell_awareness([a, b], tmp_path / "m")
+
+
+def test_overrides_name_the_report_and_the_checkpoint_folder(tmp_path):
+    run = {**_seed_run(0, 0.2), "overrides": {"lambda_sca": 1, "cpr_source": "anchor"}}
+    (tmp_path / "a.meta.json").write_text(json.dumps(run))
+    merge_cell_awareness([tmp_path / "a.meta.json"], tmp_path / "m")
+    assert "Recipe `new` + `cpr_source=anchor` + `lambda_sca=1`, full mode" in (tmp_path / "m.md").read_text()
+    assert run_name("new", 10, run["overrides"]) == "new_10ep_cpr_source-anchor_lambda_sca-1"
+    assert run_name("new", 10, {}) != run_name("new", 10, {"lambda_sca": 1}) != run_name("new", 50, {"lambda_sca": 1})

@@ -385,7 +385,7 @@ def render_cell_awareness(summary: dict, meta: dict) -> str:
     '# Cell-awareness: held-out cell profiles predicted from the frozen embedding'
     """
     lines = ["# Cell-awareness: held-out cell profiles predicted from the frozen embedding", "",
-             f"Recipe `{meta.get('recipe')}`, {meta.get('mode', '')} mode; seeds {meta.get('seeds')}; "
+             f"Recipe `{meta.get('recipe')}`{_overrides_text(meta.get('overrides'))}, {meta.get('mode', '')} mode; seeds {meta.get('seeds')}; "
              f"{meta.get('epochs')} epochs on {meta.get('n_molecules')} molecules. Protocol: "
              "`chmr_sklearn/benchmark/_cell_awareness.py` (scaffold-grouped 20 % of each modality's profiled "
              "compounds held out per seed and removed from pretraining; ridge, alpha by GCV, on the frozen "
@@ -409,6 +409,10 @@ def render_cell_awareness(summary: dict, meta: dict) -> str:
               f"- machine: {meta.get('machine')}", f"- load average at the end: {meta.get('load_end')}",
               f"- command: `{meta.get('command')}`", ""]
     return "\n".join(lines)
+
+
+def _overrides_text(overrides: dict | None) -> str:
+    return "".join(f" + `{k}={v}`" for k, v in sorted((overrides or {}).items()))
 
 
 def _plot(summary: dict, histories: dict, path: Path) -> None:
@@ -441,14 +445,16 @@ def _plot(summary: dict, histories: dict, path: Path) -> None:
 def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike, out: str | os.PathLike,
                        data_home: str | os.PathLike | None = None, command: str = "",
                        log: Callable[[str], None] = print, device: str = "cpu", n_jobs: int = -1,
-                       **plan_overrides: Any) -> dict:
+                       overrides: dict[str, Any] | None = None, **plan_overrides: Any) -> dict:
     """Run the benchmark; writes ``<out>.md``, ``<out>.json`` (the summary), ``<out>.meta.json`` and ``<out>.png``.
 
     Per-seed pretrainings live in ``work_dir/<recipe>_<epochs>ep/seed<k>/`` (``checkpoint/last.pt`` after
     every epoch, ``model.pt`` when done): rerunning the same command resumes a stopped run.
     ``plan_overrides`` (``epochs``, ``n_neighbours``, ``n_background``, ``seeds``) change the
     :class:`CellAwarenessPlan` of the mode. ``device`` trains there (``"cuda"``, ``"auto"``); the
-    evaluation always runs on the CPU. ``n_jobs``: featurization workers.
+    evaluation always runs on the CPU. ``n_jobs``: featurization workers. ``overrides``:
+    :class:`~chmr_sklearn.pretrain.PretrainConfig` fields set on top of the recipe (e.g.
+    ``{"cpr_source": "anchor"}``); they name the checkpoint folder and the report.
 
     Returns
     -------
@@ -478,7 +484,8 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
     stages["corpus"] = round(time.perf_counter() - t0, 1)
     log(f"corpus: {len(smiles)} molecules ({len(set(profiled))} profiled; pool {len(pool)})")
 
-    config = PretrainConfig(**{**RECIPES[recipe], **(plan.model or {}), "max_epochs": plan.epochs})
+    overrides = dict(overrides or {})
+    config = PretrainConfig(**{**RECIPES[recipe], **(plan.model or {}), **overrides, "max_epochs": plan.epochs})
     tic = time.perf_counter()
     molecular = featurize_molecular(smiles, **config.featurization(), random_state=0, n_jobs=n_jobs)
     if not molecular[0].valid.all():
@@ -492,7 +499,8 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
         cfg = PretrainConfig(**{**config.to_dict(), "seed": seed})
         tic = time.perf_counter()
         trainer, corpus = _pretrain_seed(smiles, tables, splits, seed, cfg, molecular,
-                                         Path(work_dir) / f"{recipe}_{plan.epochs}ep" / f"seed{seed}", log, device)
+                                         Path(work_dir) / run_name(recipe, plan.epochs, overrides) / f"seed{seed}",
+                                         log, device)
         stages[f"pretrain_seed{seed}"] = round(time.perf_counter() - tic, 1)
         if seed == plan.seeds[0]:
             per_epoch = np.mean([h["seconds"] for h in trainer.history_]) if trainer.history_ else 0.0
@@ -503,13 +511,24 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
         stages[f"evaluate_seed{seed}"] = round(time.perf_counter() - tic, 1)
         histories[seed] = trainer.history_
     summary = summarize_cell_awareness(per_seed)
-    meta = {"recipe": recipe, "mode": "quick" if quick else "full", "seeds": list(plan.seeds), "device": device,
+    meta = {"recipe": recipe, "overrides": overrides, "mode": "quick" if quick else "full", "seeds": list(plan.seeds), "device": device,
             "epochs": plan.epochs, "n_molecules": len(smiles), "n_profiled": len(set(profiled)),
             "heldout": heldout, "config": config.to_dict(), "stages": stages, "machine": machine,
             "load_end": load_average(), "wall_seconds": time.perf_counter() - t0, "command": command,
             "histories": {str(k): v for k, v in histories.items()}, "per_seed": per_seed}
     _write_report(summary, meta, histories, out)
     return summary
+
+
+def run_name(recipe: str, epochs: int, overrides: dict[str, Any] | None = None) -> str:
+    """The checkpoint folder of a recipe, its epochs and config overrides (so runs never share one).
+
+    Examples
+    --------
+    >>> run_name("gentle", 10), run_name("gentle", 10, {"cpr_source": "anchor", "lambda_sca": 1.0})
+    ('gentle_10ep', 'gentle_10ep_cpr_source-anchor_lambda_sca-1.0')
+    """
+    return "_".join([f"{recipe}_{epochs}ep", *(f"{k}-{v}" for k, v in sorted((overrides or {}).items()))])
 
 
 def _write_report(summary: dict, meta: dict, histories: dict, out: str | os.PathLike) -> None:
@@ -534,7 +553,7 @@ def merge_cell_awareness(meta_paths: Sequence[str | os.PathLike], out: str | os.
         or repeat a seed.
     """
     metas = [json.loads(Path(p).read_text()) for p in meta_paths]
-    keys = ("recipe", "mode", "epochs", "n_molecules", "n_profiled")
+    keys = ("recipe", "overrides", "mode", "epochs", "n_molecules", "n_profiled")
     first = metas[0]
     for path, meta in zip(meta_paths, metas):
         same_config = {**meta["config"], "seed": 0} == {**first["config"], "seed": 0}

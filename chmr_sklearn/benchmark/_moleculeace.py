@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import platform
 import tempfile
 import time
 import warnings
@@ -35,7 +34,7 @@ from ..datasets import MOLECULEACE_DATASETS, load_moleculeace
 from ..featurize import FingerprintFeaturizer
 from ._chemprop import chemprop_executable, fit_chemprop
 from ._data import N_FP, BenchData, embed
-from ._machine import describe_machine
+from ._machine import describe_machine, machine_info
 from ._models import _FPResidualRegressor
 
 __all__ = ["ACE_CHEMPROP_SETS", "ACE_MODELS", "AceData", "ace_plan", "ace_scores", "load_ace", "merge_ace_reports",
@@ -281,7 +280,7 @@ def run_moleculeace(names: Sequence[str] | None = None, *, seeds: Sequence[int] 
     names = list(names or plan["sets"])
     started = _dt.datetime.now().isoformat(timespec="seconds")
     meta = {"started": started, "quick": quick, "seeds": list(seeds), "plan": plan, "models": list(models),
-            "machine": _machine(), "load_start": list(os.getloadavg()), "command": command}
+            "machine": machine_info(), "load_start": list(os.getloadavg()), "command": command}
     report = {"meta": meta, "results": []}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="chmr_ace_") as workdir:
@@ -347,15 +346,6 @@ def _run_line(run: dict) -> str:
             f"{(run.get('wall_seconds') or 0) / 60:.1f} min: `{run.get('command')}`")
 
 
-def _machine() -> dict:
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), platform.processor())
-    except OSError:
-        cpu = platform.processor()
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
-
-
 def _stats(block: dict | None, key: str) -> tuple[float, float, int] | None:
     if not block or block.get("status") != "ok":
         return None
@@ -396,7 +386,7 @@ def _machine_header(meta: dict) -> str:
     load = ", ".join(f"{x:.2f}" for x in meta["load_start"])
     load_end = ", ".join(f"{x:.2f}" for x in meta.get("load_end", meta["load_start"]))
     command = f" Command: `{meta['command']}`." if meta.get("command") else ""
-    return (f"Machine: {m['cpu']}, {m['cores']} cores; load average (1/5/15 min) {load} at the start, "
+    return (f"Machine: {describe_machine(m)}; load average (1/5/15 min) {load} at the start, "
             f"{load_end} at the last write. Started {meta['started']}, wall "
             f"{meta.get('wall_seconds', 0) / 60:.1f} min; seeds {meta['seeds']}.{command}")
 

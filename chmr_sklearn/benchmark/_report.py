@@ -129,13 +129,24 @@ def _wins(results: list[dict]) -> list[str]:
     return L
 
 
+def _when(meta: dict) -> str:
+    """The report's first line: its run's date, wall time and load, or the span of the runs it merges."""
+    if "runs" in meta:
+        dates = sorted(run.get("date", "?") for run in meta["runs"])
+        return (f"- merged from {len(meta['runs'])} runs made {dates[0]} to {dates[-1]}; each run's date, machine, "
+                "load and wall time below")
+    return (f"- date {meta['date']}; wall time so far {meta.get('wall_seconds', 0) / 60:.1f} min; load average "
+            f"(1/5/15 min) {meta.get('load_start', 'not recorded')} at the start, "
+            f"{meta.get('load_last', 'not recorded')} at the last write")
+
+
 def _provenance(meta: dict) -> list[str]:
     """Where and how a report's numbers were made: its machine and command, or, for a report merged
     from several runs, one line per run (date, machine, load at its start and last write, wall, command)."""
     if "runs" not in meta:
         return ([f"- machine: {describe_machine(meta['machine'])}"] if "machine" in meta else []) + [
             f"- command: `{meta.get('command', 'run_downstream(...)')}`"]
-    lines = [f"- merged from {len(meta['runs'])} runs:"]
+    lines = ["- runs:"]
     for run in meta["runs"]:
         where = describe_machine(run["machine"]) if "machine" in run else "machine not recorded"
         lines.append(f"  - {run.get('date', '?')}, {where}, load {run.get('load_start', '?')} at the start, "
@@ -240,10 +251,7 @@ def write_report(report: dict, out) -> Path:
                 "the test split is only scored. ▲/▼: better/worse test mean than RF on the same 1191-bit "
                 "fingerprints.")
     L = ["# Downstream benchmark: CHMR vs RF, fingerprint MLP and chemprop on identical splits", "",
-         f"- date {meta['date']}; wall time so far {meta.get('wall_seconds', 0) / 60:.1f} min; load average "
-         f"(1/5/15 min) {meta.get('load_start', 'not recorded')} at the start, "
-         f"{meta.get('load_last', 'not recorded')} at the last write"
-         + ("; **QUICK mode (not a result)**" if meta["quick"] else ""),
+         _when(meta) + ("; **QUICK mode (not a result)**" if meta["quick"] else ""),
          (f"- python {platform.python_version()}, torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
          f"chmr_sklearn {__version__}; chemprop CLI: {meta['chemprop_executable'] or 'not installed'}"),
          *_provenance(meta), "", key_note, "", *_top_table(results, meta.get("pending", ())), "",

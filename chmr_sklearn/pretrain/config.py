@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,6 +181,27 @@ class PretrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON view (every field; settings saved before a field existed read as its default)."""
         return dataclasses.asdict(self)
+
+    @classmethod
+    def parse_override(cls, text: str) -> tuple[str, Any]:
+        """``"field=value"`` (a command-line override) -> ``(field, value)``; the value is read as JSON when it parses.
+
+        Examples
+        --------
+        >>> PretrainConfig.parse_override("cpr_source=anchor"), PretrainConfig.parse_override("lambda_sca=1")
+        (('cpr_source', 'anchor'), ('lambda_sca', 1))
+        >>> PretrainConfig.parse_override("colour=red")
+        Traceback (most recent call last):
+        ...
+        ValueError: Expected FIELD=VALUE with a PretrainConfig field, got 'colour=red'.
+        """
+        field, sep, value = text.partition("=")
+        if not sep or field not in {f.name for f in dataclasses.fields(cls)}:
+            raise ValueError(f"Expected FIELD=VALUE with a PretrainConfig field, got {text!r}.")
+        try:
+            return field, json.loads(value)
+        except json.JSONDecodeError:
+            return field, value
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PretrainConfig:
