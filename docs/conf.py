@@ -180,7 +180,7 @@ _RESULT_GROUPS = [
      "encoder, and the validation-split choice of the shipped model.",
      ["ablations_gentle", "ablations", "pretraining_quality", "cell_awareness_gentle50", "cell_awareness_gentle",
       "cell_awareness_gentle_cpr_anchor", "cell_awareness_gentle_cpr_anchor_sca1",
-      "cell_awareness_gentle_cpr_anchor_sca01", "cell_awareness_gentle_ppb128", "cell_awareness",
+      "cell_awareness_gentle_cpr_anchor_sca01", "cell_awareness_gentle_ppb128", "cell_awareness_lean50", "cell_awareness",
       "cell_awareness.old_recipe", "model_selection", "model_selection_gentle_e30",
       "model_selection_fast", "model_selection_architectures", "model_selection_lean", "model_selection_lean12k",
       "model_selection_lean12k_seeds", "model_selection_lean12k_fixed", "model_selection_lean12k_lr3e4", "latent_probes",

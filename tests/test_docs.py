@@ -41,8 +41,28 @@ GUIDES = ["featurizers", "profiles", "pretraining", "tree_codes", "estimators", 
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("docs")
+def built(tmp_path_factory, worker_id) -> Path:
+    """The HTML build, made once per test run.
+
+    Under pytest-xdist the tests of this module may run on both workers; two builds at once
+    would write the gallery into the same ``docs/auto_examples`` and fail on each other's
+    half-written files. So the first worker builds into the run's shared temporary folder under
+    a file lock, and the other one reads that build.
+    """
+    if worker_id == "master":  # no xdist: a private build
+        return _build(tmp_path_factory.mktemp("docs"))
+    from filelock import FileLock  # installed with torch
+
+    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, above the workers' own
+    with FileLock(str(shared / "docs.lock")):
+        done = shared / "docs" / "built"  # written after a successful build only
+        if not done.is_file():
+            _build(shared / "docs")
+            done.touch()
+    return shared / "docs" / "html"
+
+
+def _build(out: Path) -> Path:
     env = dict(os.environ, CHMR_GALLERY_PATTERN="(" + "|".join(GALLERY_EXECUTED) + r")\.py$",
                MPLBACKEND="Agg", OMP_NUM_THREADS="1")
     proc = subprocess.run(
