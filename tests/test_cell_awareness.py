@@ -13,6 +13,7 @@ from chmr_sklearn.benchmark._cell_awareness import (
     predict_baselines,
     profile_metrics,
     render_cell_awareness,
+    run_cell_awareness,
     run_name,
     summarize_cell_awareness,
 )
@@ -137,3 +138,18 @@ def test_overrides_name_the_report_and_the_checkpoint_folder(tmp_path):
     assert "Recipe `new` + `cpr_source=anchor` + `lambda_sca=1`, full mode" in (tmp_path / "m.md").read_text()
     assert run_name("new", 10, run["overrides"]) == "new_10ep_cpr_source-anchor_lambda_sca-1"
     assert run_name("new", 10, {}) != run_name("new", 10, {"lambda_sca": 1}) != run_name("new", 50, {"lambda_sca": 1})
+
+
+def test_merge_takes_runs_without_overrides_as_the_same_plan(tmp_path):
+    old = {k: v for k, v in _seed_run(0, 0.2).items() if k != "overrides"}  # made before overrides existed
+    (tmp_path / "a.meta.json").write_text(json.dumps(old))
+    (tmp_path / "b.meta.json").write_text(json.dumps({**_seed_run(1, 0.4), "overrides": {}}))
+    summary = merge_cell_awareness([tmp_path / "a.meta.json", tmp_path / "b.meta.json"], tmp_path / "m")
+    assert summary["expression"]["pretrained_anchor"]["pearson_mean"] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("field", ["max_epochs", "seed"])
+def test_overrides_of_what_the_plan_sets_are_refused(tmp_path, field):
+    with pytest.raises(ValueError, match=f"Set \\['{field}'\\] with epochs= / seeds="):
+        run_cell_awareness(quick=True, recipe="gentle", work_dir=tmp_path, out=tmp_path / "r",
+                           overrides={field: 3}, log=lambda m: None)

@@ -385,7 +385,8 @@ def render_cell_awareness(summary: dict, meta: dict) -> str:
     '# Cell-awareness: held-out cell profiles predicted from the frozen embedding'
     """
     lines = ["# Cell-awareness: held-out cell profiles predicted from the frozen embedding", "",
-             f"Recipe `{meta.get('recipe')}`{_overrides_text(meta.get('overrides'))}, {meta.get('mode', '')} mode; seeds {meta.get('seeds')}; "
+             f"Recipe `{meta.get('recipe')}`{_overrides_text(meta.get('overrides'))}, {meta.get('mode', '')} mode; "
+             f"seeds {meta.get('seeds')}; "
              f"{meta.get('epochs')} epochs on {meta.get('n_molecules')} molecules. Protocol: "
              "`chmr_sklearn/benchmark/_cell_awareness.py` (scaffold-grouped 20 % of each modality's profiled "
              "compounds held out per seed and removed from pretraining; ridge, alpha by GCV, on the frozen "
@@ -466,6 +467,10 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
     from ..pretrain import PretrainConfig
     from ._machine import load_average, machine_info
 
+    overrides = dict(overrides or {})
+    planned = sorted({"max_epochs", "seed"} & set(overrides))
+    if planned:  # the plan sets them per run and per seed: an override would be silently replaced
+        raise ValueError(f"Set {planned} with epochs= / seeds= (--epochs / --seeds), not as config overrides.")
     t0 = time.perf_counter()
     stages = {}
     plan = CellAwarenessPlan.make(quick)
@@ -484,7 +489,6 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
     stages["corpus"] = round(time.perf_counter() - t0, 1)
     log(f"corpus: {len(smiles)} molecules ({len(set(profiled))} profiled; pool {len(pool)})")
 
-    overrides = dict(overrides or {})
     config = PretrainConfig(**{**RECIPES[recipe], **(plan.model or {}), **overrides, "max_epochs": plan.epochs})
     tic = time.perf_counter()
     molecular = featurize_molecular(smiles, **config.featurization(), random_state=0, n_jobs=n_jobs)
@@ -511,7 +515,8 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
         stages[f"evaluate_seed{seed}"] = round(time.perf_counter() - tic, 1)
         histories[seed] = trainer.history_
     summary = summarize_cell_awareness(per_seed)
-    meta = {"recipe": recipe, "overrides": overrides, "mode": "quick" if quick else "full", "seeds": list(plan.seeds), "device": device,
+    meta = {"recipe": recipe, "overrides": overrides, "mode": "quick" if quick else "full", "seeds": list(plan.seeds),
+            "device": device,
             "epochs": plan.epochs, "n_molecules": len(smiles), "n_profiled": len(set(profiled)),
             "heldout": heldout, "config": config.to_dict(), "stages": stages, "machine": machine,
             "load_end": load_average(), "wall_seconds": time.perf_counter() - t0, "command": command,
@@ -552,7 +557,9 @@ def merge_cell_awareness(meta_paths: Sequence[str | os.PathLike], out: str | os.
         If the runs differ in recipe, epochs, corpus size or configuration (apart from the seed),
         or repeat a seed.
     """
+    # runs made before overrides existed have none: the same plan as ``{}``
     metas = [json.loads(Path(p).read_text()) for p in meta_paths]
+    metas = [{**m, "overrides": m.get("overrides") or {}} for m in metas]
     keys = ("recipe", "overrides", "mode", "epochs", "n_molecules", "n_profiled")
     first = metas[0]
     for path, meta in zip(meta_paths, metas):
