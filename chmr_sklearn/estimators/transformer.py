@@ -71,9 +71,12 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
     on_invalid : {"raise", "nan"}, default="raise"
         ``"nan"`` gives NaN rows (and tree code -1) for invalid molecules.
     n_jobs : int, optional
-        Worker processes that featurize *and* encode (one torch thread each), used when at
-        least 512 molecules are new (2,048 while joblib's worker pool is not yet running:
-        starting a worker costs seconds). ``None`` uses the cores the way torch does:
+        Worker processes that featurize *and* encode (one torch thread each). On Linux they
+        are forked from this process for each call (ready in milliseconds, the encoder
+        inherited) when at least 128 molecules are new. Elsewhere, or under a
+        ``joblib.parallel_config(backend=...)`` other than loky, joblib runs them: from 512
+        new molecules, or 2,048 while its worker pool is not yet running (starting a worker
+        costs seconds). ``None`` uses the cores the way torch does:
         as many workers as ``torch.get_num_threads()`` (the physical cores unless
         ``OMP_NUM_THREADS`` / ``torch.set_num_threads`` say otherwise; 1 inside a joblib
         worker), at most 8, or the ``n_jobs`` of an active ``joblib.parallel_config``. ``1``: everything

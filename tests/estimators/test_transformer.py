@@ -193,7 +193,8 @@ def test_an_encoder_without_3d_embeds_1d_2d_latents_consistently(data_home, wehi
         assert_consistent(t.transform(wehi_smiles[:200]), emb)
     t.set_params(cache_dir=None)
     assert_consistent(pickle.loads(pickle.dumps(t)).transform(wehi_smiles[:200]), emb)
-    monkeypatch.setattr(_engine, "_MIN_PARALLEL", 16)  # worker processes for 200 molecules
+    monkeypatch.setattr(_engine, "_MIN_FORKED", 16)  # worker processes for 200 molecules
+    monkeypatch.setattr(_engine, "_MIN_PARALLEL", 16)
     monkeypatch.setattr(_engine, "_COLD_FACTOR", 1)
     assert_consistent(t.set_params(n_jobs=2).transform(wehi_smiles[:200]), emb)
 
@@ -245,6 +246,7 @@ def test_float32_embedding_agrees_alone_batched_cached_unpickled_and_across_n_jo
     alone = np.concatenate([CHMRTransformer(n_jobs=1).fit(X).transform([s]) for s in X[:6]])
     assert_consistent(alone, batched[:6])
     # n_jobs=2: featurize + encode inside 2 worker processes, 6 tasks of 8 molecules
+    monkeypatch.setattr(_engine, "_MIN_FORKED", 1)
     monkeypatch.setattr(_engine, "_MIN_PARALLEL", 1)
     monkeypatch.setattr(_engine, "_TASK_SIZE", 8)
     calls = []
@@ -311,6 +313,27 @@ def test_transform_is_thread_safe_and_leaves_the_estimator_unchanged(smiles_200)
     assert shared.get_params() == params
     info = shared.cache_info()
     assert info.n_molecules == 40 and info.hits + info.misses == sum(s.stop - s.start for s in slices)
+
+
+def test_threads_may_fork_workers_while_others_compute_in_process(smiles_200, monkeypatch):
+    # Large calls fork workers, small ones compute here; a fork waits for the in-process work
+    # of other threads (a lock held inside RDKit at the fork would never be released in the child).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chmr_sklearn.estimators import _workers
+
+    X = smiles_200[:120]
+    reference = CHMRTransformer(n_jobs=1, precision="float64").fit(X).transform(X)
+    monkeypatch.setattr(_engine, "_MIN_FORKED", 40)
+    forks = []
+    monkeypatch.setattr(_engine, "forked_map", lambda *a: forks.append(1) or _workers.forked_map(*a))
+    shared = CHMRTransformer(n_jobs=2, precision="float64", cache=False).fit(X)
+    slices = [slice(0, 120), slice(0, 10), slice(50, 100), slice(100, 110), slice(7, 9), slice(10, 120)] * 2
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda s: (s, shared.transform(X[s])), slices))
+    for s, out in results:
+        np.testing.assert_array_equal(out, reference[s])
+    assert len(forks) == 6  # the three large slices, twice; the small ones stayed here
 
 
 def test_in_memory_cache_is_an_lru_bounded_in_bytes(smiles_200):
@@ -426,11 +449,37 @@ def test_loading_the_pretrained_model_leaves_the_global_rng_alone(smiles_200):
     assert torch.equal(torch.get_rng_state(), before)
 
 
-def test_worker_processes_only_when_they_pay_off(smiles_200, monkeypatch):
-    # Small inputs stay in this process; a cold pool (workers to start: seconds) needs 4x more.
-    import joblib
+def test_forked_workers_start_from_a_hundred_molecules(smiles_200, monkeypatch):
+    # On Linux the workers are forked per call (milliseconds), so ~100 molecules already pay;
+    # canonicalizing, a tenth of the work, forks from ten times as many.
+    X = smiles_200[:20]
+    expected = CHMRTransformer(n_jobs=1).fit(X).transform(X)
+    tasks = []
 
-    from chmr_sklearn.estimators import _engine
+    def serial_forked_map(work, args, workers):  # forked_map stand-in: the tasks run here, in order
+        tasks.append((workers, list(args)))
+        return [work(*a) for a in args]
+
+    monkeypatch.setattr(_engine, "can_fork", lambda: True)
+    monkeypatch.setattr(_engine, "forked_map", serial_forked_map)
+    monkeypatch.setattr(_engine, "_MIN_FORKED", 30)
+    CHMRTransformer(n_jobs=2).fit(X).transform(X)  # 20 < 30: all in this process
+    assert tasks == []
+    monkeypatch.setattr(_engine, "_MIN_FORKED", 10)
+    got = CHMRTransformer(n_jobs=2).fit(X).transform(X)
+    # canonical SMILES in this process (20 < 10 / 0.1); the rows in 2 tasks per worker
+    assert tasks == [(2, [(0, 5), (5, 10), (10, 15), (15, 20)])]
+    assert_consistent(got, expected)
+    tasks.clear()
+    monkeypatch.setattr(_engine, "_MIN_FORKED", 2)
+    CHMRTransformer(n_jobs=2).fit(X).transform(X)
+    assert [len(args) for _, args in tasks] == [4, 4]  # canonical SMILES too (20 >= 2 / 0.1)
+
+
+def test_joblib_workers_only_when_they_pay_off(smiles_200, monkeypatch):
+    # Where the workers cannot be forked (or under another joblib backend): small inputs stay
+    # in this process; a cold pool (workers to start: seconds) needs 4x more.
+    import joblib
 
     X = smiles_200[:20]
     expected = CHMRTransformer(n_jobs=1).fit(X).transform(X)
@@ -443,6 +492,7 @@ def test_worker_processes_only_when_they_pay_off(smiles_200, monkeypatch):
             return [func(*args, **kwargs) for func, args, kwargs in calls]
         return run
 
+    monkeypatch.setattr(_engine, "can_fork", lambda: False)
     monkeypatch.setattr(joblib, "Parallel", serial_parallel)
     monkeypatch.setattr(_engine, "_MIN_PARALLEL", 10)
     monkeypatch.setattr(_engine, "_TASK_SIZE", 8)
@@ -451,15 +501,15 @@ def test_worker_processes_only_when_they_pay_off(smiles_200, monkeypatch):
     assert tasks == []
     monkeypatch.setattr(_engine, "_pool_running", lambda: True)
     got = CHMRTransformer(n_jobs=2).fit(X).transform(X)
-    # canonical SMILES in one task of <= 32 entries, then 3 tasks of <= 8 molecules for 2 workers
-    assert tasks == [(2, 1), (2, 3)]
+    # canonical SMILES in 4 tasks of 5 (2 per worker), then the rows likewise
+    assert tasks == [(2, 4), (2, 4)]
     assert_consistent(got, expected)
     tasks.clear()
     monkeypatch.setattr(_engine, "_pool_running", lambda: False)
     monkeypatch.setattr(_engine, "_MIN_PARALLEL", 5)
     got = CHMRTransformer(n_jobs=2).fit(X).transform(X)
     # 20 >= 4 x 5: a cold pool starts for the canonical SMILES already, not only for the rows
-    assert tasks == [(2, 1), (2, 3)]
+    assert tasks == [(2, 4), (2, 4)]
     assert_consistent(got, expected)
 
 
