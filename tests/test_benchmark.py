@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import platform
 
 import numpy as np
 import pytest
+import torch
 from sklearn.utils import Bunch
 
 from chmr_sklearn.benchmark import (
@@ -240,6 +242,18 @@ def test_merge_runs_pools_chemprop_seeds_into_one_report(tmp_path, monkeypatch):
     runs = [line for line in text.splitlines() if line.startswith("  - ")]
     cpu = merged["meta"]["runs"][0]["machine"]["cpu"]
     assert len(runs) == 2 and all(f"{cpu}, " in line and " cores" in line and "`" in line for line in runs)
+    # ...with the library versions that run used (not the renderer's), as does a single run's header
+    import rdkit
+    import sklearn
+
+    versions = f"python {platform.python_version()}, torch {torch.__version__}, rdkit {rdkit.__version__}, " \
+               f"scikit-learn {sklearn.__version__}"
+    assert all(f"({versions}, chmr_sklearn " in line for line in runs)
+    assert "- library versions: each run's, below; chemprop CLI: " in text
+    single = write_report(parts[0], tmp_path / "single.md").read_text().splitlines()
+    assert single[3].startswith(f"- {versions}, chmr_sklearn ") and "; chemprop CLI: " in single[3]
+    old_run = {**parts[0], "meta": {k: v for k, v in parts[0]["meta"].items() if k != "machine"}}
+    assert "- versions not recorded; chemprop CLI" in write_report(old_run, tmp_path / "old.md").read_text()
     # ...and its first line gives the span of the runs, not the first run's date and load as the report's
     dates = sorted(run["date"] for run in merged["meta"]["runs"])
     assert text.splitlines()[2].startswith(f"- merged from 2 runs made {dates[0]} to {dates[-1]}; each run's "

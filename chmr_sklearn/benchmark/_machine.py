@@ -12,7 +12,8 @@ import platform
 
 import numpy as np
 
-__all__ = ["cpu_name", "describe_machine", "load_average", "load_smiles", "machine_info", "plain_fingerprints"]
+__all__ = ["cpu_name", "describe_machine", "describe_versions", "load_average", "load_smiles", "machine_info",
+           "plain_fingerprints"]
 
 
 def load_smiles() -> list[str]:
@@ -70,8 +71,8 @@ def machine_info() -> dict:
     -------
     dict
         ``cpu``, ``cores`` (logical CPUs this process may use), ``load_start`` (load average
-        now), ``platform``, ``python``, ``torch``, ``rdkit``, ``date`` (UTC, ISO format) and,
-        where CUDA is available, ``gpu``.
+        now), ``platform``, the versions of ``python``, ``torch``, ``rdkit``, ``scikit-learn``
+        and ``chmr_sklearn``, ``date`` (UTC, ISO format) and, where CUDA is available, ``gpu``.
 
     Examples
     --------
@@ -80,12 +81,16 @@ def machine_info() -> dict:
     True
     """
     import rdkit
+    import sklearn
     import torch
+
+    from .. import __version__
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "cpu": cpu_name(), "cores": cores, "load_start": load_average(), "platform": platform.platform(),
         "python": platform.python_version(), "torch": torch.__version__, "rdkit": rdkit.__version__,
+        "scikit-learn": sklearn.__version__, "chmr_sklearn": __version__,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **({"gpu": torch.cuda.get_device_name(0)} if torch.cuda.is_available() else {}),
     }
@@ -103,6 +108,20 @@ def describe_machine(info: dict) -> str:
     """
     gpu = f", GPU {info['gpu']}" if info.get("gpu") else ""
     return f"{info.get('cpu', '?')}, {info.get('cores', '?')} cores{gpu}"
+
+
+def describe_versions(info: dict) -> str:
+    """The library versions a :func:`machine_info` recorded (those it has), for a report line.
+
+    Examples
+    --------
+    >>> describe_versions({"python": "3.11.7", "torch": "2.13.0+cpu", "rdkit": "2026.03.6", "cpu": "AMD EPYC"})
+    'python 3.11.7, torch 2.13.0+cpu, rdkit 2026.03.6'
+    >>> describe_versions({"cpu": "AMD EPYC"})
+    'versions not recorded'
+    """
+    names = ("python", "torch", "rdkit", "scikit-learn", "chmr_sklearn")
+    return ", ".join(f"{n} {info[n]}" for n in names if info.get(n)) or "versions not recorded"
 
 
 def plain_fingerprints(smiles: list[str]) -> np.ndarray:

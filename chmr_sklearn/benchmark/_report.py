@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
 
-from ._machine import describe_machine
+from ._machine import describe_machine, describe_versions
 from ._models import main_metric
 
 __all__ = ["MOLECULENET5", "PAPER", "summarize", "write_report"]
@@ -140,6 +139,15 @@ def _when(meta: dict) -> str:
             f"{meta.get('load_last', 'not recorded')} at the last write")
 
 
+def _versions(meta: dict) -> str:
+    """The run's library versions (each run's, for a merged report) and its chemprop CLI."""
+    if "runs" in meta:
+        versions = "library versions: each run's, below"
+    else:
+        versions = describe_versions(meta.get("machine", {}))
+    return f"- {versions}; chemprop CLI: {meta.get('chemprop_executable') or 'not installed'}"
+
+
 def _provenance(meta: dict) -> list[str]:
     """Where and how a report's numbers were made: its machine and command, or, for a report merged
     from several runs, one line per run (date, machine, load at its start and last write, wall, command)."""
@@ -148,7 +156,8 @@ def _provenance(meta: dict) -> list[str]:
             f"- command: `{meta.get('command', 'run_downstream(...)')}`"]
     lines = ["- runs:"]
     for run in meta["runs"]:
-        where = describe_machine(run["machine"]) if "machine" in run else "machine not recorded"
+        where = (f"{describe_machine(run['machine'])} ({describe_versions(run['machine'])})" if "machine" in run
+                 else "machine not recorded")
         lines.append(f"  - {run.get('date', '?')}, {where}, load {run.get('load_start', '?')} at the start, "
                      f"{run.get('load_last', '?')} at the last write, wall {run.get('wall_seconds', 0) / 60:.1f} "
                      f"min: `{run.get('command', '?')}`")
@@ -237,11 +246,6 @@ def write_report(report: dict, out) -> Path:
     >>> write_report({"meta": meta, "results": []}, out).with_suffix(".json").exists()
     True
     """
-    import sklearn
-    import torch
-
-    from .. import __version__
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta, results = report["meta"], report["results"]
@@ -252,8 +256,7 @@ def write_report(report: dict, out) -> Path:
                 "fingerprints.")
     L = ["# Downstream benchmark: CHMR vs RF, fingerprint MLP and chemprop on identical splits", "",
          _when(meta) + ("; **QUICK mode (not a result)**" if meta["quick"] else ""),
-         (f"- python {platform.python_version()}, torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
-         f"chmr_sklearn {__version__}; chemprop CLI: {meta['chemprop_executable'] or 'not installed'}"),
+         _versions(meta),
          *_provenance(meta), "", key_note, "", *_top_table(results, meta.get("pending", ())), "",
          ("Paper columns: CHMR's and InfoAlign's reported test ROC-AUC (reference §3.1), with their own encoders "
          "and pretraining; context, not like for like. Per-dataset paper numbers for the five MoleculeNet sets "
