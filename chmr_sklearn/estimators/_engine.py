@@ -572,8 +572,28 @@ def _slices(n: int, size: int) -> list[tuple[int, int]]:
 
 
 def _tasks(n: int, workers: int, largest: int) -> list[tuple[int, int]]:
-    """Slices of ``n`` molecules for ``workers``: at most ``largest``, at least two per worker."""
-    return _slices(n, max(1, min(largest, -(-n // (2 * workers)))))
+    """Slices of ``n`` molecules for ``workers``: at most ``largest``, at least two per worker.
+
+    The last ``workers`` tasks' worth is cut into quarter-size tasks (at least 16 molecules,
+    a reasonable encoder batch) so that the workers finish together: the call waits for the
+    slowest. 8,192 molecules on 2 workers, at most 256 a task: 30 x 256, then 8 x 64.
+
+    Examples
+    --------
+    >>> [b - a for a, b in _tasks(1000, 2, 256)]
+    [250, 250, 55, 56, 55, 56, 55, 56, 55, 56, 56]
+    """
+    size = max(1, min(largest, -(-n // (2 * workers))))
+    tail = min(n, workers * size)
+    small = max(min(size, 16), size // 4)
+    bulk = _even_slices(n - tail, -(-(n - tail) // size))
+    return bulk + [(n - tail + a, n - tail + b) for a, b in _even_slices(tail, -(-tail // small))]
+
+
+def _even_slices(n: int, pieces: int) -> list[tuple[int, int]]:
+    """``pieces`` consecutive slices covering ``n``, sizes differing by at most one."""
+    cuts = [n * i // pieces for i in range(pieces + 1)] if pieces else [0]
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
 
 
 def _canonical_chunk(entries: list) -> list[str | None]:
