@@ -433,8 +433,8 @@ class EmbeddingEngine:
             return self.state.model64
 
     def _blob(self) -> tuple[str, np.ndarray]:
-        # The CPU encoder pickled once per fitted transformer, as a numpy buffer: joblib
-        # memory-maps it to the workers once per call instead of pickling it per task.
+        # For joblib's workers (no fork): the CPU encoder pickled once per fitted transformer,
+        # as a numpy buffer joblib memory-maps to the workers once per call, not once per task.
         with self.state.lock:
             if self.state.blob is None:
                 data = pickle.dumps(copy.deepcopy(self.model).cpu().float(), protocol=pickle.HIGHEST_PROTOCOL)
@@ -606,7 +606,11 @@ _WORKER_MODELS: dict[tuple[str, str], torch.nn.Module] = {}
 
 @dataclass
 class _WorkerTask:
-    """Featurize + encode one slice of molecules inside a worker process (one torch thread)."""
+    """Featurize + encode one slice of molecules inside a joblib worker process (one torch thread).
+
+    The path where workers cannot be forked (see :func:`._workers.can_fork`): the worker
+    unpickles the encoder once and keeps it for later calls.
+    """
 
     blob: tuple[str, np.ndarray]
     precision: str
