@@ -21,6 +21,7 @@ the child.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import threading
 import warnings
@@ -52,6 +53,10 @@ class ForkGate:
     """
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Open and empty: what a forked child needs (it inherits the gate mid-fork, ``forking``)."""
         self._cond = threading.Condition()
         self._computing = 0
         self._forking = False
@@ -85,6 +90,10 @@ class ForkGate:
 
 #: The gate of this process's embedding work (:mod:`chmr_sklearn.estimators._engine`).
 GATE = ForkGate()
+# A child forked inside ``GATE.forking()`` (or while another thread held its lock) would find it
+# closed for good: every forked child starts with an open one, whoever forked it.
+if hasattr(os, "register_at_fork"):  # POSIX only; elsewhere nothing forks
+    os.register_at_fork(after_in_child=GATE.reset)
 
 # The function a forked worker runs, installed by the pool's initializer (inherited, never pickled).
 _WORK: Callable[..., Any] | None = None
