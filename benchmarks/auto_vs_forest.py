@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import numpy as np
 
+from chmr_sklearn.benchmark._machine import describe_machine, describe_versions  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results" / "auto_vs_forest.md"
 
 
@@ -101,8 +103,7 @@ def write(report: dict, out: Path) -> None:
     runs = report["meta"]["runs"]
     loads = [f["load"][0] for f in report["fits"].values()]
     lines = ["# CHMRClassifier(): rf_residual auto vs True, on the seeds where they differ", "",
-             *(f"- run {r['date']}: {r['cpu']}, {r['cores']} cores; python {r['python']}, torch {r['torch']}, "
-               f"rdkit {r['rdkit']}; `{r['command']}`" for r in runs),
+             *(f"- run {r['date']}: {describe_machine(r)}; {describe_versions(r)}; `{r['command']}`" for r in runs),
              f"- load average (1 min) after each seed: {min(loads):.2f}–{max(loads):.2f} (scores, not timings)", "",
              __doc__.split("\n\n")[1].replace("\n", " ").replace("``", "`"), "",
              "ROC-AUC ×100. \"differ\": seeds where some head of \"auto\" dropped the forest (elsewhere the fits "

@@ -390,8 +390,7 @@ class EmbeddingEngine:
             model, batch, features = self.inference_model(), self.encode_batch(), self._feature_settings()
 
             def work(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-                feats, _ = featurize_molecular(smiles[a:b], **features, scaler=self.scaler, n_jobs=1)
-                return _encode(model, feats, batch, torch.device("cpu"))
+                return _worker_rows(smiles[a:b], model, batch, self.scaler, features)
 
             return self._assemble(bounds, forked_map(work, bounds, workers))
         from joblib import Parallel, delayed
@@ -566,11 +565,6 @@ def _encode(model: torch.nn.Module, feats, batch_size: int, device: torch.device
     return feats.fp.astype(np.uint8), np.concatenate(latents)
 
 
-def _slices(n: int, size: int) -> list[tuple[int, int]]:
-    """``(start, stop)`` of consecutive slices of ``size`` (the last one shorter) covering ``n``."""
-    return [(s, min(s + size, n)) for s in range(0, n, size)]
-
-
 def _tasks(n: int, workers: int, largest: int) -> list[tuple[int, int]]:
     """Slices of ``n`` molecules for ``workers``: at most ``largest``, at least two per worker.
 
@@ -628,5 +622,10 @@ class _WorkerTask:
                 model = model.double()
             _WORKER_MODELS.clear()  # keep one encoder per worker
             _WORKER_MODELS[key] = model
-        feats, _ = featurize_molecular(smiles, **self.features, scaler=self.scaler, n_jobs=1)
-        return _encode(model, feats, self.batch_size, torch.device("cpu"))
+        return _worker_rows(smiles, model, self.batch_size, self.scaler, self.features)
+
+
+def _worker_rows(smiles: list[str], model: torch.nn.Module, batch_size: int, scaler, features: dict):
+    """A worker process's task, forked or joblib's: featurize on this one process, encode on the CPU."""
+    feats, _ = featurize_molecular(smiles, **features, scaler=scaler, n_jobs=1)
+    return _encode(model, feats, batch_size, torch.device("cpu"))

@@ -90,3 +90,15 @@ def test_a_fork_waits_for_other_threads_computing_in_this_process():
     events.append("forked")
     thread.join()
     assert events == ["computed", "forked"]
+
+
+def test_a_forked_worker_starts_with_an_open_gate():
+    # The fork happens inside GATE.forking(): the child's copy would stay closed for good, and
+    # work entering GATE.computing() there would wait forever (the test would hang, not fail).
+    from chmr_sklearn.estimators._workers import GATE
+
+    def work():
+        with GATE.computing():
+            return "computed"
+
+    assert forked_map(work, [()] * 2, workers=2) == ["computed", "computed"]
