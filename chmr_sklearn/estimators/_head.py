@@ -10,8 +10,9 @@ The pipeline of a fit:
 4. train the head with skorch: masked loss over labelled entries, the NaN-aware metric on the
    validation split each epoch, early stopping that restores the best epoch; with
    ``checkpoint_dir`` every epoch is checkpointed and an interrupted fit resumes (``_resume.py``);
-5. with ``rf_residual="auto"`` train the head both without and with the forest's offset and
-   keep the one with the better validation score.
+5. with ``rf_residual="auto"`` train each head both without and with the forest's offset and
+   keep what the validation scores favour: per head for the regressor, for all heads at once
+   for the classifier (``_choose``).
 """
 
 from __future__ import annotations
@@ -120,6 +121,19 @@ class FittedHead(NamedTuple):
     """Validation score of each variant trained, keyed by ``rf_residual``."""
     monitor: str | None
     """The metric ``scores`` and early stopping compare (None without validation rows)."""
+
+
+class _Variants(NamedTuple):
+    """One head's trained variants before the choice (:meth:`CHMRHeadEstimator._choose`)."""
+
+    nets: dict
+    forest: RandomForestResidual | None
+    scores: dict
+    preferred: bool
+    monitor: str | None
+    seed: int
+    held_out: bool
+    """Whether validation rows were held out of the training rows (what ``rf_refit`` adds back)."""
 
 
 def _head_seed(seed: int, index: int) -> int:
@@ -298,9 +312,10 @@ class CHMRHeadEstimator(BaseEstimator):
     def _fit(self, X, Y: np.ndarray, validation_data=None):
         """Train ``n_heads`` heads on targets ``Y`` (n, T) float with NaN = unlabelled.
 
-        The embedding is computed once; each head is what a fit with its own seed would
-        give (``_fit_head``). The first head's seed is the fit's seed, so ``n_heads=1`` is
-        the single-head estimator.
+        The embedding is computed once; each head is trained as a fit with its own seed
+        would train it (``_train_variants``), then :meth:`_choose` decides which variant
+        every head keeps. The first head's seed is the fit's seed, so ``n_heads=1`` is the
+        single-head estimator.
         """
         E, valid = self._embed_input(X, fitting=True)
         if len(E) != len(Y):
@@ -317,26 +332,29 @@ class CHMRHeadEstimator(BaseEstimator):
         saved = {key: read_checkpoint(path) for key, path in paths.items() if path.is_file()}
         # A resumed fit continues with the seed it drew (random_state=None or a RandomState).
         seed = int(next(iter(saved.values()))["seed"]) if saved else self._seed()
-        heads = []
+        trained = []
         for i, variants in plan.items():
             run = {"seed": _head_seed(seed, i), "fit_seed": seed, "variants": variants,
                    "net": self.heads_[i].net if reuse else None,
                    "paths": {v: paths[i, v] for v in variants if (i, v) in paths},
                    "saved": {v: saved[i, v] for v in variants if (i, v) in saved}}
-            heads.append(self._fit_head(X, E, Y, rows, user_valid, run, first=i == 0))
+            trained.append(self._train_variants(X, E, Y, rows, user_valid, run, first=i == 0))
+        chosen = self._choose([t.preferred for t in trained], [len(t.scores) == 2 for t in trained])
+        heads = [self._keep(t, c, E, Y, rows) for t, c in zip(trained, chosen)]
         for path in paths.values():  # a completed fit leaves no checkpoint behind
             path.unlink(missing_ok=True)
         self.heads_ = heads
         self.n_tasks_ = Y.shape[1]
         return self
 
-    def _fit_head(self, X, E, Y, rows, user_valid, run: dict, first: bool) -> FittedHead:
-        """One head: its validation split, forest and (for ``"auto"``) choice, from ``run["seed"]``.
+    def _train_variants(self, X, E, Y, rows, user_valid, run: dict, first: bool) -> _Variants:
+        """One head's variants: its validation split, forest and nets, from ``run["seed"]``.
 
         With ``rf_residual="auto"`` the plain head and the head on the forest's offsets are
         trained on the same rows, from the same seed, against the same validation rows; the
-        one with the better validation score is kept (the plain one on a tie). Target
-        scaling (regressor) is fitted on the first head's training rows and shared.
+        one with the better validation score is the head's preference (the plain one on a
+        tie), and :meth:`_choose` decides. Target scaling (regressor) is fitted on the first
+        head's training rows and shared.
         """
         seed, variants = run["seed"], run["variants"]
         Ev, Yv = user_valid
@@ -356,14 +374,27 @@ class CHMRHeadEstimator(BaseEstimator):
             forest = self._new_forest(seed).fit(Et[:, self._fp_columns()], Yt, groups=self._forest_groups(X, train_rows))
         trained = {v: self._train_head(Et, Yt_s, validation, forest if v else None, run, v) for v in variants}
         scores = {v: score for v, (_, score) in trained.items() if score is not None}
-        chosen = variants[0]
+        preferred = variants[0]
         if len(scores) == 2:
             lower = validation[3]
-            chosen = bool(scores[True] < scores[False] if lower else scores[True] > scores[False])
-        if chosen and self.rf_refit and len(train_rows) < len(rows):
-            forest = self._new_forest(seed).fit(E[rows][:, self._fp_columns()], Y[rows])
-        return FittedHead(trained[chosen][0], forest if chosen else None, chosen, scores,
-                          None if validation is None else validation[2])
+            preferred = bool(scores[True] < scores[False] if lower else scores[True] > scores[False])
+        return _Variants({v: net for v, (net, _) in trained.items()}, forest, scores, preferred,
+                         None if validation is None else validation[2], seed, len(train_rows) < len(rows))
+
+    def _choose(self, preferred: list[bool], contested: list[bool]) -> list[bool]:
+        """Whether each head keeps the forest, from each head's preference (``"auto"``).
+
+        ``contested[i]``: head ``i`` trained both variants and scored them. Here every head
+        keeps what its own validation split preferred; :class:`CHMRClassifier` decides jointly.
+        """
+        return preferred
+
+    def _keep(self, variants: _Variants, chosen: bool, E, Y, rows) -> FittedHead:
+        """The head as kept: the chosen net, and its forest (refitted on every row with ``rf_refit``)."""
+        forest = variants.forest if chosen else None
+        if chosen and self.rf_refit and variants.held_out:
+            forest = self._new_forest(variants.seed).fit(E[rows][:, self._fp_columns()], Y[rows])
+        return FittedHead(variants.nets[chosen], forest, chosen, variants.scores, variants.monitor)
 
     def _new_forest(self, seed: int) -> RandomForestResidual:
         # n_jobs=None grows the trees on torch's cores, as the transformer featurizes on them

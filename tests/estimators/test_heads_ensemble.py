@@ -1,7 +1,9 @@
 """n_heads: a seed ensemble of heads on one embedding, on real BBBP molecules.
 
-Each head must be what a single-head fit with its own seed gives; the estimator averages them
-(probabilities for the classifier, predictions in the target's units for the regressor).
+Each head must be trained as a single-head fit with its own seed is; with rf_residual="auto" the
+regressor's heads keep what their own validation split prefers, the classifier's keep the forest
+unless every head prefers the plain one. The estimator averages them (probabilities for the
+classifier, predictions in the target's units for the regressor).
 Fingerprints instead of CHMR embeddings keep the fits fast; the heads see numbers either way.
 """
 
@@ -37,27 +39,54 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def test_first_head_is_the_single_head_fit(data):
+    """Trained alike; only which variant it keeps is the ensemble's (classifier: a joint choice)."""
     F, _, y, _ = data
-    one = CHMRClassifier("passthrough", n_heads=1, **HEAD).fit(F, y)
     three = CHMRClassifier("passthrough", n_heads=3, **HEAD).fit(F, y)
+    one = CHMRClassifier("passthrough", n_heads=1, **dict(HEAD, rf_residual=three.rf_residual_)).fit(F, y)
     assert len(one.heads_) == 1 and len(three.heads_) == 3
     assert _same(_weights(three.heads_[0].net), _weights(one.net_))
-    assert three.rf_residual_ == one.rf_residual_ and three.rf_residual_scores_ == one.rf_residual_scores_
+    assert one.rf_residual_scores_ == {three.rf_residual_: three.rf_residual_scores_[three.rf_residual_]}
     assert not _same(_weights(three.heads_[1].net), _weights(three.heads_[2].net))
 
 
 def test_classifier_averages_the_probabilities_of_single_head_fits(data):
-    """Head i of a fit with random_state=0 is the single-head fit with head i's seed."""
+    """Head i of a fit with random_state=0 is the single-head fit with head i's seed and variant."""
     F, _, y, _ = data
     ensemble = CHMRClassifier("passthrough", n_heads=3, **HEAD).fit(F, y)
-    singles = [CHMRClassifier("passthrough", n_heads=1, **dict(HEAD, random_state=_head_seed(0, i))).fit(F, y)
-               for i in range(3)]
+    singles = [CHMRClassifier("passthrough", n_heads=1, **dict(HEAD, random_state=_head_seed(0, i),
+                                                                rf_residual=head.rf_residual)).fit(F, y)
+               for i, head in enumerate(ensemble.heads_)]
     probas = np.stack([s.predict_proba(F) for s in singles])
     assert np.abs(probas[0] - probas[1]).max() > 0.01  # the heads differ, so the mean is a real average
     np.testing.assert_allclose(ensemble.predict_proba(F), probas.mean(axis=0), atol=1e-6)
-    assert [h.rf_residual for h in ensemble.heads_] == [s.rf_residual_ for s in singles]
     logits = ensemble.decision_function(F)
     np.testing.assert_array_equal(ensemble.predict(F), ensemble.classes_[(logits >= 0).astype(int)])
+
+
+def _preferences(est, lower: bool) -> list[bool]:
+    """Whether each head's own validation score favoured the forest."""
+    return [bool(h.scores[True] < h.scores[False] if lower else h.scores[True] > h.scores[False])
+            for h in est.heads_]
+
+
+@pytest.mark.parametrize("seed, preferred, kept", [(0, [True, False], True), (1, [False, False], False)])
+def test_classifier_drops_the_forest_only_when_every_head_prefers_the_plain_one(data, seed, preferred, kept):
+    F, _, y, _ = data
+    clf = CHMRClassifier("passthrough", n_heads=2, **dict(HEAD, random_state=seed)).fit(F, y)
+    assert _preferences(clf, lower=False) == preferred  # the heads' own splits (what "auto" weighs)
+    assert [h.rf_residual for h in clf.heads_] == [kept, kept]
+    assert all((h.rf is not None) is kept for h in clf.heads_)
+    forced = CHMRClassifier("passthrough", n_heads=2, **dict(HEAD, random_state=seed, rf_residual=kept)).fit(F, y)
+    np.testing.assert_array_equal(clf.predict_proba(F), forced.predict_proba(F))
+
+
+def test_regressor_heads_choose_on_their_own_splits(data):
+    """A regression target where the forest hurts keeps the plain head there, so no joint choice."""
+    F, _, y, _ = data
+    reg = CHMRRegressor("passthrough", n_heads=2, **dict(HEAD, random_state=0)).fit(F, y.astype(float))
+    assert _preferences(reg, lower=True) == [False, True]
+    assert [h.rf_residual for h in reg.heads_] == [False, True]
+    assert reg.heads_[0].rf is None and reg.heads_[1].rf is not None
 
 
 def test_regressor_averages_the_heads_predictions(data):
