@@ -1,12 +1,14 @@
 """Does ``CHMRClassifier()``'s ``rf_residual="auto"`` drop the forest when it should? Validation first.
 
-"auto" trains each of the ``n_heads`` heads with and without the random-forest offset and keeps,
-per head, the variant with the better score on that head's internal validation split. With the
-same seed, ``rf_residual=True`` gives the identical fit wherever "auto" kept the forest in every
-head, so ``True`` is refitted only on the seeds where some head dropped it. Each fit is the
-downstream benchmark's ``fit_default`` (``fit`` on the training SMILES with the estimator's own
-internal split; the protocol's validation and test rows are only scored). The question is
-answered on the **validation** rows; test scores are reported beside them, never used.
+"auto" trains each of the ``n_heads`` heads with and without the random-forest offset and scores
+both on that head's internal validation split. Until this evidence changed it, each head kept the
+variant its own split preferred; since, the classifier keeps the forest in every head unless every
+head prefers the plain one, so a rerun compares that rule with ``True``. With the same seed,
+``rf_residual=True`` gives the identical fit wherever "auto" kept the forest in every head, so
+``True`` is refitted only on the seeds where some head dropped it. Each fit is the downstream
+benchmark's ``fit_default`` (``fit`` on the training SMILES with the estimator's own internal
+split; the protocol's validation and test rows are only scored). The question is answered on the
+**validation** rows; test scores are reported beside them, never used.
 
 Writes ``benchmarks/results/auto_vs_forest.md`` (+ ``.json``) after every seed.
 
