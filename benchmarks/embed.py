@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -49,6 +48,7 @@ import torch  # noqa: E402
 
 from _reference import cpu_name, load_smiles, plain_fingerprints  # noqa: E402  (benchmarks/_reference.py)
 from chmr_sklearn import CHMRTransformer  # noqa: E402
+from chmr_sklearn.benchmark._machine import describe_versions, machine_info  # noqa: E402
 from chmr_sklearn.benchmark._selection import parse_candidates  # noqa: E402
 from chmr_sklearn.estimators._engine import effective_workers  # noqa: E402
 from chmr_sklearn.estimators.transformer import DEFAULT_MODEL  # noqa: E402
@@ -77,16 +77,13 @@ def load() -> str:
 
 def machine_lines(n: int, quick: bool) -> list[str]:
     import chemprop
-    import rdkit
-    import sklearn
 
     return [
         f"- date: {_dt.datetime.now().isoformat(timespec='seconds')}{' (--quick)' if quick else ''}",
         f"- machine: {os.cpu_count()} logical cores, {cpu_name()}; torch intra-op threads "
         f"{torch.get_num_threads()} (so `n_jobs=None` → {effective_workers(None)} worker processes); "
         f"load average at start {load()}",
-        f"- python {platform.python_version()}, torch {torch.__version__}, rdkit {rdkit.__version__}, "
-        f"scikit-learn {sklearn.__version__}, chemprop {chemprop.__version__}",
+        f"- {describe_versions(machine_info())}, chemprop {chemprop.__version__}",
         f"- data: the first {n:,} of RDKit's 10,000 `Pains/test_data/wehi_mols.csv` SMILES",
     ]
 

@@ -26,8 +26,6 @@ import pandas as pd
 import torch
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-import chmr_sklearn
-
 from .. import datasets as D
 from .._inputs import to_smiles
 from ..estimators import CHMRClassifier, CHMRRegressor
@@ -37,6 +35,7 @@ from ..model_selection import mean_mae, mean_rmse, mean_roc_auc, scaffold_split
 from ..pretrain import PretrainConfig, PretrainCorpus, Pretrainer
 from ..pretrain.checkpoint import build_model
 from ..profiles import ContextGraph
+from ._machine import describe_versions, machine_info
 from ._quality import Embedder
 
 __all__ = ["ALL_VARIANTS", "VARIANTS", "Workspace", "evaluate_variants", "merge", "pretrain_stage"]
@@ -678,8 +677,7 @@ def evaluate_variants(ws: Workspace, opts, variants: list[str], corpus: dict, ba
             "pretrain_seconds": pretrain_s, "eval_seconds": eval_s,
             "machine": f"{os.cpu_count()} logical cores, {platform.processor() or platform.machine()}",
             "load_start": load_start, "load_end": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
-            "versions": f"python {platform.python_version()}, torch {torch.__version__}, "
-                        f"chmr_sklearn {chmr_sklearn.__version__}",
+            "versions": describe_versions(machine_info()),
             "command": command, "corpus": corpus["corpus_info"], "observed": corpus["observed"],
             "graph": corpus["graph"], "base": base, "threads": opts.threads, "head_epochs": head_epochs,
             "patience": opts.patience, "seeds": opts.seeds, "grid_runs": state["grid_runs"],

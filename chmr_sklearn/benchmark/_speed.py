@@ -25,8 +25,6 @@ import psutil
 import torch
 from sklearn.ensemble import RandomForestClassifier
 
-import chmr_sklearn
-
 from .. import datasets as D
 from .._runtime import deterministic
 from ..estimators import CHMRClassifier, CHMRTransformer
@@ -36,7 +34,7 @@ from ..model_selection import scaffold_split
 from ..pretrain import PretrainConfig, PretrainCorpus, Pretrainer
 from ..pretrain.checkpoint import build_model
 from ..profiles import ContextGraph, propagation_weights, tanimoto_knn
-from ._machine import load_smiles, plain_fingerprints
+from ._machine import describe_versions, load_smiles, machine_info, plain_fingerprints
 
 __all__ = ["PeakRSS", "Recorder", "measure", "parse_log", "power_law", "render_speed", "run_speed"]
 
@@ -275,8 +273,7 @@ def run_speed(*, pool: Callable[[int], list[str]], profiles: Callable[[], dict],
             "wall_minutes": (time.perf_counter() - t0) / 60,
             "machine": f"{os.cpu_count()} logical cores, {platform.processor() or platform.machine()}",
             "load_start": [round(x, 2) for x in load_start], "load_end": [round(x, 2) for x in os.getloadavg()],
-            "versions": f"python {platform.python_version()}, torch {torch.__version__}, "
-                        f"scikit-learn {__import__('sklearn').__version__}, chmr_sklearn {chmr_sklearn.__version__}",
+            "versions": describe_versions(machine_info()),
             "threads": threads, "n_tasks": n_tasks, "command": command}
     return {"meta": meta, "rows": record.rows, "pretraining": pre, "power_law": fits, "tail_exponent": tail,
             "allpairs": knn, "allpairs_power_law": knn_fit}
