@@ -15,7 +15,7 @@ this module. Its internal interface, in the order a caller uses it::
 the output is bounded) and, for each molecule, reads the in-memory LRU
 (:class:`MemoryCache`), then the disk cache (``cache_dir``), and computes only what is
 missing: featurization and encoding run together inside ``n_jobs`` worker processes (one
-torch thread each; forked for the call on Linux, see :mod:`._workers`), or in this process
+torch thread each; forked for the call on Linux, see :mod:`chmr_sklearn._workers`), or in this process
 for small inputs.
 
 An engine is a cheap, short-lived view: the fitted model and the state shared by every call
@@ -40,7 +40,7 @@ import torch
 from .._inputs import to_smiles
 from ..featurize.molecular import featurize_molecular
 from ._disk_cache import EmbeddingCache
-from ._workers import GATE, can_fork, forked_map
+from .._workers import GATE, can_fork, forked_map
 
 __all__ = ["TRANSFORM_CHUNK", "CacheInfo", "EmbeddingEngine", "EngineState", "MemoryCache", "effective_workers"]
 
@@ -409,9 +409,10 @@ class EmbeddingEngine:
         return rows
 
     def _compute_here(self, smiles: list[str], n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        with GATE.computing():  # no other thread forks meanwhile (see ._workers)
-            feats, _ = featurize_molecular(smiles, **self._feature_settings(), scaler=self.scaler, n_jobs=n_jobs,
-                                           verbose=self.verbose)
+        # featurization keeps forks out itself (and forks its own workers with n_jobs > 1)
+        feats, _ = featurize_molecular(smiles, **self._feature_settings(), scaler=self.scaler, n_jobs=n_jobs,
+                                       verbose=self.verbose)
+        with GATE.computing():  # no other thread forks meanwhile (see chmr_sklearn._workers)
             return _encode(self.inference_model(), feats, self.encode_batch(), self.device)
 
     def _feature_settings(self) -> dict:
@@ -602,7 +603,7 @@ _WORKER_MODELS: dict[tuple[str, str], torch.nn.Module] = {}
 class _WorkerTask:
     """Featurize + encode one slice of molecules inside a joblib worker process (one torch thread).
 
-    The path where workers cannot be forked (see :func:`._workers.can_fork`): the worker
+    The path where workers cannot be forked (see :func:`chmr_sklearn._workers.can_fork`): the worker
     unpickles the encoder once and keeps it for later calls.
     """
 

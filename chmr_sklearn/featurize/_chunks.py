@@ -1,9 +1,11 @@
 """Chunked, optionally parallel mapping over molecules (no scikit-learn: workers import this).
 
-Worker processes import only what they run: this module, RDKit, numpy and the per-molecule
-code of :mod:`._fingerprint_bits`, :mod:`._molgraph` and :mod:`._conformer_descriptors`.
-Keeping scikit-learn (and through it SciPy) and pandas out of that path saves about a second
-of every worker's start-up.
+On Linux the workers are forked from this process for each call (:mod:`chmr_sklearn._workers`):
+they inherit RDKit and the molecules, and start in milliseconds. Elsewhere, or under another
+joblib backend, joblib's worker processes import only what they run: this module, RDKit, numpy
+and the per-molecule code of :mod:`._fingerprint_bits`, :mod:`._molgraph` and
+:mod:`._conformer_descriptors`. Keeping scikit-learn (and through it SciPy) and pandas out of
+that path saves about a second of every such worker's start-up.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from tqdm.auto import tqdm
 
 from .._signals import reinstate_sigint_handler
+from .._workers import GATE, can_fork, forked_imap
 
 __all__ = ["map_chunks"]
 
@@ -40,7 +43,8 @@ def map_chunks(
     Parameters
     ----------
     func : callable
-        Called on each chunk (a slice of ``values``); must be picklable when ``n_jobs != 1``.
+        Called on each chunk (a slice of ``values``); must be picklable when ``n_jobs != 1``
+        and the workers cannot be forked.
     values : ndarray of object
         The raw entries.
     n_jobs : int or None
@@ -60,20 +64,23 @@ def map_chunks(
     bar = tqdm(total=len(values), desc=desc, unit="mol", disable=not verbose)
     results = []
     try:
-        if workers == 1 or len(bounds) == 1:
-            for start, stop in bounds:
-                results.append(func(values[start:stop]))
-                bar.update(stop - start)
-        else:
-            gen = Parallel(n_jobs=workers, return_as="generator")(
-                delayed(func)(values[start:stop]) for start, stop in bounds
-            )
-            for (start, stop), result in zip(bounds, gen):
-                results.append(result)
-                bar.update(stop - start)
+        for (start, stop), result in zip(bounds, _run(func, values, bounds, workers)):
+            results.append(result)
+            bar.update(stop - start)
     finally:
         bar.close()
         # RDKit's conformer code leaves its own SIGINT handler installed, which would swallow
         # the next Ctrl-C (e.g. during a head fit that follows the embedding).
         reinstate_sigint_handler()
     return results
+
+
+def _run(func: Callable[[np.ndarray], Any], values: np.ndarray, bounds: list[tuple[int, int]], workers: int):
+    """``func`` of each chunk in order: here, in forked workers, or in joblib's."""
+    if workers == 1 or len(bounds) == 1:
+        with GATE.computing():  # no other thread forks meanwhile
+            yield from (func(values[a:b]) for a, b in bounds)
+    elif can_fork():  # the workers inherit func and the molecules
+        yield from forked_imap(lambda a, b: func(values[a:b]), bounds, workers)
+    else:
+        yield from Parallel(n_jobs=workers, return_as="generator")(delayed(func)(values[a:b]) for a, b in bounds)

@@ -320,7 +320,7 @@ def test_threads_may_fork_workers_while_others_compute_in_process(smiles_200, mo
     # of other threads (a lock held inside RDKit at the fork would never be released in the child).
     from concurrent.futures import ThreadPoolExecutor
 
-    from chmr_sklearn.estimators import _workers
+    from chmr_sklearn import _workers
 
     X = smiles_200[:120]
     reference = CHMRTransformer(n_jobs=1, precision="float64").fit(X).transform(X)

@@ -1,21 +1,21 @@
-"""Worker processes for large transforms, forked from this process where the platform allows.
+"""Worker processes forked from this process where the platform allows: featurization and embedding.
 
-A transform large enough to be worth several processes canonicalizes, featurizes and encodes
-its molecules in ``n_jobs`` workers (see :mod:`chmr_sklearn.estimators._engine`). On Linux
-they are forked for each call from this process, which holds torch, RDKit and the encoder
-already: a worker is ready in milliseconds and reads the encoder and the molecules from the
-memory it inherited, so only slice bounds travel to it and rows travel back. Elsewhere
-(macOS and Windows, where forking a process that runs threads is unsafe or impossible), or
-under a joblib backend chosen with ``joblib.parallel_config(backend=...)``, the work goes
-through joblib instead, whose processes import torch and unpickle the encoder first: seconds
-on a process's first large call.
+Large featurizations (:func:`chmr_sklearn.featurize._chunks.map_chunks`, e.g. a pretraining
+corpus) and large transforms (:mod:`chmr_sklearn.estimators._engine`) run in ``n_jobs``
+workers. On Linux they are forked for each call from this process, which holds RDKit (and
+torch and the encoder) already: a worker is ready in milliseconds and reads the molecules and
+the encoder from the memory it inherited, so only slice bounds travel to it and results travel
+back. Elsewhere (macOS and Windows, where forking a process that runs threads is unsafe or
+impossible), or under a joblib backend chosen with ``joblib.parallel_config(backend=...)``, the
+work goes through joblib instead, whose processes import their modules and unpickle the work
+first: seconds on a process's first large call.
 
 A forked worker computes on one torch thread, set before anything else, as PyTorch's own
 ``DataLoader`` workers do: the OpenMP threads of the parent do not exist in the child, and one
 thread keeps torch from waiting on them. A child also inherits every lock as it was at the
 fork, so a thread of this process never forks while another one featurizes or encodes here
 (:data:`GATE`): a lock held inside RDKit or torch at that moment would never be released in
-the child.
+the child. This module imports no torch: featurization-only processes never load it.
 """
 
 from __future__ import annotations
@@ -30,9 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-import torch
-
-__all__ = ["GATE", "ForkGate", "can_fork", "forked_map"]
+__all__ = ["GATE", "ForkGate", "can_fork", "forked_imap", "forked_map"]
 
 
 class ForkGate:
@@ -88,7 +86,7 @@ class ForkGate:
                 self._cond.notify_all()
 
 
-#: The gate of this process's embedding work (:mod:`chmr_sklearn.estimators._engine`).
+#: The gate of this process's featurization and embedding work.
 GATE = ForkGate()
 # A child forked inside ``GATE.forking()`` (or while another thread held its lock) would find it
 # closed for good: every forked child starts with an open one, whoever forked it.
@@ -100,7 +98,7 @@ _WORK: Callable[..., Any] | None = None
 
 
 def can_fork() -> bool:
-    """Whether large transforms fork their workers from this process.
+    """Whether large featurizations and transforms fork their workers from this process.
 
     True on Linux under joblib's default process backend (loky, also when chosen explicitly),
     False elsewhere, under any other joblib backend (threads, dask, ...), which then runs
@@ -148,6 +146,20 @@ def forked_map(work: Callable[..., Any], args: Sequence[tuple], workers: int) ->
     >>> forked_map(lambda a, b: a + b, [(1, 2), (3, 4)], workers=2)
     [3, 7]
     """
+    return list(forked_imap(work, args, workers))
+
+
+def forked_imap(work: Callable[..., Any], args: Sequence[tuple], workers: int) -> Iterator:
+    """:func:`forked_map` as a generator: each result as soon as it and those before it are done.
+
+    For progress bars. The workers are forked at the first ``next`` and shut down when the
+    generator is exhausted or closed.
+
+    Examples
+    --------
+    >>> list(forked_imap(lambda a: a * a, [(2,), (3,)], workers=2))
+    [4, 9]
+    """
     pool = ProcessPoolExecutor(max(1, min(workers, len(args))), mp_context=multiprocessing.get_context("fork"),
                                initializer=_install, initargs=(work,))
     try:
@@ -156,14 +168,17 @@ def forked_map(work: Callable[..., Any], args: Sequence[tuple], workers: int) ->
             # pool here): the child runs on one thread and never uses the parent's.
             warnings.filterwarnings("ignore", message=r".*fork\(\) may lead to deadlocks", category=DeprecationWarning)
             futures = [pool.submit(_run, a) for a in args]  # the first submit forks the workers
-        return [f.result() for f in futures]
+        for f in futures:
+            yield f.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _install(work: Callable[..., Any]) -> None:
     global _WORK
-    torch.set_num_threads(1)  # one of ``workers`` processes sharing the cores
+    torch = sys.modules.get("torch")  # only where the parent had loaded it
+    if torch is not None:
+        torch.set_num_threads(1)  # one of ``workers`` processes sharing the cores
     _WORK = work
 
 

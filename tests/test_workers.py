@@ -1,4 +1,4 @@
-"""Forked worker processes (chmr_sklearn.estimators._workers): results, errors, threads."""
+"""Forked worker processes (chmr_sklearn._workers): results, errors, threads."""
 
 import os
 import sys
@@ -10,7 +10,7 @@ import joblib
 import pytest
 import torch
 
-from chmr_sklearn.estimators._workers import can_fork, forked_map
+from chmr_sklearn._workers import can_fork, forked_map
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
 
@@ -72,7 +72,7 @@ def test_forking_follows_joblib_s_backend_and_never_happens_in_a_daemonic_proces
 
 
 def test_a_fork_waits_for_other_threads_computing_in_this_process():
-    from chmr_sklearn.estimators._workers import GATE
+    from chmr_sklearn._workers import GATE
 
     events = []
     inside = threading.Event()
@@ -95,7 +95,7 @@ def test_a_fork_waits_for_other_threads_computing_in_this_process():
 def test_a_forked_worker_starts_with_an_open_gate():
     # The fork happens inside GATE.forking(): the child's copy would stay closed for good, and
     # work entering GATE.computing() there would wait forever (the test would hang, not fail).
-    from chmr_sklearn.estimators._workers import GATE
+    from chmr_sklearn._workers import GATE
 
     def work():
         with GATE.computing():
