@@ -173,7 +173,8 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         The first head's forest, when it adds one.
     rf_residual_ : bool
         Whether the first head adds the forest's offset: ``rf_residual`` itself when it is a
-        bool, the choice for ``"auto"``.
+        bool, the joint choice of every head for ``"auto"`` (which may differ from what the
+        first head's own ``rf_residual_scores_`` prefer).
     rf_residual_scores_ : dict of bool to float
         Validation score (``monitor_``) of each variant the first head trained, keyed by
         ``rf_residual_``'s value: both for ``"auto"``, one otherwise, empty without a
