@@ -17,8 +17,9 @@ Not a test: a measurement on real molecules (RDKit's ``wehi_mols.csv``) written 
    CHMRTransformer().fit_transform(['CCO'])"``, against ``python -c "import torch"`` (with and
    without the interpreter's teardown at exit), ``python -c "import torch, sklearn.base"`` and
    ``chmr --help`` (best of 3 wall-clock runs each).
-7. **Pretraining**: ``PretrainCorpus.build`` + ``Pretrainer.fit`` for a few epochs on WEHI
-   molecules + the 162 real Cell Painting profiles; molecules per second per epoch.
+7. **Pretraining**: ``PretrainCorpus.build`` (``n_jobs=-1``, as ``chmr pretrain`` runs it) +
+   ``Pretrainer.fit`` for a few epochs on WEHI molecules + the 162 real Cell Painting profiles;
+   molecules per second per epoch.
 
 Wall-clock times; the load average at start and end is recorded: run it on a quiet machine.
 
@@ -123,7 +124,7 @@ def pretrain_rates(smiles, n_mol: int, epochs: int, recipe: str | None = None) -
     config = PretrainConfig(**{**(RECIPES[recipe] if recipe else {}), "max_epochs": epochs, "batch_size": 512})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        corpus, build = timed(lambda: PretrainCorpus.build(mols, profiles, config, on_invalid="nan"))
+        corpus, build = timed(lambda: PretrainCorpus.build(mols, profiles, config, on_invalid="nan", n_jobs=-1))
         trainer = Pretrainer(config, verbose=0).fit(corpus)
     return {"n": len(corpus), "build": build, "epochs": [h["seconds"] for h in trainer.history_],
             "profiles": profiles is not None, "recipe": recipe}
@@ -208,7 +209,7 @@ def pretrain_lines(pre: dict, epochs: int) -> list[str]:
     settings = f"**RECIPES[{pre['recipe']!r}], " if pre["recipe"] else ""
     title = f"the shipped model's recipe {pre['recipe']!r}" if pre["recipe"] else "PretrainConfig() defaults"
     out = [f"## Pretraining throughput, {title} ({source})", "",
-           f"`PretrainCorpus.build` (featurized once, reused by every epoch) then "
+           f"`PretrainCorpus.build(..., n_jobs=-1)` (featurized once on every core, reused by every epoch) then "
            f"`Pretrainer(PretrainConfig({settings}max_epochs={epochs}, batch_size=512)).fit`, all losses on.", "",
            "| step | s | molecules/s |", "|---|---:|---:|",
            f"| corpus build (featurize + propagate + context graph) | {pre['build']:.1f} | "

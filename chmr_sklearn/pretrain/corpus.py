@@ -228,6 +228,12 @@ class PretrainCorpus:
         config : PretrainConfig
         on_invalid : {"raise", "nan"}
             ``"nan"`` leaves invalid molecules out of pretraining instead of raising.
+        n_jobs : int or None
+            Processes featurizing the molecules (joblib's meaning: None is one unless a
+            ``joblib.parallel_config`` says otherwise, -1 every core; forked from this
+            process on Linux). ``chmr pretrain`` passes -1. The features do not depend on it.
+        verbose : int
+            Show a progress bar while featurizing.
         molecular : (MolecularFeatures, ConformerScaler), optional
             The molecular features of ``smiles`` computed before (e.g. ``corpus.mol`` and
             ``corpus.scaler`` of a corpus of the same molecules and featurization settings):
