@@ -46,7 +46,8 @@ def test_each_molecule_is_parsed_once(mols, monkeypatch):
     assert len(calls) == 10  # the three featurizers used to parse every SMILES once each
 
 
-def test_workers_give_the_same_rows(mols):
+def test_workers_give_the_same_rows(smiles_200):
+    mols = smiles_200 + ["not a smiles", "C"]  # several chunks, so the workers run (tests/featurize/test_chunks.py)
     one, _ = featurize_molecular(mols, n_jobs=1)
     two, _ = featurize_molecular(mols, n_jobs=2)
     np.testing.assert_array_equal(one.fp, two.fp)
