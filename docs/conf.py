@@ -175,7 +175,8 @@ _RESULT_GROUPS = [
       "head_defaults", "head_defaults_refit", "auto_vs_forest"]),
     ("Speed and memory", "How fast embedding, featurization, fitting and streaming run, and what they "
      "cost against plain RDKit and scikit-learn references.",
-     ["speed", "embed", "embed_current_rdkit", "featurize", "conformer_descriptors", "fit_threads", "streaming", "soak"]),
+     ["speed", "embed", "embed_current_rdkit", "featurize", "conformer_descriptors", "fit_threads", "streaming",
+      "soak"]),
     ("What pretraining contributes", "Ablations of each part of the method and probes of the shipped "
      "encoder, and the validation-split choice of the shipped model.",
      ["ablations_gentle", "ablations", "pretraining_quality", "cell_awareness_gentle50", "cell_awareness_gentle",

@@ -38,12 +38,12 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
         0.565 vs 0.459) and Lipophilicity; the first run there found 1e-4 better on 5 of 5.
     rf_residual : bool or "auto", default="auto"
         As in :class:`CHMRClassifier`, but each head keeps its own variant: the one with the
-        lower MAE on its validation split. The forest's offset splits the regression sets: on the validation splits of
-        ``head_defaults.md`` it lowered the MAE on FreeSolv (3.007 -> 2.027) and
-        CHEMBL2047_EC50 (0.491 -> 0.451) but raised it on ESOL (0.786 -> 1.007; on ESOL's
-        scaffold test split 0.74 -> 1.02, ``benchmarks/results/downstream.md``). So the choice
-        is made per dataset on the internal validation split. Cost: two heads and the forest
-        instead of one head.
+        lower MAE on its validation split. The forest's offset splits the regression sets: on
+        the validation splits of ``head_defaults.md`` it lowered the MAE on FreeSolv (3.007 ->
+        2.027) and CHEMBL2047_EC50 (0.491 -> 0.451) but raised it on ESOL (0.786 -> 1.007; on
+        ESOL's scaffold test split 0.74 -> 1.02, ``benchmarks/results/downstream.md``). So the
+        choice is made per dataset and head on the internal validation split. Cost: two heads
+        and the forest instead of one head.
     validation_split : {"scaffold", "random"}, default="random"
         As in :class:`CHMRClassifier`, but random rows by default: with ``rf_residual="auto"``
         and ``lr=1e-4`` a random split had the best mean rank of every regressor variant in

@@ -8,7 +8,8 @@ A featurizer subclasses :class:`MoleculeFeaturizer` and implements
 
 The base class turns these into a stateless sklearn transformer: ``fit`` records the input's
 shape, ``transform`` parses in ``n_jobs`` workers (:func:`~._chunks.map_chunks`: forked from
-this process on Linux, joblib's elsewhere; only numpy arrays travel back), applies the ``on_invalid`` policy, and shows a tqdm bar when ``verbose``.
+this process on Linux, joblib's elsewhere; only numpy arrays travel back), applies the
+``on_invalid`` policy, and shows a tqdm bar when ``verbose``.
 """
 
 from __future__ import annotations
