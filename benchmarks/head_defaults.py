@@ -1,7 +1,7 @@
 """Evidence for the heads' defaults: CHMRRegressor / CHMRClassifier variants on VALIDATION splits only.
 
 Every variant is one parameter set against the estimators' defaults (``rf_residual``, ``lr``,
-``validation_split``, ``rf_refit``, ``rf_offsets``, ``n_heads``), plus a seed ensemble averaged by
+``validation_split``, ``rf_refit``, ``rf_offsets``, ``n_heads``, ``descriptors``), plus a seed ensemble averaged by
 hand. Each head is fitted the way a user's ``fit(X, y)`` would (on the training rows only, with the estimator's own internal
 validation split for early stopping) and scored on a held-out validation split that no
 variant saw: the benchmark protocol's validation split for MoleculeNet (ESOL, FreeSolv,
@@ -63,8 +63,10 @@ _COMMON = {
     "n_heads=1": {"n_heads": 1},
 }
 REG_VARIANTS = {**_COMMON, "lr=1e-3": {"lr": 1e-3}, "validation_split=scaffold": {"validation_split": "scaffold"},
-                "rf_offsets+validation_split=scaffold": {"rf_offsets": "scaffold", "validation_split": "scaffold"}}
-CLS_VARIANTS = {**_COMMON, "validation_split=random": {"validation_split": "random"}}
+                "rf_offsets+validation_split=scaffold": {"rf_offsets": "scaffold", "validation_split": "scaffold"},
+                "descriptors=False": {"descriptors": False}}
+CLS_VARIANTS = {**_COMMON, "validation_split=random": {"validation_split": "random"},
+                "descriptors=True": {"descriptors": True}}
 
 
 def load(name: str) -> dict:

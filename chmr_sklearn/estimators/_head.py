@@ -3,7 +3,8 @@
 The pipeline of a fit:
 
 1. embed the molecules once with the (frozen, eval-mode) ``transformer`` — optionally through
-   a ``joblib.Memory`` so a grid search over head parameters never re-embeds;
+   a ``joblib.Memory`` so a grid search over head parameters never re-embeds — and, with
+   ``descriptors=True``, put 79 scaled RDKit descriptors in front of the embedding;
 2. hold out a validation split (or take the user's ``validation_data``): whole Murcko
    scaffold groups when the input holds molecules, random rows for numeric input;
 3. fit the random-forest residual on the training rows when a head needs it;
@@ -35,6 +36,7 @@ from torch import nn
 
 from .._inputs import molecule_column, to_smiles
 from .._runtime import resolve_device
+from ..featurize.descriptors import DESCRIPTOR_NAMES, DescriptorFeaturizer
 from ..model_selection._split import _group_lists, _scaffold_keys
 from ..nn import MLPHead
 from ..nn._random import init_parameters, set_dropout_generator
@@ -45,6 +47,8 @@ from .rf_residual import RandomForestResidual
 from .transformer import CHMRTransformer
 
 __all__ = ["CHMRHeadEstimator", "FittedHead", "HeadModule", "MaskedLoss"]
+
+N_DESCRIPTORS = len(DESCRIPTOR_NAMES)
 
 
 class HeadModule(nn.Module):
@@ -228,6 +232,7 @@ class CHMRHeadEstimator(BaseEstimator):
         "rf_offsets": [StrOptions({"oob", "scaffold"})],
         "rf_max_tasks": [Interval(Integral, 1, None, closed="left"), None],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "descriptors": ["boolean"],
         "memory": [None, str, HasMethods(["cache"])],
         "smiles_col": [str, Integral],
         "on_invalid": [StrOptions({"raise", "nan"})],
@@ -265,13 +270,34 @@ class CHMRHeadEstimator(BaseEstimator):
             E = memory.cache(_embed, ignore=["transformer"])(self.transformer_, X, _transformer_key(self.transformer_))
         else:
             E = _embed(self.transformer_, X, "")
+        if self.descriptors:
+            E = np.hstack([self._describe(X, fitting=fitting), E])
         return E, ~np.isnan(E).any(axis=1)
 
+    def _describe(self, X, *, fitting: bool) -> np.ndarray:
+        """The 79 RDKit descriptors of ``X``, signed-log scaled and standardized on the fit's molecules.
+
+        log1p first: sizes, surface areas and shape indices have long right tails that would
+        otherwise put a few molecules at tens of standard deviations. Clipped to +-6 so that an
+        unusual molecule at prediction time cannot saturate the head. NaN rows stay NaN.
+        """
+        D = DescriptorFeaturizer(smiles_col=self.smiles_col, on_invalid="nan", n_jobs=self.n_jobs).fit_transform(X)
+        D = np.sign(D) * np.log1p(np.abs(D))
+        if fitting:
+            finite = D[np.isfinite(D).all(axis=1)]
+            std = finite.std(axis=0) if len(finite) else np.ones(D.shape[1])
+            self.descriptor_mean_ = finite.mean(axis=0) if len(finite) else np.zeros(D.shape[1])
+            self.descriptor_scale_ = np.where(std > 1e-8, std, 1.0)
+        return np.clip((D - self.descriptor_mean_) / self.descriptor_scale_, -6, 6).astype(np.float32)
+
     def _fp_columns(self) -> slice:
-        """Columns the random forest sees: the fingerprint block of a CHMR concat embedding."""
+        """Columns the random forest sees: the descriptors and the fingerprint block of a CHMR concat embedding.
+
+        The descriptors come first (``_embed_input``), so both blocks are one slice.
+        """
         t = getattr(self, "transformer_", None)
         if isinstance(t, CHMRTransformer) and t.output == "concat":
-            return slice(0, t.config_.fp_bits + 167)
+            return slice(0, (N_DESCRIPTORS if self.descriptors else 0) + t.config_.fp_bits + 167)
         return slice(None)
 
     def _seed(self) -> int:

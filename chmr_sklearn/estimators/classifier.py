@@ -210,8 +210,8 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
     def __init__(self, transformer=None, *, hidden=1200, dropout=0.5, norm="layer", lr=1e-3, batch_size=256,
                  max_epochs=100, patience=20, weight_decay=1e-5, validation_fraction=0.1, validation_split="scaffold",
                  rf_residual="auto", gamma=0.1, rf_n_estimators=500, rf_refit=False, rf_offsets="oob", rf_max_tasks=64,
-                 n_heads=2, memory=None, smiles_col="smiles", on_invalid="raise", n_jobs=None, device="auto",
-                 random_state=None, warm_start=False, checkpoint_dir=None, verbose=0):
+                 n_heads=2, descriptors=False, memory=None, smiles_col="smiles", on_invalid="raise", n_jobs=None,
+                 device="auto", random_state=None, warm_start=False, checkpoint_dir=None, verbose=0):
         self.transformer = transformer
         self.hidden = hidden
         self.dropout = dropout
@@ -230,6 +230,7 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         self.rf_offsets = rf_offsets
         self.rf_max_tasks = rf_max_tasks
         self.n_heads = n_heads
+        self.descriptors = descriptors
         self.memory = memory
         self.smiles_col = smiles_col
         self.on_invalid = on_invalid

@@ -102,8 +102,9 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
     def __init__(self, transformer=None, *, loss="l1", hidden=1200, dropout=0.5, norm="layer", lr=1e-4,
                  batch_size=256, max_epochs=100, patience=20, weight_decay=1e-5, validation_fraction=0.1,
                  validation_split="random", rf_residual="auto", gamma=0.1, rf_n_estimators=500, rf_refit=False,
-                 rf_offsets="oob", rf_max_tasks=64, n_heads=2, memory=None, smiles_col="smiles", on_invalid="raise",
-                 n_jobs=None, device="auto", random_state=None, warm_start=False, checkpoint_dir=None, verbose=0):
+                 rf_offsets="oob", rf_max_tasks=64, n_heads=2, descriptors=True, memory=None, smiles_col="smiles",
+                 on_invalid="raise", n_jobs=None, device="auto", random_state=None, warm_start=False,
+                 checkpoint_dir=None, verbose=0):
         self.transformer = transformer
         self.loss = loss
         self.hidden = hidden
@@ -123,6 +124,7 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
         self.rf_offsets = rf_offsets
         self.rf_max_tasks = rf_max_tasks
         self.n_heads = n_heads
+        self.descriptors = descriptors
         self.memory = memory
         self.smiles_col = smiles_col
         self.on_invalid = on_invalid

@@ -1,7 +1,8 @@
-"""Stateless molecule featurizers, one per molecular modality (1D, 2D, 3D)."""
+"""Stateless molecule featurizers, one per molecular modality (1D, 2D, 3D), and 2D descriptors for the heads."""
 
 __all__ = [
     "FingerprintFeaturizer",
+    "DescriptorFeaturizer",
     "GraphFeaturizer",
     "ConformerFeaturizer",
     "MolGraph",
@@ -10,7 +11,8 @@ __all__ = [
     "BOND_FEATURE_DIMS",
 ]
 
-_HOMES = {"FingerprintFeaturizer": "fingerprints", "GraphFeaturizer": "graphs", "ConformerFeaturizer": "conformers",
+_HOMES = {"FingerprintFeaturizer": "fingerprints", "DescriptorFeaturizer": "descriptors", "GraphFeaturizer": "graphs",
+          "ConformerFeaturizer": "conformers",
           "MolGraph": "_molgraph", "GraphBatch": "_molgraph", "ATOM_FEATURE_DIMS": "_molgraph",
           "BOND_FEATURE_DIMS": "_molgraph"}
 
