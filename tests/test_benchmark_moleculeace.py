@@ -107,22 +107,25 @@ def test_the_single_head_column_fits_the_default_with_one_head(tmp_path, monkeyp
 
     calls = []
 
-    def fake_chmr(E, y, params, n_jobs):  # records the estimator settings; predicts a shifted mean
+    def fake_chmr(smiles, y, params, n_jobs, transformer):  # records the estimator settings; predicts a shifted mean
         def fit_predict(_, seed, fit, pred):
             calls.append(dict(params))
-            return np.full(len(pred), y[fit].mean() + (0.5 if params.get("n_heads") == 1 else 0.0))
+            return np.full(len(pred), y[fit].mean() + 0.5 * (params.get("n_heads") == 1)
+                           + 0.25 * (params.get("descriptors") is False))
         return fit_predict
 
     monkeypatch.setattr(ace, "_chmr", fake_chmr)
-    monkeypatch.setattr(ace, "embed", lambda bench, n_jobs: (np.zeros((len(bench.smiles), 4)), 0.0))
+    monkeypatch.setattr(ace, "_cached_transformer", lambda smiles, cache, n_jobs: (None, 0.0))
     script = load_script("benchmarks/moleculeace.py")
-    script.main(["--quick", "--sets", ACE_CHEMPROP_SETS[0], "--models", "chmr", "chmr_1head",
+    script.main(["--quick", "--sets", ACE_CHEMPROP_SETS[0], "--models", "chmr", "chmr_nodesc", "chmr_1head",
                  "--out", str(tmp_path / "r.md")])
-    # the default's params leave n_heads to the estimator (2); the extra column sets only n_heads=1
-    assert calls == [{"max_epochs": 10}, {"max_epochs": 10, "n_heads": 1}]
+    # the default's params leave n_heads (2) and descriptors (True) to the estimator; the extra
+    # columns are the earlier defaults
+    assert calls == [{"max_epochs": 10}, {"max_epochs": 10, "descriptors": False},
+                     {"max_epochs": 10, "n_heads": 1, "descriptors": False}]
     (res,) = json.loads((tmp_path / "r.json").read_text())["results"]
-    assert sorted(res["models"]) == ["chmr", "chmr_1head"]
+    assert sorted(res["models"]) == ["chmr", "chmr_1head", "chmr_nodesc"]
     text = (tmp_path / "r.md").read_text()
-    assert "| CHMRRegressor() | CHMRRegressor(n_heads=1) |" in text
+    assert "| CHMRRegressor() | CHMRRegressor(descriptors=False) | CHMRRegressor(n_heads=1, descriptors=False) |" in text
     # the worse shifted-mean column loses: the default wins 1 of 1 against it
-    assert "vs CHMRRegressor(n_heads=1) 1/1" in text
+    assert "vs CHMRRegressor(descriptors=False) 1/1, vs CHMRRegressor(n_heads=1, descriptors=False) 1/1" in text

@@ -33,9 +33,9 @@ from sklearn.svm import SVR
 from ..datasets import MOLECULEACE_DATASETS, load_moleculeace
 from ..featurize import FingerprintFeaturizer
 from ._chemprop import chemprop_executable, fit_chemprop
-from ._data import N_FP, BenchData, embed
+from ..estimators import CHMRRegressor, CHMRTransformer
+from ._data import BenchData
 from ._machine import describe_machine, machine_info
-from ._models import _FPResidualRegressor
 
 __all__ = ["ACE_CHEMPROP_SETS", "ACE_MODELS", "AceData", "ace_plan", "ace_scores", "load_ace", "merge_ace_reports",
            "run_moleculeace", "select_then_seeds", "tanimoto_gram", "write_ace_report"]
@@ -43,10 +43,12 @@ __all__ = ["ACE_CHEMPROP_SETS", "ACE_MODELS", "AceData", "ace_plan", "ace_scores
 # chemprop on the 5 smallest sets (615-731 molecules), fixed before any result was seen: a
 # 50-epoch D-MPNN per seed is the most expensive model here.
 ACE_CHEMPROP_SETS = ("CHEMBL2835_Ki", "CHEMBL2047_EC50", "CHEMBL1871_Ki", "CHEMBL4616_EC50", "CHEMBL4203_Ki")
-# chmr_1head: the single-head estimator (the default before n_heads=2), kept as its own column.
+# chmr_1head: the single-head estimator (the default before n_heads=2); chmr_nodesc: without the
+# descriptors (the default before descriptors=True); each kept as its own column.
 ACE_MODELS = {"rf": "RF (1191 bits)", "svr": "SVR (Tanimoto)", "chmr": "CHMRRegressor()",
-              "chmr_1head": "CHMRRegressor(n_heads=1)", "chemprop": "chemprop"}
-_CHMR_VARIANTS = {"chmr": {}, "chmr_1head": {"n_heads": 1}}
+              "chmr_nodesc": "CHMRRegressor(descriptors=False)",
+              "chmr_1head": "CHMRRegressor(n_heads=1, descriptors=False)", "chemprop": "chemprop"}
+_CHMR_VARIANTS = {"chmr": {}, "chmr_nodesc": {"descriptors": False}, "chmr_1head": {"n_heads": 1, "descriptors": False}}
 _QUICK_SETS = ("CHEMBL2835_Ki", "CHEMBL4203_Ki")
 
 
@@ -206,15 +208,24 @@ def _svr(F, y):
     return fit_predict
 
 
-def _chmr(E, y, params, n_jobs):
+def _cached_transformer(smiles: np.ndarray, cache_dir: str, n_jobs: int) -> tuple[CHMRTransformer, float]:
+    """The shipped ``CHMRTransformer`` with every molecule of the set embedded into ``cache_dir``; (it, seconds)."""
+    t = time.perf_counter()
+    transformer = CHMRTransformer(cache_dir=cache_dir, n_jobs=n_jobs)
+    transformer.fit_transform(smiles)
+    return transformer, time.perf_counter() - t
+
+
+def _chmr(smiles, y, params, n_jobs, transformer):
     def fit_predict(_, seed, fit, pred):
-        # The fingerprint-restricted subclass: any residual forest sees the 1191 bits, as
-        # CHMRRegressor() on SMILES would give it; otherwise identical to CHMRRegressor("passthrough").
-        est = _FPResidualRegressor("passthrough", **params, n_jobs=n_jobs, random_state=seed)
+        # On the SMILES, as a user fits: the estimator reads the embedding from the transformer's
+        # disk cache and adds what it computes from the molecules itself (the descriptors; the
+        # forest on the fingerprint block). The transformer is cloned, cache directory included.
+        est = CHMRRegressor(transformer, **params, n_jobs=n_jobs, device="cpu", random_state=seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            est.fit(E[fit], y[fit])
-        return est.predict(E[pred])
+            est.fit(smiles[fit], y[fit])
+        return est.predict(smiles[pred])
     return fit_predict
 
 
@@ -235,24 +246,24 @@ def _chemprop_run(d: AceData, seeds, plan: dict, workdir: str, log: Callable) ->
 def _run_set(name, seeds, plan, models, n_jobs, workdir, log) -> dict:
     t0 = time.perf_counter()
     d = load_ace(name)
-    if _CHMR_VARIANTS.keys() & set(models):
-        E, embed_seconds = embed(d.bench(), n_jobs=n_jobs)  # its first N_FP columns are checked to be the bits
-        F = E[:, :N_FP]
-    else:  # baselines only: the bits alone, no embedding
-        E, embed_seconds = None, 0.0
-        F = FingerprintFeaturizer().fit_transform(d.smiles).astype(np.float32)
+    F = FingerprintFeaturizer().fit_transform(d.smiles).astype(np.float32)  # the baselines' 1191 bits
     y = d.y
     res = {"name": name, "n_train": len(d.train), "n_test": len(d.test), "n_test_cliff": int(d.cliff[d.test].sum()),
-           "embed_seconds": embed_seconds, "models": {}}
+           "embed_seconds": 0.0, "models": {}}
     lab = f"{name}"
     if "rf" in models:
         res["models"]["rf"] = select_then_seeds(d, _rf(F, y, n_jobs), plan["rf_grid"], seeds, log, f"{lab} rf")
     if "svr" in models:
         res["models"]["svr"] = select_then_seeds(d, _svr(F, y), [{"C": c} for c in plan["svr_C"]], seeds[:1], log,
                                                  f"{lab} svr")
-    for key in (m for m in _CHMR_VARIANTS if m in models):
-        params = {**plan["chmr_params"], **_CHMR_VARIANTS[key]}
-        res["models"][key] = select_then_seeds(d, _chmr(E, y, params, n_jobs), [{}], seeds, log, f"{lab} {key}")
+    chmr_models = [m for m in _CHMR_VARIANTS if m in models]
+    if chmr_models:
+        with tempfile.TemporaryDirectory(prefix="chmr_ace_embed_") as cache:
+            transformer, res["embed_seconds"] = _cached_transformer(d.smiles, cache, n_jobs)
+            for key in chmr_models:
+                params = {**plan["chmr_params"], **_CHMR_VARIANTS[key]}
+                res["models"][key] = select_then_seeds(d, _chmr(d.smiles, y, params, n_jobs, transformer), [{}],
+                                                       seeds, log, f"{lab} {key}")
     if "chemprop" in models and name in plan["chemprop_sets"]:
         if chemprop_executable() is None:
             res["models"]["chemprop"] = {"status": "not installed"}
@@ -421,15 +432,17 @@ def write_ace_report(report: dict, out: str | os.PathLike) -> None:
         "on cliff_mol, seed 0), then refitted on the whole train part; the test part is never used "
         "for a choice. RF: 1191 bits (Morgan r2 1024 + MACCS), the downstream benchmark's grid. SVR: "
         "Tanimoto kernel on the same bits (`SVR(kernel='precomputed')`), MoleculeACE's C grid, "
-        "epsilon 0.1, deterministic (one run). CHMRRegressor(): default settings on the shipped "
-        "model's embedding, computed once per set; CHMRRegressor(n_heads=1): the same with one head "
-        "(the default before n_heads=2, so runs of that time list it as `chmr`). chemprop: its defaults (50 epochs, no early stop, "
+        "epsilon 0.1, deterministic (one run). CHMRRegressor(): default settings, fitted on the SMILES "
+        "as a user would, the shipped model's embedding computed once per set into a disk cache (runs "
+        "before 5 December fitted the same head on that embedding as numbers, which lost nothing then); CHMRRegressor(descriptors=False): without the 79 RDKit "
+        "descriptors (the default before descriptors=True, so runs of that time list it as `chmr`); "
+        "CHMRRegressor(n_heads=1, descriptors=False): also with one head (the default before n_heads=2). chemprop: its defaults (50 epochs, no early stop, "
         "best epoch on the inner validation part) on the 5 smallest sets, chosen before any result. "
         "Mean ± std over seeds; bold = best of the row.",
         "",
         f"Plan: `{json.dumps({k: v for k, v in meta['plan'].items() if k not in ('sets',)})}`",
         "",
-    ]
+    ] + ([meta["notes"], ""] if meta.get("notes") else [])
     for key, title in (("rmse", "Test RMSE (all test molecules)"), ("rmse_cliff", "Test RMSE on activity-cliff molecules")):
         lines += [f"## {title}", ""] + _table(results, key, models) + [""]
         means = {mm: [s[0] for r in results if (s := _stats(r["models"].get(mm), key))] for mm in models}

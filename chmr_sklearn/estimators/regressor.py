@@ -70,6 +70,23 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
         2.138 -> 2.078, Lipophilicity 0.616 -> 0.609, CHEMBL2047_EC50 0.492 -> 0.451,
         CHEMBL4203_Ki 0.593 -> 0.578, CHEMBL2835_Ki 0.296 -> 0.287), and on all 6 in the
         earlier run of ``head_defaults.md``.
+    descriptors : bool, default=True
+        Put 79 RDKit 2D descriptors of each molecule
+        (:class:`~chmr_sklearn.featurize.DescriptorFeaturizer`: Crippen logP and molar
+        refractivity, TPSA, weights, H-bond and ring counts, shape indices, surface-area bins)
+        in front of the embedding the heads train on: ``sign(d) * log1p(|d|)``, standardized
+        with the mean and std over the molecules given to ``fit`` (``descriptor_mean_``,
+        ``descriptor_scale_``), clipped to +-6. The residual forest sees them too, beside the
+        fingerprint bits. Why: the embedding encodes substructures and their biological
+        context; whole-molecule sums such as logP it only approximates, and they drive
+        physical-chemistry endpoints. On the protocol's validation splits (3 seeds,
+        ``benchmarks/results/downstream_defaults.md``) the MAE fell on all three MoleculeNet
+        regression sets (ESOL 0.676 -> 0.633, FreeSolv 1.984 -> 1.724, Lipophilicity
+        0.605 -> 0.559); on the inner validation parts of three MoleculeACE sets
+        (``head_defaults_descriptors.md``, 2 seeds) on all three (CHEMBL2835_Ki 0.289 -> 0.287,
+        CHEMBL4203_Ki 0.576 -> 0.569, CHEMBL2047_EC50 0.463 -> 0.451). Ignored with
+        ``transformer="passthrough"`` (no molecules to describe). Cost: about 1 ms a
+        molecule, in ``n_jobs`` workers.
     checkpoint_dir : str or Path, optional
         Resumable ``fit``, as in :class:`CHMRClassifier`.
 
@@ -83,6 +100,8 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
         The first head's validation MAE of each variant trained, keyed by ``rf_residual_``'s value.
     y_mean_, y_scale_ : ndarray of shape (n_tasks,)
         Per-task standardization of the targets (training rows).
+    descriptor_mean_, descriptor_scale_ : ndarray of shape (79,)
+        Standardization of the signed-log descriptors (``descriptors=True`` with molecule input).
 
     Examples
     --------
