@@ -251,6 +251,9 @@ class CHMRHeadEstimator(BaseEstimator):
 
     def _embed_input(self, X, *, fitting: bool) -> tuple[np.ndarray, np.ndarray]:
         """Embedding rows and their validity (False: invalid molecule, NaN row)."""
+        if fitting:  # a refit without descriptors must not keep an earlier fit's scaling
+            for name in ("descriptor_mean_", "descriptor_scale_"):
+                self.__dict__.pop(name, None)
         if self._passthrough():
             E = validate_data(self, X, reset=fitting, dtype=np.float32, ensure_all_finite="allow-nan")
             valid = ~np.isnan(E).any(axis=1)

@@ -74,3 +74,11 @@ def test_passthrough_has_no_molecules_to_describe(esol):
     reg = CHMRRegressor("passthrough", **FAST).fit(E, y)
     assert reg.net_.module_.mlp.in_dim == E.shape[1] and not hasattr(reg, "descriptor_mean_")
     assert clone(reg).get_params()["descriptors"] is True
+
+
+def test_refit_without_descriptors_drops_their_scaling(esol):
+    X, y = esol
+    reg = CHMRRegressor(**FAST).fit(X[:100], y[:100])
+    assert reg.descriptor_mean_.shape == (79,)
+    reg.set_params(descriptors=False).fit(X[:100], y[:100])
+    assert not hasattr(reg, "descriptor_mean_") and reg.net_.module_.mlp.in_dim == 2091
