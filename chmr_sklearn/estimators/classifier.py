@@ -127,11 +127,11 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         head training and forests (the embedding is computed once).
     descriptors : bool, default=False
         Put 79 scaled RDKit 2D descriptors in front of the embedding, as
-        :class:`CHMRRegressor` does by default (see there). Off here: the descriptors are
-        whole-molecule physical properties, which drive solubility and lipophilicity but not
-        the binding and toxicity endpoints of the classification sets; on BACE's validation
-        split (3 seeds, a probe measured with the regressor's evidence) they did not help:
-        ROC-AUC x100 72.5 against 72.6 without (test 82.5 against 85.0).
+        :class:`CHMRRegressor` does by default (see there). Off here for now: on the
+        validation splits of ``benchmarks/results/head_defaults_descriptors_cls.md`` (2 seeds)
+        they gain a little (ROC-AUC x100 BACE 73.6 -> 74.0, ClinTox 92.8 -> 92.9, BBBP 96.2 ->
+        97.0), within a seed's spread, and a 3-seed probe on BACE found none (72.5 vs 72.6);
+        the multi-task sets were not measured.
     memory : str or joblib.Memory, optional
         Cache embeddings on disk so grid searches over head parameters embed once.
     smiles_col, on_invalid, n_jobs
