@@ -434,10 +434,12 @@ def write_ace_report(report: dict, out: str | os.PathLike) -> None:
         "Tanimoto kernel on the same bits (`SVR(kernel='precomputed')`), MoleculeACE's C grid, "
         "epsilon 0.1, deterministic (one run). CHMRRegressor(): default settings, fitted on the SMILES "
         "as a user would, the shipped model's embedding computed once per set into a disk cache (runs "
-        "before 5 December fitted the same head on that embedding as numbers, which lost nothing then); CHMRRegressor(descriptors=False): without the 79 RDKit "
-        "descriptors (the default before descriptors=True, so runs of that time list it as `chmr`); "
-        "CHMRRegressor(n_heads=1, descriptors=False): also with one head (the default before n_heads=2). chemprop: its defaults (50 epochs, no early stop, "
-        "best epoch on the inner validation part) on the 5 smallest sets, chosen before any result. "
+        "before 5 December fitted the same head on that embedding as numbers, which lost nothing then); "
+        "CHMRRegressor(descriptors=False): without the 79 RDKit descriptors (the default before "
+        "descriptors=True, so runs of that time list it as `chmr`); CHMRRegressor(n_heads=1, "
+        "descriptors=False): also with one head (the default before n_heads=2). chemprop: its defaults "
+        "(50 epochs, no early stop, best epoch on the inner validation part) on the 5 smallest sets, "
+        "chosen before any result. "
         "Mean ± std over seeds; bold = best of the row.",
         "",
         f"Plan: `{json.dumps({k: v for k, v in meta['plan'].items() if k not in ('sets',)})}`",

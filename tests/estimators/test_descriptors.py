@@ -1,4 +1,4 @@
-"""The heads' descriptor block (``descriptors=True``): layout, scaling on the fit's molecules, forest columns, rows kept."""
+"""The heads' descriptor block (``descriptors=True``): layout, scaling, forest columns, rows kept."""
 
 import numpy as np
 import pytest
@@ -54,7 +54,8 @@ def test_descriptors_lower_the_solubility_error(esol):
     X, y = esol
     errors = {}
     for on in (False, True):  # (FAST's 15 epochs at lr 1e-4 leave both heads undertrained)
-        reg = CHMRRegressor(**{**FAST, "lr": 1e-3, "max_epochs": 40, "patience": 10}, descriptors=on).fit(X[:240], y[:240])
+        params = {**FAST, "lr": 1e-3, "max_epochs": 40, "patience": 10, "descriptors": on}
+        reg = CHMRRegressor(**params).fit(X[:240], y[:240])
         errors[on] = np.abs(reg.predict(X[240:]) - y[240:]).mean()
         assert reg.net_.module_.mlp.in_dim == 2091 + 79 * on
     assert errors[True] < 0.95 * errors[False]  # 0.739 vs 0.821 when written
