@@ -244,6 +244,8 @@ class CHMRHeadEstimator(BaseEstimator):
         "verbose": ["verbose"],
     }
     _loss_kind = "bce"
+    # What a model pickled before the parameter existed did (its __dict__ lacks it); __init__ sets it.
+    descriptors = False
 
     # ---- input / target handling --------------------------------------------------------
     def _passthrough(self) -> bool:

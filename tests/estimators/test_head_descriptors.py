@@ -83,3 +83,16 @@ def test_refit_without_descriptors_drops_their_scaling(esol):
     assert reg.descriptor_mean_.shape == (79,)
     reg.set_params(descriptors=False).fit(X[:100], y[:100])
     assert not hasattr(reg, "descriptor_mean_") and reg.net_.module_.mlp.in_dim == 2091
+
+
+def test_a_model_pickled_before_the_parameter_still_predicts(esol):
+    import pickle
+
+    X, y = esol
+    reg = CHMRRegressor(**FAST, descriptors=False).fit(X[:100], y[:100])
+    state = reg.__getstate__()
+    del state["descriptors"]  # as pickled by a version without the parameter
+    old = CHMRRegressor.__new__(CHMRRegressor)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    np.testing.assert_array_equal(old.predict(X[:5]), reg.predict(X[:5]))
+    assert old.get_params()["descriptors"] is False
