@@ -115,7 +115,7 @@ def test_the_single_head_column_fits_the_default_with_one_head(tmp_path, monkeyp
         return fit_predict
 
     monkeypatch.setattr(ace, "_chmr", fake_chmr)
-    monkeypatch.setattr(ace, "_cached_transformer", lambda smiles, cache, n_jobs: (None, 0.0))
+    monkeypatch.setattr(ace, "cached_transformer", lambda smiles, cache, n_jobs: (None, 0.0))
     script = load_script("benchmarks/moleculeace.py")
     script.main(["--quick", "--sets", ACE_CHEMPROP_SETS[0], "--models", "chmr", "chmr_nodesc", "chmr_1head",
                  "--out", str(tmp_path / "r.md")])

@@ -50,7 +50,7 @@ class _FPResidualMixin:
     # The benchmark feeds a precomputed concat embedding ("passthrough"); the estimator would
     # then give its residual forest all 2091 columns. Restricted to the fingerprint block, the
     # residual forest sees what the RF baseline sees, as CHMRTransformer input would give it.
-    def _fp_columns(self) -> slice:
+    def _forest_columns(self) -> slice:
         return slice(0, N_FP)
 
 

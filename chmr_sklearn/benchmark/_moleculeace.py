@@ -33,8 +33,8 @@ from sklearn.svm import SVR
 from ..datasets import MOLECULEACE_DATASETS, load_moleculeace
 from ..featurize import FingerprintFeaturizer
 from ._chemprop import chemprop_executable, fit_chemprop
-from ..estimators import CHMRRegressor, CHMRTransformer
-from ._data import BenchData
+from ..estimators import CHMRRegressor
+from ._data import BenchData, cached_transformer
 from ._machine import describe_machine, machine_info
 
 __all__ = ["ACE_CHEMPROP_SETS", "ACE_MODELS", "AceData", "ace_plan", "ace_scores", "load_ace", "merge_ace_reports",
@@ -208,14 +208,6 @@ def _svr(F, y):
     return fit_predict
 
 
-def _cached_transformer(smiles: np.ndarray, cache_dir: str, n_jobs: int) -> tuple[CHMRTransformer, float]:
-    """The shipped ``CHMRTransformer`` with every molecule of the set embedded into ``cache_dir``; (it, seconds)."""
-    t = time.perf_counter()
-    transformer = CHMRTransformer(cache_dir=cache_dir, n_jobs=n_jobs)
-    transformer.fit_transform(smiles)
-    return transformer, time.perf_counter() - t
-
-
 def _chmr(smiles, y, params, n_jobs, transformer):
     def fit_predict(_, seed, fit, pred):
         # On the SMILES, as a user fits: the estimator reads the embedding from the transformer's
@@ -259,7 +251,7 @@ def _run_set(name, seeds, plan, models, n_jobs, workdir, log) -> dict:
     chmr_models = [m for m in _CHMR_VARIANTS if m in models]
     if chmr_models:
         with tempfile.TemporaryDirectory(prefix="chmr_ace_embed_") as cache:
-            transformer, res["embed_seconds"] = _cached_transformer(d.smiles, cache, n_jobs)
+            transformer, res["embed_seconds"] = cached_transformer(d.smiles, cache, n_jobs)
             for key in chmr_models:
                 params = {**plan["chmr_params"], **_CHMR_VARIANTS[key]}
                 res["models"][key] = select_then_seeds(d, _chmr(d.smiles, y, params, n_jobs, transformer), [{}],

@@ -13,10 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..estimators import CHMRTransformer
 from ..featurize import FingerprintFeaturizer
 from ._chemprop import chemprop_executable, fit_chemprop
-from ._data import DATASETS, N_FP, BenchData, embed, load_split, split_digest
+from ._data import DATASETS, N_FP, BenchData, cached_transformer, embed, load_split, split_digest
 from ._machine import load_average, machine_info
 from ._models import fit_default, fit_head, fit_rf, grid_then_seeds
 from ._report import write_report
@@ -152,8 +151,7 @@ def _run_defaults(data: BenchData, seeds, n_jobs: int, log: Callable, quick: boo
     overrides = {"max_epochs": 10, "patience": 3, "rf_n_estimators": 50} if quick else {}
     runs = []
     with tempfile.TemporaryDirectory(prefix="chmr_default_") as cache:
-        transformer = CHMRTransformer(cache_dir=cache, n_jobs=n_jobs)
-        transformer.fit_transform(data.smiles)
+        transformer, _ = cached_transformer(data.smiles, cache, n_jobs)
         for seed in seeds:
             r = fit_default(data, transformer, seed, overrides)
             key = "roc_auc" if data.kind == "classification" else "mae"

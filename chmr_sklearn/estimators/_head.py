@@ -295,7 +295,7 @@ class CHMRHeadEstimator(BaseEstimator):
             self.descriptor_scale_ = np.where(std > 1e-8, std, 1.0)
         return np.clip((D - self.descriptor_mean_) / self.descriptor_scale_, -6, 6).astype(np.float32)
 
-    def _fp_columns(self) -> slice:
+    def _forest_columns(self) -> slice:
         """Columns the random forest sees: the descriptors and the fingerprint block of a CHMR concat embedding.
 
         The descriptors come first (``_embed_input``), so both blocks are one slice.
@@ -402,7 +402,8 @@ class CHMRHeadEstimator(BaseEstimator):
         validation = (Ev, self._scale_y(Yv), *self._monitor(Yv)) if len(Ev) else None
         forest = None
         if True in variants:
-            forest = self._new_forest(seed).fit(Et[:, self._fp_columns()], Yt, groups=self._forest_groups(X, train_rows))
+            forest = self._new_forest(seed).fit(Et[:, self._forest_columns()], Yt,
+                                                groups=self._forest_groups(X, train_rows))
         trained = {v: self._train_head(Et, Yt_s, validation, forest if v else None, run, v) for v in variants}
         scores = {v: score for v, (_, score) in trained.items() if score is not None}
         preferred = variants[0]
@@ -424,7 +425,7 @@ class CHMRHeadEstimator(BaseEstimator):
         """The head as kept: the chosen net, and its forest (refitted on every row with ``rf_refit``)."""
         forest = variants.forest if chosen else None
         if chosen and self.rf_refit and variants.held_out:
-            forest = self._new_forest(variants.seed).fit(E[rows][:, self._fp_columns()], Y[rows])
+            forest = self._new_forest(variants.seed).fit(E[rows][:, self._forest_columns()], Y[rows])
         return FittedHead(variants.nets[chosen], forest, chosen, variants.scores, variants.monitor)
 
     def _new_forest(self, seed: int) -> RandomForestResidual:
@@ -501,7 +502,7 @@ class CHMRHeadEstimator(BaseEstimator):
         from skorch.dataset import Dataset
         from skorch.helper import predefined_split
 
-        fp = self._fp_columns()
+        fp = self._forest_columns()
         Xt = Et if forest is None else {"x": Et, "offset": self._scale_offset(forest.oob_offset_)}
         callbacks, train_split = [], None
         if validation is not None:
@@ -642,7 +643,7 @@ class CHMRHeadEstimator(BaseEstimator):
     def _head_output(self, head: FittedHead, Ev: np.ndarray) -> np.ndarray:
         inputs: Any = Ev
         if head.rf is not None:
-            inputs = {"x": Ev, "offset": self._scale_offset(head.rf.offset(Ev[:, self._fp_columns()]))}
+            inputs = {"x": Ev, "offset": self._scale_offset(head.rf.offset(Ev[:, self._forest_columns()]))}
         return head.net.forward(inputs, training=False).detach().cpu().numpy()
 
     def _combine(self, outputs: np.ndarray) -> np.ndarray:

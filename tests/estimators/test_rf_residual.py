@@ -87,7 +87,7 @@ def test_regressor_option_changes_only_the_training_offsets(data):
     oof = CHMRRegressor(**fast, rf_offsets="scaffold").fit(smiles, Y[:, 0])
     # same seed: same training rows, same final forest, different offsets to learn against
     def forest_input(est):  # what the forest sees: the regressor's descriptors and the bits
-        return est._embed_input(smiles[:50], fitting=False)[0][:, est._fp_columns()]
+        return est._embed_input(smiles[:50], fitting=False)[0][:, est._forest_columns()]
 
     np.testing.assert_array_equal(oob.rf_.offset(forest_input(oob)), oof.rf_.offset(forest_input(oof)))
     assert not np.allclose(oob.rf_.oob_offset_, oof.rf_.oob_offset_)

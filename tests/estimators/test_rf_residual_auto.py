@@ -30,7 +30,7 @@ HEAD_VALID = 0.1  # the estimators' default validation_fraction
 class _MaccsForest(CHMRRegressor):
     """The residual forest sees the MACCS block only (the head sees every column)."""
 
-    def _fp_columns(self) -> slice:
+    def _forest_columns(self) -> slice:
         return slice(0, N_MACCS)
 
 
