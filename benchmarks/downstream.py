@@ -13,6 +13,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import time
@@ -37,6 +38,20 @@ ORDER = ["bace", "bbbp", "clintox", "sider", "chembl2k", "esol", "freesolv", "br
          "toxcast", "hiv", "lipophilicity", "toxcast_6015"]
 
 
+def _params(pairs: list[str]) -> dict:
+    """``["descriptors=True", "n_heads=3"]`` -> ``{"descriptors": True, "n_heads": 3}`` (values as Python literals)."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--defaults-param: expected NAME=VALUE, got {pair!r}")
+        try:
+            out[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[name] = value  # a bare string such as rf_offsets=scaffold
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", nargs="+", default=ORDER, choices=sorted(DATASETS) + sorted(VARIANTS))
@@ -50,6 +65,8 @@ def main(argv=None) -> None:
                     help="the full grids on every dataset, without the CPU-budget cuts of the large ones")
     ap.add_argument("--chemprop-accelerator", choices=["cpu", "gpu"], default="cpu",
                     help="where chemprop trains (scripts/gpu_chemprop.sh runs it on a GPU)")
+    ap.add_argument("--defaults-param", nargs="+", default=[], metavar="NAME=VALUE",
+                    help="replace defaults of the 'chmr_default' column (a candidate default, e.g. descriptors=True)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--merge", nargs="+", type=Path, metavar="PART.json",
                     help="only write --out from the results of these runs' JSON files (runs split over processes)")
@@ -67,7 +84,7 @@ def main(argv=None) -> None:
 
     run_downstream(args.datasets, seeds=args.seeds, quick=args.quick, n_jobs=args.n_jobs, out=args.out, log=log,
                    chemprop=not args.no_chemprop, models=args.models, chemprop_accelerator=args.chemprop_accelerator,
-                   full=args.full_grids)
+                   full=args.full_grids, defaults_params=_params(args.defaults_param))
     log(f"wrote {args.out} (+ .json, .png)")
 
 

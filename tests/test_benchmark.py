@@ -8,6 +8,7 @@ import platform
 import numpy as np
 import pytest
 import torch
+from _scripts import load_script
 from sklearn.utils import Bunch
 
 from chmr_sklearn.benchmark import (
@@ -71,6 +72,28 @@ def test_report_structure(runs):
     assert all(isinstance(r["rf_residual"], bool) for r in defaults["runs"][defaults["chosen"]])
     header = next(line for line in text.splitlines() if line.startswith("| dataset"))
     assert "| CHMR defaults |" in header
+
+
+def test_defaults_params_change_the_defaults_column_and_name_it(runs):
+    """A candidate default (``defaults_params``) reaches the estimator and is named in the chosen point."""
+    _, res, _ = runs
+    kw = {"seeds": (0,), "quick": True, "n_jobs": 1, "chemprop": False, "log": lambda m: None,
+          "models": ("chmr_default",)}
+    alt = run_downstream([("esol_sub", _esol_subset())], defaults_params={"descriptors": False}, **kw)
+    alt = alt["results"][0]["models"]["chmr_default"]
+    assert alt["chosen"] == "defaults (QUICK: max_epochs=10, patience=3, rf_n_estimators=50, descriptors=False)"
+    base = res["models"]["chmr_default"]
+    assert base["chosen"] == "defaults (QUICK: max_epochs=10, patience=3, rf_n_estimators=50)"
+    # CHMRRegressor's default learns from the descriptors too: without them the same seed predicts otherwise
+    assert alt["runs"][alt["chosen"]][0]["test"]["mae"] != base["runs"][base["chosen"]][0]["test"]["mae"]
+
+
+def test_downstream_script_parses_defaults_params_as_literals():
+    parse = load_script("benchmarks/downstream.py")._params
+    assert parse(["descriptors=True", "n_heads=3", "rf_offsets=scaffold", "lr=1e-3"]) == {
+        "descriptors": True, "n_heads": 3, "rf_offsets": "scaffold", "lr": 1e-3}
+    with pytest.raises(SystemExit, match="NAME=VALUE"):
+        parse(["descriptors"])
 
 
 def test_one_split_for_every_model(runs):

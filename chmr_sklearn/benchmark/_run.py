@@ -130,7 +130,7 @@ def _run_models(data: BenchData, E: np.ndarray | None, F: np.ndarray | None, p: 
             seeds, kind, log, f"[{name}] CHMR+RF")
         out["chmr_rf"]["head"] = out["chmr"]["chosen"]
     if "chmr_default" in models:
-        out["chmr_default"] = _run_defaults(data, seeds, n_jobs, log, quick)
+        out["chmr_default"] = _run_defaults(data, seeds, n_jobs, log, quick, p.get("defaults_params") or {})
     if "fp_mlp" in models:
         out["fp_mlp"] = grid_then_seeds(p["head_grid"], lambda g, s: fit_head(data, F, g, s, **common), seeds, kind,
                                         log, f"[{name}] FP-MLP")
@@ -142,13 +142,16 @@ def _run_models(data: BenchData, E: np.ndarray | None, F: np.ndarray | None, p: 
     return out
 
 
-def _run_defaults(data: BenchData, seeds, n_jobs: int, log: Callable, quick: bool) -> dict:
+def _run_defaults(data: BenchData, seeds, n_jobs: int, log: Callable, quick: bool, params: dict) -> dict:
     """``CHMRClassifier()`` / ``CHMRRegressor()`` as shipped, one fit per seed on the SMILES.
 
     The molecules are embedded once into a temporary disk cache that every seed's fit reads
     (the estimator clones the transformer, cache directory included); no grid, no choice.
+    ``params`` (a candidate default, e.g. ``{"descriptors": True}``) change the estimator's
+    defaults and are named in the column's chosen point.
     """
-    overrides = {"max_epochs": 10, "patience": 3, "rf_n_estimators": 50} if quick else {}
+    quick_overrides = {"max_epochs": 10, "patience": 3, "rf_n_estimators": 50} if quick else {}
+    overrides = {**quick_overrides, **params}
     runs = []
     with tempfile.TemporaryDirectory(prefix="chmr_default_") as cache:
         transformer, _ = cached_transformer(data.smiles, cache, n_jobs)
@@ -159,7 +162,8 @@ def _run_defaults(data: BenchData, seeds, n_jobs: int, log: Callable, quick: boo
                 f"({r['fit_seconds']:.1f}s; heads' epochs {[h['epochs'] for h in r['heads']]}, "
                 f"rf_residual {[h['rf_residual'] for h in r['heads']]})")
             runs.append(r)
-    pid = "defaults" + (" (QUICK: " + ", ".join(f"{k}={v}" for k, v in overrides.items()) + ")" if overrides else "")
+    named = ", ".join(f"{k}={v}" for k, v in overrides.items())
+    pid = "defaults" + (f" (QUICK: {named})" if quick else f" ({named})" if params else "")
     return {"status": "ok", "chosen": pid, "params": {pid: overrides}, "runs": {pid: runs}, "selection": {}}
 
 
@@ -178,7 +182,7 @@ def _run_chemprop(data: BenchData, p: dict, seeds, workdir: str, log: Callable) 
 
 def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: int = 2, out=None,
                    log: Callable = print, chemprop: bool = True, models=tuple(MODELS),
-                   chemprop_accelerator: str = "cpu", full: bool = False) -> dict:
+                   chemprop_accelerator: str = "cpu", full: bool = False, defaults_params: dict | None = None) -> dict:
     """Benchmark CHMR against RF, a fingerprint MLP and chemprop on identical scaffold splits.
 
     Per dataset: load and split once (:func:`load_split`), embed every molecule once with the
@@ -212,6 +216,9 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
         Where chemprop trains (its ``--accelerator``); recorded in the report.
     full : bool, default=False
         Full grids for every dataset (no CPU-budget cuts; see :func:`plan`).
+    defaults_params : dict, optional
+        Parameters that replace some of the "chmr_default" column's defaults (a candidate
+        default measured before it is adopted, e.g. ``{"descriptors": True}``).
 
     Returns
     -------
@@ -259,7 +266,8 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
     for name, loader, protocol in items:
         t0 = time.perf_counter()
         data = load_split(name, loader, protocol)
-        p = dict(plan(name, quick, full), chemprop_accelerator=chemprop_accelerator)
+        p = dict(plan(name, quick, full), chemprop_accelerator=chemprop_accelerator,
+                 defaults_params=dict(defaults_params or {}))
         tr, va, te = data.split
         result = {"name": name, "kind": data.kind, "n_molecules": len(data.smiles), "n_tasks": int(data.Y.shape[1]),
                       "tasks_dropped": data.tasks_dropped, "n_invalid_dropped": data.n_invalid_dropped,
