@@ -128,9 +128,9 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
     descriptors : bool, default=False
         Put 79 scaled RDKit 2D descriptors in front of the embedding, as
         :class:`CHMRRegressor` does by default (see there). Off here: over the protocol's
-        validation splits of seven classification sets (3 seeds,
+        validation splits of eight classification sets (3 seeds,
         ``benchmarks/results/downstream_cls_descriptors.md``) they raise the mean ROC-AUC x100
-        by only 0.12 (better on 5 of 7; SIDER 65.9 -> 63.1, ChEMBL2K 83.8 -> 83.1). On
+        by only 0.21 (better on 6 of 8; SIDER 65.9 -> 63.1, ChEMBL2K 83.8 -> 83.1). On
         toxicity panels they help: ToxCast validation 69.6 -> 71.3 (test 65.2 -> 66.7), so
         set ``descriptors=True`` there.
     memory : str or joblib.Memory, optional
