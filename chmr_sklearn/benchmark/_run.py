@@ -130,7 +130,7 @@ def _run_models(data: BenchData, E: np.ndarray | None, F: np.ndarray | None, p: 
             seeds, kind, log, f"[{name}] CHMR+RF")
         out["chmr_rf"]["head"] = out["chmr"]["chosen"]
     if "chmr_default" in models:
-        out["chmr_default"] = _run_defaults(data, seeds, n_jobs, log, quick, p.get("defaults_params") or {})
+        out["chmr_default"] = _run_defaults(data, seeds, n_jobs, log, quick, p["defaults_params"])
     if "fp_mlp" in models:
         out["fp_mlp"] = grid_then_seeds(p["head_grid"], lambda g, s: fit_head(data, F, g, s, **common), seeds, kind,
                                         log, f"[{name}] FP-MLP")
