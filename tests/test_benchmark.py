@@ -88,6 +88,27 @@ def test_defaults_params_change_the_defaults_column_and_name_it(runs):
     assert alt["runs"][alt["chosen"]][0]["test"]["mae"] != base["runs"][base["chosen"]][0]["test"]["mae"]
 
 
+
+def test_report_protocol_names_a_candidate_default(runs, tmp_path):
+    """The protocol line says "exactly as shipped" only when no parameter was changed."""
+    from chmr_sklearn.benchmark._report import write_report
+
+    _, res, _ = runs
+    meta = {"date": "2026-01-01", "seeds": [0], "quick": False, "chemprop_executable": None}
+    base = res["models"]["chmr_default"]
+    runs_ = base["runs"][base["chosen"]]
+
+    def block(pid, params):
+        return dict(base, chosen=pid, params={pid: params}, runs={pid: runs_})
+
+    for b, expect, absent in ((block("defaults (n_heads=4)", {"n_heads": 4}), "`CHMRRegressor(n_heads=4)`",
+                               "exactly as shipped"), (block("defaults", {}), "exactly as shipped", "n_heads=4")):
+        result = dict(res, models={**res["models"], "chmr_default": b})
+        text = write_report({"meta": meta, "results": [result]}, tmp_path / "r.md").read_text()
+        protocol = text.split("## Protocol")[1]
+        assert expect in protocol and absent not in protocol
+
+
 def test_downstream_script_parses_defaults_params_as_literals():
     parse = load_script("benchmarks/downstream.py")._params
     assert parse(["descriptors=True", "n_heads=3", "rf_offsets=scaffold", "lr=1e-3"]) == {

@@ -235,6 +235,28 @@ def _plot(results: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _defaults_text(results: list[dict]) -> str:
+    """How the "CHMR defaults" column was configured: as shipped, or with a candidate default.
+
+    Examples
+    --------
+    >>> _defaults_text([])
+    '`CHMRClassifier()` / `CHMRRegressor()` exactly as shipped'
+    >>> block = {"chosen": "d", "params": {"d": {"descriptors": True}}}
+    >>> print(_defaults_text([{"models": {"chmr_default": block}}]).split(":")[0])
+    `CHMRClassifier(descriptors=True)` / `CHMRRegressor(descriptors=True)`
+    """
+    changed = set()
+    for r in results:
+        block = r["models"].get("chmr_default", {})
+        params = block.get("params", {}).get(block.get("chosen"), {})
+        changed.add(", ".join(f"{k}={v!r}" for k, v in params.items()))
+    if changed <= {""}:
+        return "`CHMRClassifier()` / `CHMRRegressor()` exactly as shipped"
+    named = " or ".join(sorted(changed - {""}))
+    return f"`CHMRClassifier({named})` / `CHMRRegressor({named})`: the shipped defaults but for these parameters"
+
+
 def write_report(report: dict, out) -> Path:
     """Write the Markdown report to ``out`` and its ``.json`` and ``.png`` siblings.
 
@@ -271,15 +293,14 @@ def write_report(report: dict, out) -> Path:
          "fingerprint bits + learned latents = 2091 columns). CHMR head = `CHMRClassifier/CHMRRegressor` on the "
          "embedding; FP-MLP = the same head and grid on the 1191 fingerprint columns only (CHMR without the "
          "learned latents); RF = one forest per task on the same 1191 columns; CHMR + RF residual = the chosen "
-         "head with `rf_residual=True`, its forest on the fingerprint columns; CHMR defaults = `CHMRClassifier()` / "
-         "`CHMRRegressor()` exactly as shipped (float32 embedding, `rf_residual=\"auto\"`), `fit` on the training "
-         "SMILES alone with its own internal validation split, no grid: the benchmark's validation rows are only "
-         "scored, like the test rows."),
-         ("- full grids (`_FULL`): head lr ∈ {1e-3, 1e-4} × (dropout, hidden) ∈ {(0.2, 1200), (0.5, 512)}, max 100 "
-          "epochs, early stopping on validation (patience 15); residual gamma ∈ {0.1, 1}; RF 500 trees, "
+         "head with `rf_residual=True`, its forest on the fingerprint columns; CHMR defaults = "
+         + _defaults_text(results) + " (float32 embedding), `fit` on the training SMILES alone with its own "
+         "internal validation split, no grid: the benchmark's validation rows are only scored, like the test rows."),
+         ("- full grids (`_FULL`): head lr ∈ {1e-3, 1e-4} × (dropout, hidden) ∈ {(0.2, 1200), (0.5, 512)}, "
+          "max 100 epochs, early stopping on validation (patience 15); residual gamma ∈ {0.1, 1}; RF 500 trees, "
           "min_samples_leaf ∈ {1, 2}; chemprop (v2 CLI) at its defaults: 50 epochs, no early stopping (the epoch "
-          "with the best validation loss is kept), one thread, on the CPU unless its line below says GPU. Where a dataset ran less than this (CPU "
-          "budget), its \"budget reductions\" below list exactly what differs."), "",
+          "with the best validation loss is kept), one thread, on the CPU unless its line below says GPU. Where a "
+          "dataset ran less than this (CPU budget), its \"budget reductions\" below list exactly what differs."), "",
          "## Per dataset", ""]
     for r in results:
         L += _details(r)
