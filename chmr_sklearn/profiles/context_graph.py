@@ -123,6 +123,71 @@ def _threshold_pairs(idx, sims, target_density, min_threshold):
     return a[keep], b[keep], vals[keep].astype(np.float32), threshold
 
 
+def _checked_fps(mol_fps, profiles, target_density, min_threshold, max_neighbors, profiled_knn) -> np.ndarray:
+    """``ContextGraph.build``'s arguments checked; the fingerprints as an array."""
+    fps = np.asarray(mol_fps)
+    if fps.ndim != 2 or fps.shape[0] == 0:
+        raise ValueError(f"mol_fps must be a non-empty 2-D array, got shape {fps.shape}.")
+    if not 0 < target_density <= 1:
+        raise ValueError(f"target_density must be in (0, 1], got {target_density!r}.")
+    if not 0 <= min_threshold <= 1:
+        raise ValueError(f"min_threshold must be in [0, 1], got {min_threshold!r}.")
+    if isinstance(max_neighbors, bool) or not isinstance(max_neighbors, (int, np.integer)) or max_neighbors < 1:
+        raise ValueError(f"max_neighbors must be a positive integer, got {max_neighbors!r}.")
+    if isinstance(profiled_knn, bool) or not isinstance(profiled_knn, (int, np.integer)) or profiled_knn < 0:
+        raise ValueError(f"profiled_knn must be a non-negative integer, got {profiled_knn!r}.")
+    if not isinstance(profiles, Mapping):
+        raise ValueError("profiles must be a dict {name: (rows, mol_index)}.")
+    return fps
+
+
+class _GraphParts:
+    """A context graph being built: nodes one type at a time (contiguous ids), undirected edges."""
+
+    def __init__(self, target_density: float, min_threshold: float, max_neighbors: int) -> None:
+        self.target_density, self.min_threshold, self.max_neighbors = target_density, min_threshold, max_neighbors
+        self.type_names: list[str] = []
+        self.first: dict[str, int] = {}  # a type's first node id
+        self.size: dict[str, int] = {}
+        self.n_nodes = 0
+        self._type, self._row, self._molecule = [], [], []
+        self._src, self._dst, self._weight = [], [], []
+
+    def add_nodes(self, type_name: str, molecule: np.ndarray) -> int:
+        """Nodes of a new type, one per entry of ``molecule`` (-1: none); returns the first one's id."""
+        n, first = len(molecule), self.n_nodes
+        self._type.append(np.full(n, len(self.type_names), dtype=np.int64))
+        self._row.append(np.arange(n, dtype=np.int64))
+        self._molecule.append(np.asarray(molecule, dtype=np.int64))
+        self.type_names.append(type_name)
+        self.first[type_name], self.size[type_name] = first, n
+        self.n_nodes += n
+        return first
+
+    def add_edges(self, a, b, w) -> None:
+        self._src.append(np.asarray(a, dtype=np.int64))
+        self._dst.append(np.asarray(b, dtype=np.int64))
+        self._weight.append(np.asarray(w, dtype=np.float32))
+
+    def link_similar(self, first: int, X: np.ndarray, knn) -> float:
+        """Edges among nodes ``first, first + 1, ..`` (rows of ``X``) that pass the density threshold; returns it."""
+        if len(X) < 2:
+            return float(self.min_threshold)
+        idx, sims = knn(X, k=min(self.max_neighbors, len(X) - 1))
+        a, b, w, threshold = _threshold_pairs(idx, sims, self.target_density, self.min_threshold)
+        self.add_edges(first + a, first + b, w)
+        return threshold
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not self._src:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
+        return np.concatenate(self._src), np.concatenate(self._dst), np.concatenate(self._weight)
+
+    def node_arrays(self) -> dict[str, np.ndarray]:
+        return {"node_type": np.concatenate(self._type), "node_row": np.concatenate(self._row),
+                "node_molecule": np.concatenate(self._molecule)}
+
+
 class ContextGraph:
     """Undirected weighted heterogeneous graph over molecules, profiles and entities.
 
@@ -259,99 +324,37 @@ class ContextGraph:
         >>> g.type_names, g.entity_names, g.edge_counts
         (['molecule', 'gene'], ['gene:TP53', 'gene:MDM2'], {'molecule-gene': 1, 'gene-gene': 1})
         """
-        fps = np.asarray(mol_fps)
-        if fps.ndim != 2 or fps.shape[0] == 0:
-            raise ValueError(f"mol_fps must be a non-empty 2-D array, got shape {fps.shape}.")
-        if not 0 < target_density <= 1:
-            raise ValueError(f"target_density must be in (0, 1], got {target_density!r}.")
-        if not 0 <= min_threshold <= 1:
-            raise ValueError(f"min_threshold must be in [0, 1], got {min_threshold!r}.")
-        if isinstance(max_neighbors, bool) or not isinstance(max_neighbors, (int, np.integer)) or max_neighbors < 1:
-            raise ValueError(f"max_neighbors must be a positive integer, got {max_neighbors!r}.")
-        if isinstance(profiled_knn, bool) or not isinstance(profiled_knn, (int, np.integer)) or profiled_knn < 0:
-            raise ValueError(f"profiled_knn must be a non-negative integer, got {profiled_knn!r}.")
-        if not isinstance(profiles, Mapping):
-            raise ValueError("profiles must be a dict {name: (rows, mol_index)}.")
-        n_mol = fps.shape[0]
+        fps = _checked_fps(mol_fps, profiles, target_density, min_threshold, max_neighbors, profiled_knn)
+        parts = _GraphParts(target_density, min_threshold, int(max_neighbors))
+        parts.add_nodes(MOLECULE, molecule=np.arange(len(fps), dtype=np.int64))
+        thresholds = {MOLECULE: parts.link_similar(0, fps, tanimoto_knn)}
+        for name, value in profiles.items():
+            thresholds[name] = cls._add_modality(parts, name, value, fps, int(profiled_knn))
+        entity_names = cls._add_entities(parts, extra_edges) if extra_edges is not None else []
+        indptr, indices, weights = cls._to_csr(*parts.edges(), parts.n_nodes)
+        return cls(n_mol=len(fps), indptr=indptr, indices=indices, weights=weights, type_names=parts.type_names,
+                   **parts.node_arrays(), entity_names=entity_names, thresholds=thresholds)
 
-        type_names = [MOLECULE]
-        node_type = [np.zeros(n_mol, dtype=np.int64)]
-        node_row = [np.arange(n_mol, dtype=np.int64)]
-        node_mol = [np.arange(n_mol, dtype=np.int64)]
-        src, dst, wts = [], [], []
-        thresholds: dict[str, float] = {}
+    @classmethod
+    def _add_modality(cls, parts: "_GraphParts", name: str, value, fps: np.ndarray, profiled_knn: int) -> float:
+        """One modality's profile nodes and their edges; returns its similarity threshold."""
+        rows, mol_index = cls._check_profile(name, value, len(fps))
+        first = parts.add_nodes(name, molecule=mol_index)
+        parts.add_edges(mol_index, first + np.arange(len(rows)), np.ones(len(rows)))  # a molecule and its own row
+        if profiled_knn:
+            # Unmeasured molecules -> the measurements of their nearest measured molecules.
+            a, r, w = _profiled_knn_pairs(fps, mol_index, profiled_knn)
+            parts.add_edges(a, first + r, w)
+        return parts.link_similar(first, rows, _cosine_knn)
 
-        def add(a, b, w):
-            src.append(np.asarray(a, dtype=np.int64))
-            dst.append(np.asarray(b, dtype=np.int64))
-            wts.append(np.asarray(w, dtype=np.float32))
-
-        # Molecule-molecule Tanimoto edges.
-        if n_mol > 1:
-            idx, sims = tanimoto_knn(fps, k=min(int(max_neighbors), n_mol - 1))
-            a, b, w, thresholds[MOLECULE] = _threshold_pairs(idx, sims, target_density, min_threshold)
-            add(a, b, w)
-        else:
-            thresholds[MOLECULE] = float(min_threshold)
-
-        offset = n_mol
-        for t, (name, value) in enumerate(profiles.items(), start=1):
-            rows, mol_index = cls._check_profile(name, value, n_mol)
-            m = rows.shape[0]
-            type_names.append(name)
-            node_type.append(np.full(m, t, dtype=np.int64))
-            node_row.append(np.arange(m, dtype=np.int64))
-            node_mol.append(mol_index)
-            ids = offset + np.arange(m, dtype=np.int64)
-            add(mol_index, ids, np.ones(m))  # a molecule and its own measurement
-            if profiled_knn:
-                # Unmeasured molecules -> the measurements of their nearest measured molecules.
-                a, r, w = _profiled_knn_pairs(fps, mol_index, int(profiled_knn))
-                add(a, offset + r, w)
-            if m > 1:
-                idx, sims = _cosine_knn(rows, k=min(int(max_neighbors), m - 1))
-                a, b, w, thresholds[name] = _threshold_pairs(idx, sims, target_density, min_threshold)
-                add(offset + a, offset + b, w)
-            else:
-                thresholds[name] = float(min_threshold)
-            offset += m
-
-        entity_names: list[str] = []
-        if extra_edges is not None:
-            offsets = {nm: int(off) for nm, off in zip(type_names, np.cumsum([0] + [len(r) for r in node_row]))}
-            sizes = {nm: len(r) for nm, r in zip(type_names, node_row)}
-            a, b, w, entity_names, entity_types = cls._parse_extra_edges(extra_edges, offsets, sizes, offset)
-            for etype in dict.fromkeys(entity_types):
-                type_names.append(etype)
-            tindex = {nm: i for i, nm in enumerate(type_names)}
-            node_type.append(np.array([tindex[e] for e in entity_types], dtype=np.int64))
-            within = {}
-            rows_e = []
-            for e in entity_types:
-                rows_e.append(within.get(e, 0))
-                within[e] = within.get(e, 0) + 1
-            node_row.append(np.array(rows_e, dtype=np.int64))
-            node_mol.append(np.full(len(entity_names), -1, dtype=np.int64))
-            add(a, b, w)
-            offset += len(entity_names)
-
-        n_nodes = offset
-        a = np.concatenate(src) if src else np.empty(0, np.int64)
-        b = np.concatenate(dst) if dst else np.empty(0, np.int64)
-        w = np.concatenate(wts) if wts else np.empty(0, np.float32)
-        indptr, indices, weights = cls._to_csr(a, b, w, n_nodes)
-        return cls(
-            n_mol=n_mol,
-            indptr=indptr,
-            indices=indices,
-            weights=weights,
-            type_names=type_names,
-            node_type=np.concatenate(node_type),
-            node_row=np.concatenate(node_row),
-            node_molecule=np.concatenate(node_mol),
-            entity_names=entity_names,
-            thresholds=thresholds,
-        )
+    @classmethod
+    def _add_entities(cls, parts: "_GraphParts", extra_edges) -> list[str]:
+        """The entity nodes that ``extra_edges`` names (contiguous per type) and its edges."""
+        a, b, w, names, types = cls._parse_extra_edges(extra_edges, parts.first, parts.size, parts.n_nodes)
+        for etype in dict.fromkeys(types):
+            parts.add_nodes(etype, molecule=np.full(types.count(etype), -1, dtype=np.int64))
+        parts.add_edges(a, b, w)
+        return names
 
     @staticmethod
     def _check_profile(name, value, n_mol):
