@@ -362,20 +362,9 @@ def _flatness(prog: list[dict], rss_slope: float | None, n: int) -> str:
     return text
 
 
-def report(result: dict, quick: bool) -> str:
-    s, ref, cache = result["stream"], result["reference"], result["cache"]
-    prog = s["progress"]
-    n = s["n_rows_done"]
-    resumed = s.get("resumed_rows", 0)
-    rate = (n - resumed) / prog[-1]["seconds"] if prog else float("nan")
-    # steady state: from the end of the first chunk (loky start, model load) to the last
-    steady = ((prog[-1]["rows"] - prog[0]["rows"]) / (prog[-1]["seconds"] - prog[0]["seconds"])
-              if len(prog) > 1 else rate)
-    rss_slope = slope(prog, "rss_mib")
-    bytes_per_row = (s["output_bytes"] or s["part_bytes"]) / n if n else float("nan")
+def _header(result: dict, quick: bool) -> list[str]:
     m = result["machine"]
-    cold, warm = cache["runs"].values()
-    lines = [
+    return [
         "# Streaming embedding benchmark (`chmr_sklearn.streaming.embed_file`)",
         "",
         (f"- date: {m['date']}; machine: {m['cpus']} logical cores, {m['cpu']}; other processes running "
@@ -388,10 +377,26 @@ def report(result: dict, quick: bool) -> str:
         + (f"; --quick: first {result['n_input']:,} rows" if quick else ""),
         (f"- transformer: shipped model, `output='concat'` (2091 float32 columns), float64 encoder, n_jobs=2, "
         f"`on_invalid='nan'`, in-memory and disk cache off; `chunk_size={result['chunk_size']:,}`; output Parquet"),
-        "",
-        "## Summary",
-        "",
     ]
+
+
+def _rates(s: dict) -> tuple[float, float, float]:
+    """Rows/s over the rows this run computed, rows/s after the first chunk, CPU-s per row after it."""
+    prog, resumed = s["progress"], s.get("resumed_rows", 0)
+    rate = (s["n_rows_done"] - resumed) / prog[-1]["seconds"] if prog else float("nan")
+    # steady state: from the end of the first chunk (loky start, model load) to the last
+    steady = ((prog[-1]["rows"] - prog[0]["rows"]) / (prog[-1]["seconds"] - prog[0]["seconds"])
+              if len(prog) > 1 else rate)
+    cpu = [p for p in prog if p.get("cpu_s") is not None]
+    cpu_per_row = ((cpu[-1]["cpu_s"] - cpu[0]["cpu_s"]) / (cpu[-1]["rows"] - cpu[0]["rows"]) if len(cpu) > 1
+                   else cpu[0]["cpu_s"] / cpu[0]["rows"] if cpu else float("nan"))
+    return rate, steady, cpu_per_row
+
+
+def _progress_line(result: dict, rate: float, steady: float) -> list[str]:
+    s = result["stream"]
+    n, resumed = s["n_rows_done"], s.get("resumed_rows", 0)
+    lines = []
     if resumed:
         lines.append(f"- resumed: an earlier invocation, stopped by its time budget, had finished the first "
                      f"{resumed:,} rows ({resumed // result['chunk_size']} chunks); this run skipped them "
@@ -405,11 +410,17 @@ def report(result: dict, quick: bool) -> str:
                      f"{result['n_input']:,} rows** (measured, not estimated): **{rate:,.0f} rows/s** overall, "
                      f"{steady:,.0f} rows/s after the first chunk. The shared 2 cores were too slow for the "
                      "whole library in budget; the rest is extrapolated below from these rows.")
+    return lines
+
+
+def _summary(result: dict) -> list[str]:
+    s, ref, cache = result["stream"], result["reference"], result["cache"]
+    prog, n = s["progress"], s["n_rows_done"]
+    rate, steady, cpu_per_row = _rates(s)
+    bytes_per_row = (s["output_bytes"] or s["part_bytes"]) / n if n else float("nan")
     per_m = 1e6 / steady if steady else float("nan")
-    cpu = [p for p in prog if p.get("cpu_s") is not None]
-    cpu_per_row = ((cpu[-1]["cpu_s"] - cpu[0]["cpu_s"]) / (cpu[-1]["rows"] - cpu[0]["rows"]) if len(cpu) > 1
-                   else cpu[0]["cpu_s"] / cpu[0]["rows"] if cpu else float("nan"))
-    lines += [
+    cold, warm = cache["runs"].values()
+    return _progress_line(result, rate, steady) + [
         (f"- CPU time (this process + its featurization workers): **{cpu_per_row * 1000:.1f} CPU-s per 1,000 rows** "
          f"after the first chunk, i.e. {1 / cpu_per_row:,.0f} rows per CPU-second. Contention inflates it too "
          "(shared caches, threads waiting for a core): benchmarks/results/embed.md measured 6.4 CPU-s per 1,000 "
@@ -420,7 +431,7 @@ def report(result: dict, quick: bool) -> str:
         f"machine ({per_m / 60:,.0f} min); linear in rows since every chunk is independent."),
         f"- memory: peak RSS {prog[-1]['peak_rss_mib'] if prog else '?'} MiB in this process (largest sample "
         f"{s['max_rss_mib']} MiB) + {s['max_children_rss_mib']} MiB in the 2 featurization workers; "
-        + _flatness(prog, rss_slope, n),
+        + _flatness(prog, slope(prog, "rss_mib"), n),
         (f"- disk: {bytes_per_row:,.0f} bytes per row of Parquet (snappy) → {bytes_per_row * 1e6 / 2**30:.1f} GiB "
         "per 1M rows; while the run is in progress the parts take the same space again until they are "
         "assembled into the output and removed."),
@@ -432,9 +443,13 @@ def report(result: dict, quick: bool) -> str:
         f"({warm['rows_per_s'] / cold['rows_per_s']:.0f}x); warm output identical to the cold one: "
         f"{cache['warm_equals_cold']}, and to the cache-off stream's rows: {cache['warm_equals_cache_off_stream']}; "
         f"cache file {cache['cache_bytes'] / cold['rows']:,.0f} bytes per molecule."),
-        "",
-        "## Rows done vs time and memory (one line per finished chunk)",
-        "",
+    ]
+
+
+def _progress_tables(result: dict) -> list[str]:
+    """This run's chunks, then those of any earlier invocation it resumed."""
+    prog, resumed = result["stream"]["progress"], result["stream"].get("resumed_rows", 0)
+    lines = [
         ("RSS: this process, sampled every 0.5 s; peak: `ru_maxrss` so far; workers: summed RSS of the loky "
         "featurization processes. load1: the machine's 1-minute load average (2 cores, shared)."),
         "",
@@ -445,8 +460,9 @@ def report(result: dict, quick: bool) -> str:
     prev_rows, prev_s = resumed, 0
     for p in prog:
         chunk_rate = (p["rows"] - prev_rows) / (p["seconds"] - prev_s) if p["seconds"] > prev_s else float("nan")
-        lines.append(f"| {p['rows']:,} | {p['seconds']:.0f} | {(p['rows'] - resumed) / p['seconds']:,.0f} | {chunk_rate:,.0f} | "
-                     f"{p.get('cpu_s', '–')} | {p['rss_mib'] if p['rss_mib'] is not None else '–'} | {p['peak_rss_mib']} | "
+        lines.append(f"| {p['rows']:,} | {p['seconds']:.0f} | {(p['rows'] - resumed) / p['seconds']:,.0f} | "
+                     f"{chunk_rate:,.0f} | {p.get('cpu_s', '–')} | "
+                     f"{p['rss_mib'] if p['rss_mib'] is not None else '–'} | {p['peak_rss_mib']} | "
                      f"{p['children_rss_mib'] if p['children_rss_mib'] is not None else '–'} | {p['load1']} |")
         prev_rows, prev_s = p["rows"], p["seconds"]
     for i, inv in enumerate(result.get("earlier_invocations", [])):
@@ -456,20 +472,20 @@ def report(result: dict, quick: bool) -> str:
                   "|---:|---:|---:|---:|---:|---:|---:|"]
         lines += [f"| {p['rows']:,} | {p['seconds']:.0f} | {p.get('cpu_s', '–')} | {p['rss_mib']} | "
                   f"{p['peak_rss_mib']} | {p['children_rss_mib']} | {p['load1']} |" for p in inv["progress"]]
-    lines += [
-        "",
-        "## Disk cache",
-        "",
-        "| run | rows | s | rows/s |",
-        "|---|---:|---:|---:|",
-    ] + [f"| {k} | {v['rows']:,} | {v['seconds']:.1f} | {v['rows_per_s']:,.0f} |" for k, v in cache["runs"].items()]
-    lines += [
-        "",
-        ("A warm run still parses and canonicalizes every SMILES (the cache key) and writes the output; it "
-        "computes nothing."),
-        "",
-        f"Total benchmark time {result['total_s']:.0f} s.",
-    ]
+    return lines
+
+
+def report(result: dict, quick: bool) -> str:
+    runs = result["cache"]["runs"]
+    lines = [*_header(result, quick), "", "## Summary", "", *_summary(result), "",
+             "## Rows done vs time and memory (one line per finished chunk)", "", *_progress_tables(result), "",
+             "## Disk cache", "", "| run | rows | s | rows/s |", "|---|---:|---:|---:|",
+             *(f"| {k} | {v['rows']:,} | {v['seconds']:.1f} | {v['rows_per_s']:,.0f} |" for k, v in runs.items()),
+             "",
+             ("A warm run still parses and canonicalizes every SMILES (the cache key) and writes the output; it "
+              "computes nothing."),
+             "",
+             f"Total benchmark time {result['total_s']:.0f} s."]
     if result.get("cluster"):
         lines += cluster_section(result["cluster"])
     return "\n".join(lines) + "\n"
@@ -545,7 +561,8 @@ def main() -> None:
     result = {
         "machine": dict(machine, load_end=", ".join(f"{x:.2f}" for x in os.getloadavg())),
         "n_library": n_library, "n_unparsable": n_unparsable, "n_input": n, "chunk_size": chunk,
-        "budget_s": args.budget_s, "earlier_invocations": earlier, "stream": {k: v for k, v in s.items() if k not in ("output_path", "parts")},
+        "budget_s": args.budget_s, "earlier_invocations": earlier,
+        "stream": {k: v for k, v in s.items() if k not in ("output_path", "parts")},
         "reference": ref, "cache": cache, "cluster": cluster, "total_s": time.perf_counter() - started,
     }
     text = report(result, args.quick)
@@ -567,7 +584,8 @@ def _cluster_only(args) -> None:
     if not args.quick:
         saved = RESULTS.with_suffix(".json")
         result = json.loads(saved.read_text())
-        result["cluster"] = dict(cluster, cpus=os.cpu_count(), date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+        when = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        result["cluster"] = dict(cluster, cpus=os.cpu_count(), date=when)
         saved.write_text(json.dumps(result, indent=1, default=str))
         RESULTS.write_text(report(result, quick=False))
 
