@@ -51,7 +51,8 @@ _ALL_SETS = {"head_grid": [_HEAD_GRID[0], _HEAD_GRID[3]], "epochs": 60, "patienc
 # chemprop runs at its defaults everywhere (issue 13: a peer cut short is no comparison).
 _REDUCED = {
     "broad6k": {"residual_trees": 100, "rf_grid": [{"n_estimators": 100, "min_samples_leaf": 2}]},
-    "toxcast": {"head_grid": [_HEAD_GRID[0]], "residual_trees": 50, "rf_grid": [{"n_estimators": 50, "min_samples_leaf": 2}]},
+    "toxcast": {"head_grid": [_HEAD_GRID[0]], "residual_trees": 50,
+                "rf_grid": [{"n_estimators": 50, "min_samples_leaf": 2}]},
     "hiv": {"epochs": 30, "patience": 5, "residual_trees": 100,
             "rf_grid": [{"n_estimators": 100, "min_samples_leaf": 2}]},
 }
@@ -85,7 +86,8 @@ def plan(name: str, quick: bool = False, full: bool = False) -> dict:
     if len(p["head_grid"]) < len(_FULL["head_grid"]):
         notes.append(f"head grid {len(p['head_grid'])} points (of {len(_FULL['head_grid'])})")
     if p["epochs"] != _FULL["epochs"]:
-        notes.append(f"head max {p['epochs']} epochs, patience {p['patience']} (of {_FULL['epochs']}, {_FULL['patience']})")
+        notes.append(f"head max {p['epochs']} epochs, patience {p['patience']} "
+                     f"(of {_FULL['epochs']}, {_FULL['patience']})")
     if p["gammas"] != _FULL["gammas"]:
         notes.append(f"residual gamma fixed at {p['gammas'][0]} (grid {_FULL['gammas']})")
     if p["residual_trees"] != _FULL["residual_trees"]:
@@ -268,13 +270,8 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
         data = load_split(name, loader, protocol)
         p = dict(plan(name, quick, full), chemprop_accelerator=chemprop_accelerator,
                  defaults_params=dict(defaults_params or {}))
-        tr, va, te = data.split
-        result = {"name": name, "kind": data.kind, "n_molecules": len(data.smiles), "n_tasks": int(data.Y.shape[1]),
-                      "tasks_dropped": data.tasks_dropped, "n_invalid_dropped": data.n_invalid_dropped,
-                      "split_protocol": {k: (list(v) if isinstance(v, tuple) else v) for k, v in data.protocol.items()},
-                      "split_sizes": [len(tr), len(va), len(te)], "split_digest": split_digest(data.split), "split_indices": [tr.tolist(), va.tolist(), te.tolist()],
-                      "plan": {k: v for k, v in p.items()}, "models": {}, "status": "running"}
-        log(f"[{name}] {len(data.smiles)} molecules, split {len(tr)}/{len(va)}/{len(te)}, "
+        result = _new_result(name, data, p)
+        log(f"[{name}] {len(data.smiles)} molecules, split {'/'.join(map(str, result['split_sizes']))}, "
             f"{data.Y.shape[1]} tasks ({len(data.tasks_dropped)} dropped), {data.kind}")
         with lock:
             report["results"].append(result)
@@ -287,15 +284,7 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
         else:
             result["models"]["chemprop"] = {"status": "queued", "runs": {}}
             futures.append(pool.submit(_chemprop_job, result, data, p, seeds, workdir, log, save))
-
-        if {"chmr", "chmr_rf"} & set(models):
-            E, result["embed_seconds"] = embed(data, n_jobs=n_jobs, precision=PRECISION)
-            F = E[:, :N_FP]
-            log(f"[{name}] embedded once in {result['embed_seconds']:.1f}s")
-        elif set(models) - {"chemprop"}:  # the fingerprint models need only the embedding's first 1191 columns
-            E, F = None, FingerprintFeaturizer(n_jobs=n_jobs).fit_transform(data.smiles).astype(np.float32)
-        else:  # chemprop featurizes for itself
-            E = F = None
+        E, F = _features(data, result, models, n_jobs, log)
         block = _run_models(data, E, F, p, seeds, n_jobs, log, models, quick)
         block.pop("chemprop", None)
         with lock:
@@ -312,11 +301,34 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
     return report
 
 
+def _new_result(name: str, data: BenchData, p: dict) -> dict:
+    """A dataset's entry in the report, before any model ran: its split (indices kept) and plan."""
+    tr, va, te = data.split
+    return {"name": name, "kind": data.kind, "n_molecules": len(data.smiles), "n_tasks": int(data.Y.shape[1]),
+            "tasks_dropped": data.tasks_dropped, "n_invalid_dropped": data.n_invalid_dropped,
+            "split_protocol": {k: (list(v) if isinstance(v, tuple) else v) for k, v in data.protocol.items()},
+            "split_sizes": [len(tr), len(va), len(te)], "split_digest": split_digest(data.split),
+            "split_indices": [tr.tolist(), va.tolist(), te.tolist()], "plan": dict(p), "models": {},
+            "status": "running"}
+
+
+def _features(data: BenchData, result: dict, models, n_jobs: int, log: Callable):
+    """The shipped embedding ``E`` and its 1191 fingerprint columns ``F``, as far as ``models`` need them."""
+    if {"chmr", "chmr_rf"} & set(models):
+        E, result["embed_seconds"] = embed(data, n_jobs=n_jobs, precision=PRECISION)
+        log(f"[{result['name']}] embedded once in {result['embed_seconds']:.1f}s")
+        return E, E[:, :N_FP]
+    if set(models) - {"chemprop"}:  # the fingerprint models need only the embedding's first 1191 columns
+        return None, FingerprintFeaturizer(n_jobs=n_jobs).fit_transform(data.smiles).astype(np.float32)
+    return None, None  # chemprop featurizes for itself
+
+
 def _chemprop_job(result: dict, data: BenchData, p: dict, seeds, workdir: str, log: Callable, save) -> None:
     result["models"]["chemprop"]["status"] = "running"
     try:
         block = _run_chemprop(data, p, seeds, workdir, log)
-    except (OSError, RuntimeError, ValueError, KeyError, subprocess.TimeoutExpired) as exc:  # a baseline's failure is reported in its column, the run goes on
+    # a baseline's failure is reported in its column, the run goes on
+    except (OSError, RuntimeError, ValueError, KeyError, subprocess.TimeoutExpired) as exc:
         block = {"status": f"failed: {type(exc).__name__}: {str(exc)[:300]}", "runs": {}}
         log(f"[{data.name}] chemprop {block['status']}")
     result["models"]["chemprop"] = block
