@@ -36,6 +36,10 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
         (6 regression sets, 2 seeds) 1e-3 had a worse mean rank (3.83 vs 3.17): much better on
         FreeSolv (2.018 vs 2.465 MAE), worse on the three MoleculeACE sets (CHEMBL2047_EC50
         0.565 vs 0.459) and Lipophilicity; the first run there found 1e-4 better on 5 of 5.
+    max_epochs : int, default=100
+        As in :class:`CHMRClassifier`. Early stopping ends almost every head first: with 300 the
+        validation MAE was identical on 4 of 6 regression sets and moved by at most 0.003 on the other
+        two (``benchmarks/results/head_defaults_epochs.md``, 3 seeds).
     rf_residual : bool or "auto", default="auto"
         As in :class:`CHMRClassifier`, but each head keeps its own variant: the one with the
         lower MAE on its validation split. The forest's offset splits the regression sets: on
@@ -116,7 +120,8 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
     True
     """
 
-    _parameter_constraints: ClassVar[dict] = {**CHMRHeadEstimator._parameter_constraints, "loss": [StrOptions({"l1", "mse"})]}
+    _parameter_constraints: ClassVar[dict] = {**CHMRHeadEstimator._parameter_constraints,
+                                              "loss": [StrOptions({"l1", "mse"})]}
 
     def __init__(self, transformer=None, *, loss="l1", hidden=1200, dropout=0.5, norm="layer", lr=1e-4,
                  batch_size=256, max_epochs=100, patience=20, weight_decay=1e-5, validation_fraction=0.1,
