@@ -101,8 +101,8 @@ def as_profile_tables(profiles: Mapping[str, Any] | None, smiles_col: str = "smi
     if profiles is None:
         return {}
     if not isinstance(profiles, Mapping):
-        raise ValueError("profiles must be a dict {modality name: DataFrame or ProfileTable}, "  # noqa: TRY004 - one ValueError for bad input
-                         f"got {type(profiles).__name__}.")
+        raise ValueError(  # noqa: TRY004 - one ValueError for bad input
+            f"profiles must be a dict {{modality name: DataFrame or ProfileTable}}, got {type(profiles).__name__}.")
     tables = {}
     for name, table in profiles.items():
         if not isinstance(name, str) or not name:
@@ -110,8 +110,9 @@ def as_profile_tables(profiles: Mapping[str, Any] | None, smiles_col: str = "smi
         if isinstance(table, ProfileTable):
             tables[name] = table
         elif isinstance(table, pd.DataFrame):
-            tables[name] = ProfileTable(table, name=name, smiles_col=smiles_col if smiles_col in table.columns else None,
-                                        inchikey_col=None if smiles_col in table.columns else "inchikey")
+            has_smiles = smiles_col in table.columns
+            tables[name] = ProfileTable(table, name=name, smiles_col=smiles_col if has_smiles else None,
+                                        inchikey_col=None if has_smiles else "inchikey")
         else:
             raise ValueError(  # noqa: TRY004 - one ValueError for bad input
                 f"Profile {name!r} must be a pandas DataFrame or ProfileTable, got {type(table).__name__}.")
@@ -120,6 +121,33 @@ def as_profile_tables(profiles: Mapping[str, Any] | None, smiles_col: str = "smi
 
 def _standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     return np.clip((x - mean) / std, -_CLIP, _CLIP).astype(np.float32)
+
+
+def _modality(name: str, table, keys: list, weights, config: PretrainConfig) -> BioModality:
+    """One profile table aligned to the corpus molecules (by InChIKey), filled, standardized."""
+    raw, observed = table.align(keys)
+    unused = len(table.keys) - len(set(table.keys) & {k for k in keys if k is not None})
+    if unused:
+        warnings.warn(f"Profile {name!r}: {unused} of {len(table.keys)} molecules are not among the "
+                      "pretraining molecules and are unused; add their SMILES to X to use them.", stacklevel=4)
+    if not observed.any():
+        raise ValueError(f"Profile {name!r} matches none of the {len(keys)} molecules (by InChIKey).")
+    # The augmented view always comes from propagation; reuse it as the fill when they agree.
+    propagated = fill_missing(raw, observed, method="propagate", W=weights, steps=config.propagate_steps)
+    filled = propagated if config.fill == "propagate" else fill_missing(raw, observed, method=config.fill)
+    aug = augmented_view(propagated, observed, weights)
+    obs_rows = raw[observed]
+    mean = obs_rows.mean(axis=0)
+    std = obs_rows.std(axis=0)
+    std = np.where(std > 1e-6, std, 1.0)
+    lo, hi = obs_rows.min(axis=0), obs_rows.max(axis=0)
+    span = np.where(hi - lo > 1e-12, hi - lo, 1.0)
+    return BioModality(
+        name=name, inputs=_standardize(filled, mean, std), augmented=_standardize(aug, mean, std),
+        observed=observed, targets=((obs_rows - lo) / span).astype(np.float32),
+        rows_mol=np.flatnonzero(observed), mean=mean.astype(np.float32), std=std.astype(np.float32),
+        confidence=propagation_confidence(observed, weights, config.propagate_steps).astype(np.float32),
+    )
 
 
 @dataclass
@@ -263,30 +291,7 @@ class PretrainCorpus:
             indices, sims = tanimoto_knn(morgan, k=min(config.knn_k, len(smiles) - 1))
             weights = propagation_weights(indices, sims)
         for name, table in tables.items():
-            raw, observed = table.align(keys)
-            n_obs = int(observed.sum())
-            unused = len(table.keys) - len(set(table.keys) & {k for k in keys if k is not None})
-            if unused:
-                warnings.warn(f"Profile {name!r}: {unused} of {len(table.keys)} molecules are not among the "
-                              "pretraining molecules and are unused; add their SMILES to X to use them.", stacklevel=3)
-            if n_obs == 0:
-                raise ValueError(f"Profile {name!r} matches none of the {len(smiles)} molecules (by InChIKey).")
-            # The augmented view always comes from propagation; reuse it as the fill when they agree.
-            propagated = fill_missing(raw, observed, method="propagate", W=weights, steps=config.propagate_steps)
-            filled = propagated if config.fill == "propagate" else fill_missing(raw, observed, method=config.fill)
-            aug = augmented_view(propagated, observed, weights)
-            obs_rows = raw[observed]
-            mean = obs_rows.mean(axis=0)
-            std = obs_rows.std(axis=0)
-            std = np.where(std > 1e-6, std, 1.0)
-            lo, hi = obs_rows.min(axis=0), obs_rows.max(axis=0)
-            span = np.where(hi - lo > 1e-12, hi - lo, 1.0)
-            bio[name] = BioModality(
-                name=name, inputs=_standardize(filled, mean, std), augmented=_standardize(aug, mean, std),
-                observed=observed, targets=((obs_rows - lo) / span).astype(np.float32),
-                rows_mol=np.flatnonzero(observed), mean=mean.astype(np.float32), std=std.astype(np.float32),
-                confidence=propagation_confidence(observed, weights, config.propagate_steps).astype(np.float32),
-            )
+            bio[name] = _modality(name, table, keys, weights, config)
         graph = None
         if config.use_cpr:
             graph = ContextGraph.build(
