@@ -4,7 +4,7 @@ The pipeline of a fit:
 
 1. embed the molecules once with the (frozen, eval-mode) ``transformer`` — optionally through
    a ``joblib.Memory`` so a grid search over head parameters never re-embeds — and, with
-   ``descriptors=True``, put 79 scaled RDKit descriptors in front of the embedding;
+   ``descriptors=True``, put 79 scaled RDKit descriptors (164 with ``"fragments"``) in front of it;
 2. hold out a validation split (or take the user's ``validation_data``): whole Murcko
    scaffold groups when the input holds molecules, random rows for numeric input;
 3. fit the random-forest residual on the training rows when a head needs it;
@@ -36,7 +36,7 @@ from torch import nn
 
 from .._inputs import molecule_column, to_smiles
 from .._runtime import resolve_device
-from ..featurize.descriptors import DESCRIPTOR_NAMES, DescriptorFeaturizer
+from ..featurize.descriptors import DESCRIPTOR_NAMES, FRAGMENT_NAMES, DescriptorFeaturizer
 from ..model_selection._split import _group_lists, _scaffold_keys
 from ..nn import MLPHead
 from ..nn._random import init_parameters, set_dropout_generator
@@ -48,7 +48,6 @@ from .transformer import CHMRTransformer
 
 __all__ = ["CHMRHeadEstimator", "FittedHead", "HeadModule", "MaskedLoss"]
 
-N_DESCRIPTORS = len(DESCRIPTOR_NAMES)
 
 
 class HeadModule(nn.Module):
@@ -232,7 +231,7 @@ class CHMRHeadEstimator(BaseEstimator):
         "rf_offsets": [StrOptions({"oob", "scaffold"})],
         "rf_max_tasks": [Interval(Integral, 1, None, closed="left"), None],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
-        "descriptors": ["boolean"],
+        "descriptors": ["boolean", StrOptions({"fragments"})],
         "memory": [None, str, HasMethods(["cache"])],
         "smiles_col": [str, Integral],
         "on_invalid": [StrOptions({"raise", "nan"})],
@@ -280,13 +279,14 @@ class CHMRHeadEstimator(BaseEstimator):
         return E, ~np.isnan(E).any(axis=1)
 
     def _describe(self, X, *, fitting: bool) -> np.ndarray:
-        """The 79 RDKit descriptors of ``X``, signed-log scaled and standardized on the fit's molecules.
+        """The RDKit descriptors of ``X``, signed-log scaled and standardized on the fit's molecules.
 
         log1p first: sizes, surface areas and shape indices have long right tails that would
         otherwise put a few molecules at tens of standard deviations. Clipped to +-6 so that an
         unusual molecule at prediction time cannot saturate the head. NaN rows stay NaN.
         """
-        D = DescriptorFeaturizer(smiles_col=self.smiles_col, on_invalid="nan", n_jobs=self.n_jobs).fit_transform(X)
+        D = DescriptorFeaturizer(fragments=self.descriptors == "fragments", smiles_col=self.smiles_col,
+                                 on_invalid="nan", n_jobs=self.n_jobs).fit_transform(X)
         D = np.sign(D) * np.log1p(np.abs(D))
         if fitting:
             finite = D[np.isfinite(D).all(axis=1)]
@@ -295,6 +295,12 @@ class CHMRHeadEstimator(BaseEstimator):
             self.descriptor_scale_ = np.where(std > 1e-8, std, 1.0)
         return np.clip((D - self.descriptor_mean_) / self.descriptor_scale_, -6, 6).astype(np.float32)
 
+    def _n_descriptors(self) -> int:
+        """How many descriptor columns ``_embed_input`` puts in front of the embedding."""
+        if not self.descriptors:
+            return 0
+        return len(DESCRIPTOR_NAMES) + (len(FRAGMENT_NAMES) if self.descriptors == "fragments" else 0)
+
     def _forest_columns(self) -> slice:
         """Columns the random forest sees: the descriptors and the fingerprint block of a CHMR concat embedding.
 
@@ -302,7 +308,7 @@ class CHMRHeadEstimator(BaseEstimator):
         """
         t = getattr(self, "transformer_", None)
         if isinstance(t, CHMRTransformer) and t.output == "concat":
-            return slice(0, (N_DESCRIPTORS if self.descriptors else 0) + t.config_.fp_bits + 167)
+            return slice(0, self._n_descriptors() + t.config_.fp_bits + 167)
         return slice(None)
 
     def _seed(self) -> int:

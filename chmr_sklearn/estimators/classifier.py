@@ -125,8 +125,9 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         Lipophilicity 0.616 -> 0.609 and three MoleculeACE sets), and in the earlier run of
         ``head_defaults.md`` on 8 of 10 with 2 ties, never worse. Costs ``n_heads`` times the
         head training and forests (the embedding is computed once).
-    descriptors : bool, default=False
-        Put 79 scaled RDKit 2D descriptors in front of the embedding, as
+    descriptors : bool or "fragments", default=False
+        Put 79 scaled RDKit 2D descriptors (``"fragments"``: and RDKit's 85 functional-group
+        counts, :data:`~chmr_sklearn.featurize.descriptors.FRAGMENT_NAMES`) in front of the embedding, as
         :class:`CHMRRegressor` does by default (see there). Off here: over the protocol's
         validation splits of eight classification sets (3 seeds,
         ``benchmarks/results/downstream_cls_descriptors.md``) they raise the mean ROC-AUC x100

@@ -73,8 +73,11 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
         single heads' mean on all 6 regression sets (MAE: ESOL 0.780 -> 0.731, FreeSolv
         2.138 -> 2.078, Lipophilicity 0.616 -> 0.609, CHEMBL2047_EC50 0.492 -> 0.451,
         CHEMBL4203_Ki 0.593 -> 0.578, CHEMBL2835_Ki 0.296 -> 0.287), and on all 6 in the
-        earlier run of ``head_defaults.md``.
-    descriptors : bool, default=True
+        earlier run of ``head_defaults.md``. Four heads (protocol splits, 3 seeds,
+        ``benchmarks/results/downstream_nheads4.md``) were better on ESOL (0.633 -> 0.593) and
+        Lipophilicity (0.559 -> 0.553) but worse on FreeSolv (1.724 -> 1.825), at twice the fit
+        time: the default stays 2.
+    descriptors : bool or "fragments", default=True
         Put 79 RDKit 2D descriptors of each molecule
         (:class:`~chmr_sklearn.featurize.DescriptorFeaturizer`: Crippen logP and molar
         refractivity, TPSA, weights, H-bond and ring counts, shape indices, surface-area bins)
@@ -90,7 +93,9 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
         (``head_defaults_descriptors.md``, 2 seeds) on all three (CHEMBL2835_Ki 0.289 -> 0.287,
         CHEMBL4203_Ki 0.576 -> 0.569, CHEMBL2047_EC50 0.463 -> 0.451). Ignored with
         ``transformer="passthrough"`` (no molecules to describe). Cost: about 1 ms a
-        molecule, in ``n_jobs`` workers.
+        molecule, in ``n_jobs`` workers. ``"fragments"`` adds RDKit's 85 functional-group
+        counts (:data:`~chmr_sklearn.featurize.descriptors.FRAGMENT_NAMES`: acids, amines,
+        amidines, phenols, ...; 164 columns in all, about 0.4 ms a molecule more).
     checkpoint_dir : str or Path, optional
         Resumable ``fit``, as in :class:`CHMRClassifier`.
 

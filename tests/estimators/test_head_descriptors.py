@@ -41,6 +41,23 @@ def test_block_in_front_scaled_on_the_fit_molecules(esol):
     assert reg.rf_.forests_[0].n_features_in_ == 79 + 1191
 
 
+def test_fragments_add_the_functional_group_counts_everywhere(esol):
+    """``descriptors="fragments"``: 79 + 85 columns in front, scaled alike, and the forest sees them too."""
+    X, y = esol
+    reg = CHMRRegressor(**{**FAST, "rf_residual": True, "rf_n_estimators": 10, "descriptors": "fragments"})
+    reg.fit(X[:240], y[:240])
+    D = _signed_log(DescriptorFeaturizer(fragments=True).fit_transform(X[:240]))
+    assert reg.descriptor_mean_.shape == (164,)
+    np.testing.assert_allclose(reg.descriptor_mean_, D.mean(axis=0), rtol=1e-6, atol=1e-9)
+    E, _ = reg._embed_input(X[240:], fitting=False)
+    assert E.shape == (60, 164 + 2091) and reg.net_.module_.mlp.in_dim == 164 + 2091
+    assert reg.rf_.forests_[0].n_features_in_ == 164 + 1191
+    plain = CHMRRegressor(**{**FAST, "rf_residual": True, "rf_n_estimators": 10}).fit(X[:240], y[:240])
+    assert not np.allclose(reg.predict(X[240:]), plain.predict(X[240:]))
+    with pytest.raises(ValueError, match="descriptors"):
+        CHMRRegressor(descriptors="all").fit(X[:20], y[:20])
+
+
 def test_an_unusual_molecule_is_clipped(esol):
     X, y = esol
     reg = CHMRRegressor(**FAST).fit(X, y)

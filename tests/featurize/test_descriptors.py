@@ -33,7 +33,8 @@ REFERENCE = {
 }
 
 
-@parametrize_with_checks([DescriptorFeaturizer()], legacy=False, expected_failed_checks=lambda e: MOLECULE_XFAIL)
+@parametrize_with_checks([DescriptorFeaturizer(), DescriptorFeaturizer(fragments=True)], legacy=False,
+                         expected_failed_checks=lambda e: MOLECULE_XFAIL)
 def test_sklearn_api(estimator, check):
     check(estimator)
 
@@ -54,6 +55,25 @@ def test_names_unique_and_stable():
     names = DescriptorFeaturizer().get_feature_names_out()
     assert len(names) == len(set(names)) == 79 == DescriptorFeaturizer().n_features_out
     assert names[0] == "exactmw" and names[-1] == "SlogP_VSA12"
+
+
+def test_fragments_are_rdkit_functional_group_counts(smiles_200):
+    from rdkit.Chem import Fragments
+
+    from chmr_sklearn.featurize.descriptors import FRAGMENT_NAMES
+
+    featurizer = DescriptorFeaturizer(fragments=True)
+    out = featurizer.fit_transform(smiles_200)
+    assert out.shape == (200, 164) == (200, featurizer.n_features_out)
+    names = list(featurizer.get_feature_names_out())
+    assert names[:79] == list(DESCRIPTOR_NAMES) and names[79:] == list(FRAGMENT_NAMES)
+    np.testing.assert_array_equal(out[:, :79], DescriptorFeaturizer().fit_transform(smiles_200))
+    mols = [Chem.MolFromSmiles(s) for s in smiles_200]
+    for name in ("fr_COO", "fr_NH2", "fr_phenol", "fr_tetrazole", "fr_benzene", "fr_amide"):
+        np.testing.assert_array_equal(out[:, names.index(name)], [getattr(Fragments, name)(m) for m in mols])
+    # every listed group exists in this RDKit; real molecules carry many of them
+    assert all(hasattr(Fragments, name) for name in FRAGMENT_NAMES) and (out[:, 79:].sum(axis=0) > 0).sum() >= 30
+    assert featurizer.get_params()["fragments"] is True
 
 
 def test_invalid_rows_listed_or_nan():
