@@ -65,7 +65,7 @@ _COMMON = {
 REG_VARIANTS = {**_COMMON, "lr=1e-3": {"lr": 1e-3}, "validation_split=scaffold": {"validation_split": "scaffold"},
                 "rf_offsets+validation_split=scaffold": {"rf_offsets": "scaffold", "validation_split": "scaffold"},
                 "descriptors=False": {"descriptors": False}, "max_epochs=300": {"max_epochs": 300},
-                "n_heads=4": {"n_heads": 4}}
+                "n_heads=4": {"n_heads": 4}, "descriptors=fragments": {"descriptors": "fragments"}}
 CLS_VARIANTS = {**_COMMON, "validation_split=random": {"validation_split": "random"},
                 "descriptors=True": {"descriptors": True}}
 
