@@ -88,7 +88,6 @@ def test_defaults_params_change_the_defaults_column_and_name_it(runs):
     assert alt["runs"][alt["chosen"]][0]["test"]["mae"] != base["runs"][base["chosen"]][0]["test"]["mae"]
 
 
-
 def test_report_protocol_names_a_candidate_default(runs, tmp_path):
     """The protocol line says "exactly as shipped" only when no parameter was changed."""
     from chmr_sklearn.benchmark._report import write_report

@@ -36,7 +36,7 @@ from torch import nn
 
 from .._inputs import molecule_column, to_smiles
 from .._runtime import resolve_device
-from ..featurize.descriptors import DESCRIPTOR_NAMES, FRAGMENT_NAMES, DescriptorFeaturizer
+from ..featurize.descriptors import DescriptorFeaturizer
 from ..model_selection._split import _group_lists, _scaffold_keys
 from ..nn import MLPHead
 from ..nn._random import init_parameters, set_dropout_generator
@@ -47,7 +47,6 @@ from .rf_residual import RandomForestResidual
 from .transformer import CHMRTransformer
 
 __all__ = ["CHMRHeadEstimator", "FittedHead", "HeadModule", "MaskedLoss"]
-
 
 
 class HeadModule(nn.Module):
@@ -285,8 +284,7 @@ class CHMRHeadEstimator(BaseEstimator):
         otherwise put a few molecules at tens of standard deviations. Clipped to +-6 so that an
         unusual molecule at prediction time cannot saturate the head. NaN rows stay NaN.
         """
-        D = DescriptorFeaturizer(fragments=self.descriptors == "fragments", smiles_col=self.smiles_col,
-                                 on_invalid="nan", n_jobs=self.n_jobs).fit_transform(X)
+        D = self._descriptor_featurizer().fit_transform(X)
         D = np.sign(D) * np.log1p(np.abs(D))
         if fitting:
             finite = D[np.isfinite(D).all(axis=1)]
@@ -295,11 +293,14 @@ class CHMRHeadEstimator(BaseEstimator):
             self.descriptor_scale_ = np.where(std > 1e-8, std, 1.0)
         return np.clip((D - self.descriptor_mean_) / self.descriptor_scale_, -6, 6).astype(np.float32)
 
+    def _descriptor_featurizer(self) -> DescriptorFeaturizer:
+        """The featurizer behind ``descriptors`` (invalid molecules give NaN rows, as in the embedding)."""
+        return DescriptorFeaturizer(fragments=self.descriptors == "fragments", smiles_col=self.smiles_col,
+                                    on_invalid="nan", n_jobs=self.n_jobs)
+
     def _n_descriptors(self) -> int:
         """How many descriptor columns ``_embed_input`` puts in front of the embedding."""
-        if not self.descriptors:
-            return 0
-        return len(DESCRIPTOR_NAMES) + (len(FRAGMENT_NAMES) if self.descriptors == "fragments" else 0)
+        return self._descriptor_featurizer().n_features_out if self.descriptors else 0
 
     def _forest_columns(self) -> slice:
         """Columns the random forest sees: the descriptors and the fingerprint block of a CHMR concat embedding.

@@ -114,8 +114,9 @@ class CHMRRegressor(RegressorMixin, CHMRHeadEstimator):
         The first head's validation MAE of each variant trained, keyed by ``rf_residual_``'s value.
     y_mean_, y_scale_ : ndarray of shape (n_tasks,)
         Per-task standardization of the targets (training rows).
-    descriptor_mean_, descriptor_scale_ : ndarray of shape (79,)
-        Standardization of the signed-log descriptors (``descriptors=True`` with molecule input).
+    descriptor_mean_, descriptor_scale_ : ndarray of shape (79,) or (164,)
+        Standardization of the signed-log descriptors (``descriptors=True`` or ``"fragments"``
+        with molecule input).
 
     Examples
     --------
