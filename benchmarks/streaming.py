@@ -491,7 +491,8 @@ def report(result: dict, quick: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1,000 rows in chunks of 250; prints only")
     parser.add_argument("--n", type=int, default=None, help="stream only the first N rows of the library")
@@ -505,7 +506,62 @@ def main() -> None:
     parser.add_argument("--cluster-only", action="store_true",
                         help="only the one-process vs LocalCluster runs, added to the saved results (.json + .md); "
                              "with --quick: 200 rows, printed only")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def _machine() -> dict:
+    """Date, CPU, load average and versions at the start of the run."""
+    return {
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
+        "load_start": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "rdkit": rdkit.__version__, "chmr_sklearn": chmr_sklearn.__version__, "nice": os.nice(0),
+    }
+
+
+def _invocations(work: Path, s: dict, date: str, keep: bool) -> list[dict]:
+    """The earlier invocations logged in ``work``; with ``keep`` (``--work-dir``) this one is appended to the log."""
+    # Each invocation on a kept --work-dir appends its progress, so a resumed stream reports all of them.
+    log = work / "invocations.json"
+    earlier = json.loads(log.read_text()) if log.is_file() else []
+    if keep:
+        log.write_text(json.dumps(earlier + [{"date": date, "progress": s["progress"],
+                                               "resumed_rows": s["resumed_rows"], "completed": s["completed"]}]))
+    return earlier
+
+
+def _baseline(s: dict, rows: int) -> pd.DataFrame | None:
+    """The cache-off stream's first ``rows`` rows, for the warm disk-cache run to equal; None if not written."""
+    if s["completed"]:
+        return pq.read_table(s["output_path"]).slice(0, rows).to_pandas()
+    # an interrupted stream: the first finished part holds the first rows
+    first = pq.read_table(s["parts"] / "part-00000-000000.parquet").to_pandas()
+    return first.iloc[:rows] if len(first) >= rows else None
+
+
+def _measure(frame: pd.DataFrame, work: Path, chunk: int, args: argparse.Namespace, date: str) -> dict:
+    """Steps 1-4 on ``frame`` in ``work``: the result's entries from ``earlier_invocations`` to ``cluster``."""
+    s = stream(frame, work, chunk, args.budget_s)
+    earlier = _invocations(work, s, date, keep=bool(args.work_dir))
+    done = s["n_rows_done"]
+    print(f"stream: {done:,} rows in {s['seconds']:.0f} s (completed: {s['completed']})", flush=True)
+    ref = reference(frame["smiles"].iloc[:done].tolist())
+    print(f"reference: {ref['rows_per_s']:,.0f} rows/s", flush=True)
+    cache_rows = min(250 if args.quick else args.cache_rows, done)
+    cache = disk_cache(frame.iloc[:cache_rows], work, chunk, _baseline(s, cache_rows))
+    print(f"disk cache: {cache}", flush=True)
+    cluster = None
+    if not args.no_cluster:
+        rows = 200 if args.quick else args.cluster_rows
+        cluster = cluster_comparison(frame.iloc[:rows], work, min(chunk, max(1, rows // 4)))
+    return {"earlier_invocations": earlier, "stream": {k: v for k, v in s.items() if k not in ("output_path", "parts")},
+            "reference": ref, "cache": cache, "cluster": cluster}
+
+
+def main() -> None:
+    """Steps 1-4 and the report; or only step 4 (``--cluster-only``), or only the report (``--from-json``)."""
+    args = _parse_args()
     if args.from_json:
         result = json.loads(Path(args.from_json).read_text())
         RESULTS.write_text(report(result, quick=False))
@@ -518,13 +574,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     started = time.perf_counter()
-    machine = {
-        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
-        "load_start": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-        "rdkit": rdkit.__version__, "chmr_sklearn": chmr_sklearn.__version__, "nice": os.nice(0),
-    }
+    machine = _machine()
     frame = library()
     n_library, n_unparsable = len(frame), int(sum(to_smiles(s) is None for s in frame["smiles"]))
     n = 1_000 if args.quick else (args.n or len(frame))
@@ -534,36 +584,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="chmr_stream_") as tmp:
         work = Path(args.work_dir or tmp)  # --work-dir: kept, so a later invocation resumes the stream
         work.mkdir(parents=True, exist_ok=True)
-        s = stream(frame, work, chunk, args.budget_s)
-        # Each invocation on a kept --work-dir appends its progress, so a resumed stream reports all of them.
-        log = work / "invocations.json"
-        earlier = json.loads(log.read_text()) if log.is_file() else []
-        if args.work_dir:
-            log.write_text(json.dumps(earlier + [{"date": machine["date"], "progress": s["progress"],
-                                                   "resumed_rows": s["resumed_rows"], "completed": s["completed"]}]))
-        done = s["n_rows_done"]
-        print(f"stream: {done:,} rows in {s['seconds']:.0f} s (completed: {s['completed']})", flush=True)
-        ref = reference(frame["smiles"].iloc[:done].tolist())
-        print(f"reference: {ref['rows_per_s']:,.0f} rows/s", flush=True)
-        cache_rows = min(250 if args.quick else args.cache_rows, done)
-        baseline = None
-        if s["completed"]:
-            baseline = pq.read_table(s["output_path"]).slice(0, cache_rows).to_pandas()
-        else:  # the first finished part holds the first rows
-            first = pq.read_table(s["parts"] / "part-00000-000000.parquet").to_pandas()
-            baseline = first.iloc[:cache_rows] if len(first) >= cache_rows else None
-        cache = disk_cache(frame.iloc[:cache_rows], work, chunk, baseline)
-        print(f"disk cache: {cache}", flush=True)
-        cluster = None
-        if not args.no_cluster:
-            rows = 200 if args.quick else args.cluster_rows
-            cluster = cluster_comparison(frame.iloc[:rows], work, min(chunk, max(1, rows // 4)))
+        measured = _measure(frame, work, chunk, args, machine["date"])
     result = {
         "machine": dict(machine, load_end=", ".join(f"{x:.2f}" for x in os.getloadavg())),
         "n_library": n_library, "n_unparsable": n_unparsable, "n_input": n, "chunk_size": chunk,
-        "budget_s": args.budget_s, "earlier_invocations": earlier,
-        "stream": {k: v for k, v in s.items() if k not in ("output_path", "parts")},
-        "reference": ref, "cache": cache, "cluster": cluster, "total_s": time.perf_counter() - started,
+        "budget_s": args.budget_s, **measured, "total_s": time.perf_counter() - started,
     }
     text = report(result, args.quick)
     print(text)

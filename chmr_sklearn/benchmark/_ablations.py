@@ -415,48 +415,58 @@ def _recipe_settings(base: dict) -> str:
     return f"`{rest}`" if rest else "PretrainConfig() defaults (the official schedule)"
 
 
-def write_report(out: Path, meta: dict, results: dict, summary: dict, rf: dict, chosen: dict, sets: dict) -> None:
-    """The Markdown report: protocol, machine, the ablation table, findings."""
-    L = ["# CHMR pretraining ablations (same corpus, epochs and seed for every variant)", ""]
-    L += [(f"- date: {meta['date']}; mode: {meta['mode']}; total wall time **{meta['wall_minutes']:.1f} min** "
-          f"(corpus build {meta['corpus_seconds']:.0f} s, pretraining {meta['pretrain_seconds']:.0f} s, "
-          f"evaluation {meta['eval_seconds']:.0f} s)"),
-          f"- machine: {meta['machine']}; load average at start {meta['load_start']}, at end {meta['load_end']}",
-          f"- versions: {meta['versions']}",
-          f"- command: `{meta['command']}`",
-          (f"- corpus: {meta['corpus']['total']:,} molecules = {meta['corpus']['profiled']:,} with a biological "
-          f"profile + {meta['corpus']['eval_structures']:,} forced ChEMBL2K/ESOL structures (no labels) + "
-          f"{meta['corpus']['other']:,} others drawn with seed 0 from the {meta['corpus']['corpus_pool']:,}-molecule "
-          f"corpus of `scripts/pretrain_default.py`; observed profile rows {meta['observed']}; "
-          f"context graph {meta['graph']}"),
-          (f"- pretraining budget (every variant): {meta['base']['max_epochs']} epochs, batch "
-          f"{meta['base']['batch_size']}, Adam lr {meta['base']['lr']}, seed {meta['base']['seed']}, "
-          f"settings {_recipe_settings(meta['base'])}, "
-          f"torch threads {meta['threads']}; {_shipped_budget()}"),
-          (f"- heads: fixed hyperparameters ({meta.get('heads_source', 'chosen on the validation split for the full variant, seed 0')}): "
-          f"{ {k: v for k, v in chosen.items()} }; max {meta['head_epochs']} epochs, patience {meta['patience']} on validation "
-          f"(best epoch restored); seeds {meta['seeds']}; embedding `CHMRTransformer(pretrained=ckpt, "
-          "precision='float32')` (`concat`, 2091 columns)"), ""]
-    L += [("Δ = mean over the two datasets of the relative change of the test metric vs the full variant, "
+def _report_header(meta: dict, chosen: dict) -> list[str]:
+    """Title and the protocol: timings, machine, corpus, pretraining budget and heads."""
+    source = meta.get("heads_source", "chosen on the validation split for the full variant, seed 0")  # older runs
+    return ["# CHMR pretraining ablations (same corpus, epochs and seed for every variant)", "",
+            (f"- date: {meta['date']}; mode: {meta['mode']}; total wall time **{meta['wall_minutes']:.1f} min** "
+             f"(corpus build {meta['corpus_seconds']:.0f} s, pretraining {meta['pretrain_seconds']:.0f} s, "
+             f"evaluation {meta['eval_seconds']:.0f} s)"),
+            f"- machine: {meta['machine']}; load average at start {meta['load_start']}, at end {meta['load_end']}",
+            f"- versions: {meta['versions']}",
+            f"- command: `{meta['command']}`",
+            (f"- corpus: {meta['corpus']['total']:,} molecules = {meta['corpus']['profiled']:,} with a biological "
+             f"profile + {meta['corpus']['eval_structures']:,} forced ChEMBL2K/ESOL structures (no labels) + "
+             f"{meta['corpus']['other']:,} others drawn with seed 0 from the "
+             f"{meta['corpus']['corpus_pool']:,}-molecule corpus of `scripts/pretrain_default.py`; observed profile "
+             f"rows {meta['observed']}; context graph {meta['graph']}"),
+            (f"- pretraining budget (every variant): {meta['base']['max_epochs']} epochs, batch "
+             f"{meta['base']['batch_size']}, Adam lr {meta['base']['lr']}, seed {meta['base']['seed']}, "
+             f"settings {_recipe_settings(meta['base'])}, torch threads {meta['threads']}; {_shipped_budget()}"),
+            (f"- heads: fixed hyperparameters ({source}): {dict(chosen)}; max {meta['head_epochs']} epochs, "
+             f"patience {meta['patience']} on validation (best epoch restored); seeds {meta['seeds']}; embedding "
+             "`CHMRTransformer(pretrained=ckpt, precision='float32')` (`concat`, 2091 columns)"), ""]
+
+
+# The paper's ablation table (ChEMBL2K ROC-AUC, Δ) beside ours; "–" where it reports none.
+_PAPER = {"full": ("84.7", "–"), "fill_zero": ("81.6", "−5.3 %"), "no_sca": ("82.4", "−3.6 %"),
+          "no_tree_vq": ("82.3", "−3.9 %"), "flat_vq": ("83.2", "−2.0 %"), "no_cpr": ("82.6", "−3.5 %"),
+          "mol_only": ("81.5", "−4.9 %"), "fill_mean": ("–", "−2.9 % (mean or neighbour fill)")}
+
+
+def _main_table(results: dict, summary: dict, rf: dict) -> list[str]:
+    """How Δ is computed, then one row per variant beside the paper's, and the RF reference."""
+    L = [("Δ = mean over the two datasets of the relative change of the test metric vs the full variant, "
           "signed so that **negative = worse** (ROC-AUC: (v − full)/full; MAE: (full − v)/full), as the paper's Δ. "
-          "Test numbers are mean ± std (ddof=1) over head seeds; valid in the details below."), ""]
-    L += ["| variant | ChEMBL2K ROC-AUC (test) | ESOL MAE (test) | Δ vs full | pretrain s | paper ChEMBL2K | paper Δ |",
-          "|---|---:|---:|---:|---:|---:|---:|"]
-    paper = {"full": ("84.7", "–"), "fill_zero": ("81.6", "−5.3 %"), "no_sca": ("82.4", "−3.6 %"),
-             "no_tree_vq": ("82.3", "−3.9 %"), "flat_vq": ("83.2", "−2.0 %"), "no_cpr": ("82.6", "−3.5 %"),
-             "mol_only": ("81.5", "−4.9 %"), "fill_mean": ("–", "−2.9 % (mean or neighbour fill)")}
+          "Test numbers are mean ± std (ddof=1) over head seeds; valid in the details below."), "",
+         "| variant | ChEMBL2K ROC-AUC (test) | ESOL MAE (test) | Δ vs full | pretrain s | paper ChEMBL2K | paper Δ |",
+         "|---|---:|---:|---:|---:|---:|---:|"]
     for name, row in summary.items():
         c, e = row["chembl2k"]["test"], row["esol"]["test"]
         d = "–" if name == "full" or row["delta_pct"] is None else f"{row['delta_pct']:+.1f} %"
-        p = paper.get(name, ("", ""))
+        p = _PAPER.get(name, ("", ""))
         L.append(f"| {results[name]['label']} | {c[0]:.1f} ± {c[1]:.1f} | {e[0]:.3f} ± {e[1]:.3f} | {d} | "
                  f"{results[name]['pretrain_seconds']:.0f} | {p[0]} | {p[1]} |")
     L.append(f"| RF, 500 trees, 1191-bit fp (reference) | {rf['chembl2k']['test'][0]:.1f} ± "
              f"{rf['chembl2k']['test'][1]:.1f} | {rf['esol']['test'][0]:.3f} ± {rf['esol']['test'][1]:.3f} | | | | |")
-    L += ["", "![ablations](ablations.png)", ""]
-    L += meta.get("findings", [])
-    L += ["## Details", "", ("| variant | ChEMBL2K valid | ESOL valid MAE | ESOL test RMSE | head epochs (chembl2k / esol) |"
-          " pretraining loss per epoch (total; cpr / sca / tree of the last) |"), "|---|---:|---:|---:|---|---|"]
+    return L + ["", "![ablations](ablations.png)", ""]
+
+
+def _details_table(results: dict, summary: dict) -> list[str]:
+    """Per variant: validation scores, ESOL RMSE, head epochs and the pretraining loss per epoch."""
+    L = ["## Details", "",
+         ("| variant | ChEMBL2K valid | ESOL valid MAE | ESOL test RMSE | head epochs (chembl2k / esol) | pretraining "
+          "loss per epoch (total; cpr / sca / tree of the last) |"), "|---|---:|---:|---:|---|---|"]
     for name, row in summary.items():
         r = results[name]
         rm = mean_std([s["test"]["rmse"] for s in r["eval"]["esol"]])
@@ -467,18 +477,29 @@ def write_report(out: Path, meta: dict, results: dict, summary: dict, rf: dict, 
         L.append(f"| {name} | {row['chembl2k']['valid'][0]:.1f} ± {row['chembl2k']['valid'][1]:.1f} | "
                  f"{row['esol']['valid'][0]:.3f} ± {row['esol']['valid'][1]:.3f} | {rm[0]:.3f} ± {rm[1]:.3f} | "
                  f"{ep} | {loss} |")
-    L += ["", (f"RF valid: ChEMBL2K {rf['chembl2k']['valid'][0]:.1f}, ESOL MAE {rf['esol']['valid'][0]:.3f}. "
-          "Head hyperparameter grid (full variant, seed 0):"), ""]
+    return L
+
+
+def _grid_and_notes(meta: dict, rf: dict, sets: dict) -> list[str]:
+    """RF validation scores, every head hyperparameter tried, and what each variant changes."""
+    L = ["", (f"RF valid: ChEMBL2K {rf['chembl2k']['valid'][0]:.1f}, ESOL MAE {rf['esol']['valid'][0]:.3f}. "
+         "Head hyperparameter grid (full variant, seed 0):"), ""]
     for ds_name, runs in meta["grid_runs"].items():
         key = MAIN[sets[ds_name]["kind"]]
         for r in runs:
             L.append(f"- {ds_name} {r['params']}: valid {r['valid'][key]:.3f}, test {r['test'][key]:.3f}")
-    L += ["", ("Notes: the fill variants differ only in the encoder input of molecules without a profile (the "
-          "augmented views for VICReg always come from propagation, as in `PretrainCorpus.build`); 'w/o CPR' "
-          "keeps the corpus but skips the reconstruction loss; 'molecular modalities only' has no profile "
-          "encoder, no SCA, and CPR walks only molecule–molecule edges; flat VQ quantizes against one "
-          "flat codebook. The random-init control is `build_model` under `torch.manual_seed(seed)` exported "
-          "with the same conformer scaler. Raw per-seed numbers: `ablations.json`.")]
+    return L + ["", ("Notes: the fill variants differ only in the encoder input of molecules without a profile (the "
+               "augmented views for VICReg always come from propagation, as in `PretrainCorpus.build`); 'w/o CPR' "
+               "keeps the corpus but skips the reconstruction loss; 'molecular modalities only' has no profile "
+               "encoder, no SCA, and CPR walks only molecule–molecule edges; flat VQ quantizes against one "
+               "flat codebook. The random-init control is `build_model` under `torch.manual_seed(seed)` exported "
+               "with the same conformer scaler. Raw per-seed numbers: `ablations.json`.")]
+
+
+def write_report(out: Path, meta: dict, results: dict, summary: dict, rf: dict, chosen: dict, sets: dict) -> None:
+    """The Markdown report: protocol, machine, the ablation table, findings."""
+    L = (_report_header(meta, chosen) + _main_table(results, summary, rf) + meta.get("findings", [])
+         + _details_table(results, summary) + _grid_and_notes(meta, rf, sets))
     out.write_text("\n".join(L) + "\n")
 
 

@@ -388,32 +388,42 @@ def label_agreement(codes: np.ndarray, Y: np.ndarray, rng, n_pairs: int) -> list
     return out
 
 
-def write_report(out: Path, res: dict, seeds, argv_text: str) -> None:
-    """The Markdown report of :func:`run_quality`'s results."""
-    L = ["# Pretraining quality: what the shipped CHMR pretraining contributes, and what limits it", "",
-         (f"- date: {res['date']}; mode: {res['mode']}; wall time {res['wall_minutes']:.1f} min (2 shared cores, "
-         "`nice -n 5`, torch 1 thread)"),
-         f"- command: `python benchmarks/pretraining_quality.py {argv_text}`",
-         ("- data: ChEMBL2K, InfoAlign scaffold split seed 3, 60/15/25 (1413/353/589), tasks with both classes in "
-         "train; the random-init control is the shipped architecture + conformer scaler with untrained weights "
-         "(`torch.manual_seed(0)`), so every difference below is what pretraining did to the weights"), ""]
+def _report_header(res: dict, argv_text: str) -> list[str]:
+    """Title and the run's date, command and data."""
+    return ["# Pretraining quality: what the shipped CHMR pretraining contributes, and what limits it", "",
+            (f"- date: {res['date']}; mode: {res['mode']}; wall time {res['wall_minutes']:.1f} min (2 shared cores, "
+             "`nice -n 5`, torch 1 thread)"),
+            f"- command: `python benchmarks/pretraining_quality.py {argv_text}`",
+            ("- data: ChEMBL2K, InfoAlign scaffold split seed 3, 60/15/25 (1413/353/589), tasks with both classes in "
+             "train; the random-init control is the shipped architecture + conformer scaler with untrained weights "
+             "(`torch.manual_seed(0)`), so every difference below is what pretraining did to the weights"), ""]
+
+
+def _loss_section(res: dict) -> list[str]:
+    """Section 1: the shipped model's loss per epoch, and which terms moved."""
     hist, peak_lr = res["shipped_history"], res.get("shipped_lr", 1e-3)  # older results: lr 1e-3
-    L += [(f"## 1. Loss curves of the shipped model ({len(hist)} epochs, {res['shipped_n']:,} molecules, "
-           f"peak lr {peak_lr:g})"), "",
-          "| epoch | total | CPR | SCA (×λ1=10 in total) | Tree-VQ | lr at end | s |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    L = [(f"## 1. Loss curves of the shipped model ({len(hist)} epochs, {res['shipped_n']:,} molecules, "
+          f"peak lr {peak_lr:g})"), "",
+         "| epoch | total | CPR | SCA (×λ1=10 in total) | Tree-VQ | lr at end | s |",
+         "|---:|---:|---:|---:|---:|---:|---:|"]
     for h in hist:
         L.append(f"| {h['epoch']} | {h['loss']:.2f} | {h['cpr']:.3f} | {h['sca']:.2f} | {h['tree']:.3f} | "
                  f"{h['lr']:.1e} | {h['seconds']:.0f} |")
     h0, h1 = hist[0], hist[-1]
-    L += ["", (f"Over {len(hist)} epochs SCA fell {h0['sca'] / h1['sca']:.1f}× ({h0['sca']:.1f} → {h1['sca']:.2f}) and was "
-          f"still falling ({hist[-2]['sca']:.2f} → {h1['sca']:.2f} in the last epoch), while CPR "
-          f"({h0['cpr']:.3f} → {h1['cpr']:.3f}, −{100 * (1 - h1['cpr'] / h0['cpr']):.0f} %) and Tree-VQ "
-          f"({h0['tree']:.3f} → {h1['tree']:.3f}, −{100 * (1 - h1['tree'] / h0['tree']):.0f} %) barely moved: "
-          "the total is dominated by λ1·SCA, and the model is far from converged (the paper trains 50–300 epochs). "
-          f"The schedule had decayed lr to {h1['lr'] / peak_lr:.2f}× of its peak by the last epoch."), ""]
-    L += ["## 2. How much biological signal a batch sees (shipped corpus)", "",
-          "| modality | observed molecules | fraction of corpus | mean rows per batch of 512 | P(batch has ≥ 2: SCA runs) |",
-          "|---|---:|---:|---:|---:|"]
+    text = (f"Over {len(hist)} epochs SCA fell {h0['sca'] / h1['sca']:.1f}× ({h0['sca']:.1f} → {h1['sca']:.2f}) and "
+            f"was still falling ({hist[-2]['sca']:.2f} → {h1['sca']:.2f} in the last epoch), while CPR "
+            f"({h0['cpr']:.3f} → {h1['cpr']:.3f}, −{100 * (1 - h1['cpr'] / h0['cpr']):.0f} %) and Tree-VQ "
+            f"({h0['tree']:.3f} → {h1['tree']:.3f}, −{100 * (1 - h1['tree'] / h0['tree']):.0f} %) barely moved: "
+            "the total is dominated by λ1·SCA, and the model is far from converged (the paper trains 50–300 epochs). "
+            f"The schedule had decayed lr to {h1['lr'] / peak_lr:.2f}× of its peak by the last epoch.")
+    return L + ["", text, ""]
+
+
+def _signal_section(res: dict) -> list[str]:
+    """Section 2: observed profile rows per batch, and where CPR's walks reach a profile."""
+    L = ["## 2. How much biological signal a batch sees (shipped corpus)", "",
+         "| modality | observed molecules | fraction of corpus | mean rows per batch of 512 | "
+         "P(batch has ≥ 2: SCA runs) |", "|---|---:|---:|---:|---:|"]
     for name, p in res["per_batch"].items():
         L.append(f"| {name} | {p['observed']:,} | {100 * p['fraction']:.2f} % | {p['mean_per_batch']:.1f} | "
                  f"{p['p_batch_has_2plus']:.2f} |")
@@ -421,19 +431,25 @@ def write_report(out: Path, res: dict, seeds, argv_text: str) -> None:
           "SCA in most batches. 98 % of each epoch's molecules carry no profile and train only through CPR "
           "(fingerprint reconstruction along mostly empty walks) and Tree-VQ."), ""]
     w = res.get("walk_reach")
-    if w:
-        L += ["**Where CPR's random walks go** (the ablation corpus, `runs/ablations/" + w["corpus"] + "`, one length-4 "
-              f"walk from each of its {w['n_molecules']:,} molecules, {w['n_observed_any']:,} with a profile): the walk "
-              f"leaves its start for {100 * w['walk_moves_at_all']:.0f} % of molecules ({100 * w['unobserved_walk_moves']:.0f} % "
-              f"of those without a profile); it reaches a profile node for {100 * w['observed_reaching_profile']:.0f} % "
-              f"of profiled molecules and **{100 * w['unobserved_reaching_profile']:.1f} %** of the others; mean visited "
-              f"nodes after the start {w['mean_visited_nodes']:.2f}. Graph: {w['graph']}.", "",
-              ("In `Pretrainer.batch_losses` the encoder input of a molecule *without* a profile (the filled row) enters "
-              "only one loss: CPR's bio decoders, when its walk reaches a profile node (SCA and Tree-VQ use observed rows "
-              "only, and the downstream embedding uses no bio encoder). So the fill method can only matter through that "
-              "fraction of walks."), ""]
-    L += ["## 3. Probes on ChEMBL2K labels (frozen features; test mean ROC-AUC ×100 over tasks)", "",
-          "| representation | logistic regression (C on valid) | kNN (k=10, distance-weighted) |", "|---|---:|---:|"]
+    if not w:  # results from before the walk measurement
+        return L
+    return L + [
+        f"**Where CPR's random walks go** (the ablation corpus, `runs/ablations/{w['corpus']}`, one length-4 walk "
+        f"from each of its {w['n_molecules']:,} molecules, {w['n_observed_any']:,} with a profile): the walk leaves "
+        f"its start for {100 * w['walk_moves_at_all']:.0f} % of molecules ({100 * w['unobserved_walk_moves']:.0f} % "
+        f"of those without a profile); it reaches a profile node for {100 * w['observed_reaching_profile']:.0f} % "
+        f"of profiled molecules and **{100 * w['unobserved_reaching_profile']:.1f} %** of the others; mean visited "
+        f"nodes after the start {w['mean_visited_nodes']:.2f}. Graph: {w['graph']}.", "",
+        ("In `Pretrainer.batch_losses` the encoder input of a molecule *without* a profile (the filled row) enters "
+         "only one loss: CPR's bio decoders, when its walk reaches a profile node (SCA and Tree-VQ use observed "
+         "rows only, and the downstream embedding uses no bio encoder). So the fill method can only matter through "
+         "that fraction of walks."), ""]
+
+
+def _probe_section(res: dict, seeds) -> list[str]:
+    """Section 3: frozen-feature probes, anchor statistics and the CHMR head per input."""
+    L = ["## 3. Probes on ChEMBL2K labels (frozen features; test mean ROC-AUC ×100 over tasks)", "",
+         "| representation | logistic regression (C on valid) | kNN (k=10, distance-weighted) |", "|---|---:|---:|"]
     for name, p in res["probes"].items():
         L.append(f"| {name} | {p['logreg']['test']:.1f} (valid {p['logreg']['valid']:.1f}, C={p['logreg']['C']}) | "
                  f"{p['knn']['test']:.1f} (valid {p['knn']['valid']:.1f}) |")
@@ -445,29 +461,47 @@ def write_report(out: Path, res: dict, seeds, argv_text: str) -> None:
           f"valid), seeds {seeds}:"), "", "| head input | test | valid |", "|---|---:|---:|"]
     for name, h in res["heads"].items():
         L.append(f"| {name} | {h['test'][0]:.1f} ± {h['test'][1]:.1f} | {h['valid'][0]:.1f} ± {h['valid'][1]:.1f} |")
-    L += ["", "## 4. Tree codes: do molecules sharing a prefix share scaffolds / labels?", "",
-          (f"ChEMBL2K, {res['n_scaffolds']:,} distinct Murcko scaffolds. Depth 0 = random pairs (chance). Pairs "
+    return L + [""]
+
+
+def _tree_section(res: dict) -> list[str]:
+    """Section 4: per depth, how alike molecules sharing a tree-code prefix are, for both encoders."""
+    L = ["## 4. Tree codes: do molecules sharing a prefix share scaffolds / labels?", "",
+         (f"ChEMBL2K, {res['n_scaffolds']:,} distinct Murcko scaffolds. Depth 0 = random pairs (chance). Pairs "
           "sharing the code at depth d share the whole prefix (parent = code // 2). P(act|act) = probability "
           "that the partner is active on a task given the molecule is active on it, pooled over tasks."), ""]
     for name in ("shipped", "random"):
-        L += [f"**{name} encoder**", "", ("| depth | codes used / 2^d | largest code's share | entropy bits | "
-              "same scaffold | mean Tanimoto | P(same label) | P(act|act) |"), "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        L += [f"**{name} encoder**", "",
+              ("| depth | codes used / 2^d | largest code's share | entropy bits | same scaffold | mean Tanimoto | "
+               "P(same label) | P(act|act) |"), "|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in res["tree"][name]:
+            # depth 0 is the random-pair baseline: no code, so no usage columns
             used = f"{r['codes_used']} / {r['codes_total']}" if r["depth"] else "–"
             share = f"{r['largest_code_share']:.2f}" if r["depth"] else "–"
             ent = f"{r['entropy_bits']:.2f}" if r["depth"] else "–"
             L.append(f"| {r['depth']} | {used} | {share} | {ent} | {r['same_scaffold']:.3f} | {r['tanimoto']:.3f} | "
                      f"{r['label_agree']:.3f} | {r['p_active_given_active']:.3f} |")
         L.append("")
-    if res.get("ablations"):
-        L += ["## 5. Ablation harness (benchmarks/results/ablations.md)", "", "| variant | ChEMBL2K test | ESOL MAE test | Δ |",
-              "|---|---:|---:|---:|"]
-        for name, r in res["ablations"].items():
-            d = "–" if r["delta_pct"] is None or name == "full" else f"{r['delta_pct']:+.1f} %"
-            L.append(f"| {name} | {r['chembl2k']['test'][0]:.1f} ± {r['chembl2k']['test'][1]:.1f} | "
-                     f"{r['esol']['test'][0]:.3f} ± {r['esol']['test'][1]:.3f} | {d} |")
-        L.append("")
-    L += findings(res) + RECOMMENDATION
+    return L
+
+
+def _ablation_section(res: dict) -> list[str]:
+    """Section 5: the ablation table copied from ``ablations.json``, when the run had one."""
+    if not res.get("ablations"):
+        return []
+    L = ["## 5. Ablation harness (benchmarks/results/ablations.md)", "",
+         "| variant | ChEMBL2K test | ESOL MAE test | Δ |", "|---|---:|---:|---:|"]
+    for name, r in res["ablations"].items():
+        d = "–" if r["delta_pct"] is None or name == "full" else f"{r['delta_pct']:+.1f} %"
+        L.append(f"| {name} | {r['chembl2k']['test'][0]:.1f} ± {r['chembl2k']['test'][1]:.1f} | "
+                 f"{r['esol']['test'][0]:.3f} ± {r['esol']['test'][1]:.3f} | {d} |")
+    return L + [""]
+
+
+def write_report(out: Path, res: dict, seeds, argv_text: str) -> None:
+    """The Markdown report of :func:`run_quality`'s results."""
+    L = (_report_header(res, argv_text) + _loss_section(res) + _signal_section(res) + _probe_section(res, seeds)
+         + _tree_section(res) + _ablation_section(res) + findings(res) + RECOMMENDATION)
     out.write_text("\n".join(L) + "\n")
 
 
