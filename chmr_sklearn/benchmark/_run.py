@@ -248,11 +248,7 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
         raise ValueError("models: 'chmr_rf' takes the head chosen for 'chmr'; include 'chmr'.")
     items = [_resolve(d) for d in datasets]
     start = time.perf_counter()
-    report = {"meta": {"date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "seeds": seeds,
-                            "quick": quick, "n_jobs": n_jobs, "precision": PRECISION, "command": " ".join(sys.argv),
-                            "chemprop_executable": chemprop_executable(), "chemprop_accelerator": chemprop_accelerator,
-                            "machine": machine_info(), "load_start": load_average()},
-                  "results": []}
+    report = _new_report(seeds, quick, n_jobs, chemprop_accelerator)
     lock = threading.Lock()
 
     def save():
@@ -276,13 +272,9 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
         with lock:
             report["results"].append(result)
         # chemprop: queued now, runs in its own process beside this dataset's (and later) models
-        if "chemprop" not in models:
-            result["models"]["chemprop"] = {"status": "not run", "runs": {}}
-        elif pool is None or p["chemprop_epochs"] == 0:
-            why = "not run (CPU budget)" if pool is not None else "not installed" if chemprop else "not run"
-            result["models"]["chemprop"] = {"status": why, "runs": {}}
-        else:
-            result["models"]["chemprop"] = {"status": "queued", "runs": {}}
+        status = _chemprop_status(models, pool, p, chemprop)
+        result["models"]["chemprop"] = {"status": status, "runs": {}}
+        if status == "queued":
             futures.append(pool.submit(_chemprop_job, result, data, p, seeds, workdir, log, save))
         E, F = _features(data, result, models, n_jobs, log)
         block = _run_models(data, E, F, p, seeds, n_jobs, log, models, quick)
@@ -299,6 +291,24 @@ def run_downstream(datasets, *, seeds=(0, 1, 2), quick: bool = False, n_jobs: in
         pool.shutdown()
     save()
     return report
+
+
+def _new_report(seeds: list[int], quick: bool, n_jobs: int, chemprop_accelerator: str) -> dict:
+    """The report before any dataset ran: the run's settings, machine and load at the start."""
+    meta = {"date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "seeds": seeds, "quick": quick,
+            "n_jobs": n_jobs, "precision": PRECISION, "command": " ".join(sys.argv),
+            "chemprop_executable": chemprop_executable(), "chemprop_accelerator": chemprop_accelerator,
+            "machine": machine_info(), "load_start": load_average()}
+    return {"meta": meta, "results": []}
+
+
+def _chemprop_status(models, pool, p: dict, chemprop: bool) -> str:
+    """The chemprop column's status for one dataset: "queued" when it will run, else why not."""
+    if "chemprop" not in models:
+        return "not run"
+    if pool is None:
+        return "not installed" if chemprop else "not run"
+    return "not run (CPU budget)" if p["chemprop_epochs"] == 0 else "queued"
 
 
 def _new_result(name: str, data: BenchData, p: dict) -> dict:
