@@ -58,6 +58,8 @@ _COMMON = {
     "default": {},
     "rf_residual=False": {"rf_residual": False},
     "rf_residual=True": {"rf_residual": True},
+    "rf_residual=auto": {"rf_residual": "auto"},
+    "rf_residual=blend": {"rf_residual": "blend"},
     "rf_refit=True": {"rf_refit": True},
     "rf_offsets=scaffold": {"rf_offsets": "scaffold"},
     "n_heads=1": {"n_heads": 1},

@@ -135,7 +135,15 @@ def fit_default(data: BenchData, transformer, seed: int, overrides: dict | None 
             "valid": score(data.kind, data.Y[va], _predict(est, data.smiles[va], data)),
             "test": score(data.kind, data.Y[te], _predict(est, data.smiles[te], data)),
             "fit_seconds": seconds, "epochs": int(est.n_epochs_), "rf_residual": bool(est.rf_residual_),
-            "heads": [{"epochs": len(h.net.history), "rf_residual": bool(h.rf_residual)} for h in est.heads_]}
+            "heads": [_head_record(h) for h in est.heads_]}
+
+
+def _head_record(head) -> dict:
+    """A fitted head in a results file: its epochs, its variant (the heavier one when blended), the weights."""
+    record = {"epochs": len(head.net.history), "rf_residual": bool(head.rf_residual)}
+    if head.weights is not None:
+        record["weights"] = {str(v).lower(): round(w, 4) for v, w in head.weights.items()}
+    return record
 
 
 def fit_rf(data: BenchData, F: np.ndarray, params: dict, seed: int, *, n_jobs: int = 1) -> dict:

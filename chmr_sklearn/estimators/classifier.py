@@ -66,7 +66,7 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         mean ROC-AUC x100 (81.0 vs 80.2; ClinTox 89.4 vs 85.1, BBBP 96.8 vs 96.4, but BACE
         72.7 vs 73.5, SIDER 65.1 vs 65.7). :class:`CHMRRegressor` defaults to ``"random"``,
         which won there.
-    rf_residual : bool or "auto", default="auto"
+    rf_residual : bool, "auto" or "blend", default="auto"
         ``True``: add a random forest on the fingerprint block, final logit =
         ``gamma * head + logit(RF probability)``; the forest is trained on the training rows
         only, with out-of-bag offsets for them. ``"auto"``: train each head both without and
@@ -83,6 +83,11 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         head prefer the plain one. :class:`CHMRRegressor` keeps each head's own choice (there
         the forest can hurt: ESOL). Cost: ``"auto"`` trains two heads and the forest (one per
         task), about twice the time of ``False`` plus the forest.
+        ``"blend"``: train both variants as ``"auto"`` does and keep both, each head's output
+        the weighted mean of its two logits with weights proportional to
+        ``(1 - validation ROC-AUC) ** -8`` (``rf_residual_weights_``): near-equal scores
+        average the two, a clearly better variant takes nearly all the weight. Same training
+        cost as ``"auto"``, two nets to evaluate at prediction.
     gamma : float, default=0.1
     rf_n_estimators : int, default=500
     rf_refit : bool, default=False
@@ -174,7 +179,8 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
     heads_ : list of FittedHead
         The ``n_heads`` trained heads, each with its ``net`` (skorch ``NeuralNet``;
         ``net.history`` holds the epoch table), ``rf`` (its forest or None), ``rf_residual``,
-        ``scores`` and ``monitor`` (below, for the first head).
+        ``scores`` and ``monitor`` (below, for the first head); with ``"blend"`` also ``nets``
+        and ``weights``, both keyed by ``rf_residual``'s values.
     net_ : skorch.NeuralNet
         The first head's net. This and the next attributes describe the first head, the
         whole model when ``n_heads=1``.
@@ -186,8 +192,11 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         first head's own ``rf_residual_scores_`` prefer).
     rf_residual_scores_ : dict of bool to float
         Validation score (``monitor_``) of each variant the first head trained, keyed by
-        ``rf_residual_``'s value: both for ``"auto"``, one otherwise, empty without a
-        validation split.
+        ``rf_residual_``'s value: both for ``"auto"`` and ``"blend"``, one otherwise, empty
+        without a validation split.
+    rf_residual_weights_ : dict of bool to float
+        The first head's weight of each variant in its output: both for ``"blend"`` (then
+        ``rf_residual_`` names the heavier one), ``{rf_residual_: 1.0}`` otherwise.
     monitor_ : str or None
         What early stopping and ``"auto"`` compare: ``"valid_roc_auc"``, or ``"valid_loss"``
         when no validation task holds both classes; None without a validation split.

@@ -147,14 +147,15 @@ def estimator_sha256(estimator) -> str:
 
     digest = hashlib.sha256()
     for index, head in enumerate(estimator.heads_):
-        for name, tensor in sorted(head.net.module_.state_dict().items()):
-            arr = tensor.detach().cpu().contiguous().numpy()
-            digest.update(f"{index}.{name}:{arr.dtype}:{arr.shape}".encode())
-            digest.update(arr.tobytes())
+        for variant, net in sorted(head.variant_nets().items()):
+            for name, tensor in sorted(net.module_.state_dict().items()):
+                arr = tensor.detach().cpu().contiguous().numpy()
+                digest.update(f"{index}.{int(variant)}.{name}:{arr.dtype}:{arr.shape}".encode())
+                digest.update(arr.tobytes())
     fitted = {k: v for k, v in vars(estimator).items()
               if k.endswith("_") and not k.startswith("_") and k not in ("heads_", "transformer_", "history_")}
-    fitted["heads"] = [(None if h.rf is None else _forest_arrays(h.rf), h.rf_residual, h.scores, h.monitor)
-                       for h in estimator.heads_]
+    fitted["heads"] = [(None if h.rf is None else _forest_arrays(h.rf), h.rf_residual, h.scores, h.monitor,
+                        h.weights) for h in estimator.heads_]
     params = {k: v for k, v in estimator.get_params(deep=False).items()
               if k not in ("transformer", "memory", "n_jobs", "verbose", "on_invalid", "device")}
     digest.update(joblib.hash((fitted, params)).encode())

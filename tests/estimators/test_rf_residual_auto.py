@@ -1,4 +1,4 @@
-"""rf_residual="auto" and the scaffold-grouped internal validation split, on real molecules.
+"""rf_residual="auto", "blend" and the scaffold-grouped internal validation split, on real molecules.
 
 The heads see the 167 MACCS keys of RDKit's WEHI molecules plus three RDKit descriptors; the
 forest of the residual sees the MACCS keys only, as with a CHMR embedding it sees the
@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from rdkit import Chem
 from rdkit.Chem import Descriptors, rdMolDescriptors
 from rdkit.Chem.Scaffolds import MurckoScaffold
@@ -166,6 +167,89 @@ def test_params_defaults_clone_and_validation(cls):
         cls("passthrough", rf_residual="sometimes").fit(X, y)
     with pytest.raises(ValueError, match="The 'validation_split' parameter of .* must be a str among"):
         cls("passthrough", validation_split="kfold").fit(X, y)
+
+
+# ---- rf_residual="blend" ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def blend_fits(molecules):
+    _, X, targets = molecules
+    return {name: _MaccsForest("passthrough", **dict(HEAD, rf_residual="blend")).fit(X, y)
+            for name, y in targets.items()}
+
+
+@pytest.mark.parametrize("target", ["substructures", "logp"])
+def test_blend_trains_autos_variants_and_weighs_them_by_validation_mae(auto_fits, blend_fits, target):
+    auto, blend = auto_fits[target], blend_fits[target]
+    scores, weights = blend.rf_residual_scores_, blend.rf_residual_weights_
+    assert scores == auto.rf_residual_scores_  # the same two nets, trained alike
+    assert sum(weights.values()) == pytest.approx(1.0)
+    # weight ~ MAE ** -8: the ratio of the weights is the inverse ratio of the MAEs, to the 8th
+    assert weights[True] / weights[False] == pytest.approx((scores[False] / scores[True]) ** 8, rel=1e-6)
+    # the heavier variant is auto's choice, and names the head (net_, rf_residual_)
+    assert blend.rf_residual_ is auto.rf_residual_ and weights[auto.rf_residual_] > 0.5
+    assert blend.rf_ is not None  # the net on the forest's offsets needs it, whichever is heavier
+    assert auto.rf_residual_weights_ == {auto.rf_residual_: 1.0}
+
+
+def test_blend_predicts_the_weighted_mean_of_the_variants(molecules, blend_fits):
+    _, X, targets = molecules
+    # a target both variants get partly right, so that neither weight is ~1
+    y = targets["substructures"] + targets["logp"]
+    blend = _MaccsForest("passthrough", **dict(HEAD, rf_residual="blend")).fit(X, y)
+    weights = blend.rf_residual_weights_
+    assert min(weights.values()) > 0.01
+    alone = {v: _MaccsForest("passthrough", **dict(HEAD, rf_residual=v)).fit(X, y).predict(X) for v in (False, True)}
+    expected = weights[False] * alone[False] + weights[True] * alone[True]
+    np.testing.assert_allclose(blend.predict(X), expected, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(blend.predict(X), alone[blend.rf_residual_], atol=1e-3)
+
+
+def test_blend_pickles_and_warm_starts_both_nets(molecules):
+    _, X, targets = molecules
+    y = targets["substructures"] + targets["logp"]
+    est = _MaccsForest("passthrough", **dict(HEAD, rf_residual="blend", patience=None, max_epochs=2, warm_start=True))
+    est.fit(X, y)
+    loaded = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    assert loaded.rf_residual_weights_ == est.rf_residual_weights_
+    nets = est.heads_[0].nets
+    est.fit(X, y)
+    assert est.heads_[0].nets == nets  # the same two nets, trained further
+    assert {v: len(net.history) for v, net in nets.items()} == {False: 4, True: 4}
+
+
+def test_blend_without_validation_rows_is_the_plain_head(molecules):
+    _, X, targets = molecules
+    est = _MaccsForest("passthrough", **dict(HEAD, rf_residual="blend", validation_fraction=0, max_epochs=2))
+    est.fit(X, targets["logp"])
+    assert est.heads_[0].weights is None and est.rf_ is None
+    assert est.rf_residual_weights_ == {False: 1.0}
+
+
+def test_blended_classifier_weighs_by_one_minus_roc_auc(molecules):
+    from chmr_sklearn.estimators._head import _blend_weights
+
+    _, X, targets = molecules
+    y = (targets["substructures"] > 0).astype(int)
+    clf = CHMRClassifier("passthrough", **dict(HEAD, rf_residual="blend")).fit(X, y)
+    scores, weights = clf.rf_residual_scores_, clf.rf_residual_weights_
+    assert clf.monitor_ == "valid_roc_auc" and sorted(scores) == [False, True]
+    assert weights == _blend_weights(scores, lower_is_better=False)
+    offset = clf.rf_.offset(X).astype(np.float32)  # passthrough: the classifier's forest sees every column
+    logits = {v: clf._net_output(clf.heads_[0].nets[v], X, offset if v else None)[:, 0] for v in (False, True)}
+    np.testing.assert_allclose(clf.decision_function(X), weights[False] * logits[False] + weights[True] * logits[True],
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_estimator_hash_covers_the_lighter_net(molecules, blend_fits):
+    from chmr_sklearn.streaming._jobs import estimator_sha256
+
+    est = pickle.loads(pickle.dumps(blend_fits["logp"]))
+    before = estimator_sha256(est)
+    lighter = est.heads_[0].nets[not est.rf_residual_]
+    with torch.no_grad():
+        next(lighter.module_.parameters()).add_(1.0)
+    assert estimator_sha256(est) != before
 
 
 # ---- the internal validation split ------------------------------------------------------------
