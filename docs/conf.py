@@ -175,7 +175,7 @@ _RESULT_GROUPS = [
      ["downstream", "downstream_defaults", "downstream_cls_descriptors", "downstream_nheads4", "downstream_fragments",
       "downstream_gentle", "downstream_chemprop50", "downstream_full_grids", "moleculeace", "head_defaults",
       "head_defaults_refit", "head_defaults_offsets", "head_defaults_descriptors", "head_defaults_descriptors_cls",
-      "head_defaults_epochs", "head_defaults_fragments", "auto_vs_forest"]),
+      "head_defaults_epochs", "head_defaults_fragments", "head_defaults_blend", "auto_vs_forest"]),
     ("Speed and memory", "How fast embedding, featurization, fitting and streaming run, and what they "
      "cost against plain RDKit and scikit-learn references.",
      ["speed", "embed", "embed_current_rdkit", "featurize", "conformer_descriptors", "fit_threads", "streaming",

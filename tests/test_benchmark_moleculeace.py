@@ -100,7 +100,7 @@ def test_a_later_runs_models_merge_into_one_report(tmp_path):
         script.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "x.md")])
 
 
-def test_the_single_head_column_fits_the_default_with_one_head(tmp_path, monkeypatch):
+def test_the_earlier_defaults_columns_fit_the_default_with_those_settings(tmp_path, monkeypatch):
     import json
 
     from chmr_sklearn.benchmark import _moleculeace as ace
@@ -110,23 +110,27 @@ def test_the_single_head_column_fits_the_default_with_one_head(tmp_path, monkeyp
     def fake_chmr(smiles, y, params, n_jobs, transformer):  # records the estimator settings; predicts a shifted mean
         def fit_predict(_, seed, fit, pred):
             calls.append(dict(params))
-            return np.full(len(pred), y[fit].mean() + 0.5 * (params.get("n_heads") == 1)
-                           + 0.25 * (params.get("descriptors") is False))
+            shift = 0.5 * (params.get("n_heads") == 1) + 0.25 * (params.get("descriptors") is False)
+            return np.full(len(pred), y[fit].mean() + shift + 0.125 * (params.get("rf_residual") == "auto"))
         return fit_predict
 
     monkeypatch.setattr(ace, "_chmr", fake_chmr)
     monkeypatch.setattr(ace, "cached_transformer", lambda smiles, cache, n_jobs: (None, 0.0))
     script = load_script("benchmarks/moleculeace.py")
-    script.main(["--quick", "--sets", ACE_CHEMPROP_SETS[0], "--models", "chmr", "chmr_nodesc", "chmr_1head",
-                 "--out", str(tmp_path / "r.md")])
-    # the default's params leave n_heads (2) and descriptors (True) to the estimator; the extra
-    # columns are the earlier defaults
-    assert calls == [{"max_epochs": 10}, {"max_epochs": 10, "descriptors": False},
-                     {"max_epochs": 10, "n_heads": 1, "descriptors": False}]
+    script.main(["--quick", "--sets", ACE_CHEMPROP_SETS[0], "--models", "chmr", "chmr_auto", "chmr_nodesc",
+                 "chmr_1head", "--out", str(tmp_path / "r.md")])
+    # the default's params leave rf_residual ("blend"), n_heads (2) and descriptors (True) to the
+    # estimator; the extra columns are the earlier defaults
+    auto = {"max_epochs": 10, "rf_residual": "auto"}
+    assert calls == [{"max_epochs": 10}, auto, {**auto, "descriptors": False},
+                     {**auto, "n_heads": 1, "descriptors": False}]
     (res,) = json.loads((tmp_path / "r.json").read_text())["results"]
-    assert sorted(res["models"]) == ["chmr", "chmr_1head", "chmr_nodesc"]
+    assert sorted(res["models"]) == ["chmr", "chmr_1head", "chmr_auto", "chmr_nodesc"]
     text = (tmp_path / "r.md").read_text()
-    header = "| CHMRRegressor() | CHMRRegressor(descriptors=False) | CHMRRegressor(n_heads=1, descriptors=False) |"
+    header = ('| CHMRRegressor() | CHMRRegressor(rf_residual="auto") '
+              '| CHMRRegressor(rf_residual="auto", descriptors=False) '
+              '| CHMRRegressor(rf_residual="auto", n_heads=1, descriptors=False) |')
     assert header in text
-    # the worse shifted-mean column loses: the default wins 1 of 1 against it
-    assert "vs CHMRRegressor(descriptors=False) 1/1, vs CHMRRegressor(n_heads=1, descriptors=False) 1/1" in text
+    # the worse shifted-mean columns lose: the default wins 1 of 1 against each
+    assert ('vs CHMRRegressor(rf_residual="auto") 1/1, vs CHMRRegressor(rf_residual="auto", descriptors=False) 1/1, '
+            'vs CHMRRegressor(rf_residual="auto", n_heads=1, descriptors=False) 1/1') in text

@@ -43,12 +43,15 @@ __all__ = ["ACE_CHEMPROP_SETS", "ACE_MODELS", "AceData", "ace_plan", "ace_scores
 # chemprop on the 5 smallest sets (615-731 molecules), fixed before any result was seen: a
 # 50-epoch D-MPNN per seed is the most expensive model here.
 ACE_CHEMPROP_SETS = ("CHEMBL2835_Ki", "CHEMBL2047_EC50", "CHEMBL1871_Ki", "CHEMBL4616_EC50", "CHEMBL4203_Ki")
-# chmr_1head: the single-head estimator (the default before n_heads=2); chmr_nodesc: without the
-# descriptors (the default before descriptors=True); each kept as its own column.
+# Earlier defaults, each kept as its own column: chmr_auto (before rf_residual="blend"), chmr_nodesc
+# (also before descriptors=True), chmr_1head (also before n_heads=2).
 ACE_MODELS = {"rf": "RF (1191 bits)", "svr": "SVR (Tanimoto)", "chmr": "CHMRRegressor()",
-              "chmr_nodesc": "CHMRRegressor(descriptors=False)",
-              "chmr_1head": "CHMRRegressor(n_heads=1, descriptors=False)", "chemprop": "chemprop"}
-_CHMR_VARIANTS = {"chmr": {}, "chmr_nodesc": {"descriptors": False}, "chmr_1head": {"n_heads": 1, "descriptors": False}}
+              "chmr_auto": 'CHMRRegressor(rf_residual="auto")',
+              "chmr_nodesc": 'CHMRRegressor(rf_residual="auto", descriptors=False)',
+              "chmr_1head": 'CHMRRegressor(rf_residual="auto", n_heads=1, descriptors=False)', "chemprop": "chemprop"}
+_CHMR_VARIANTS = {"chmr": {}, "chmr_auto": {"rf_residual": "auto"},
+                  "chmr_nodesc": {"rf_residual": "auto", "descriptors": False},
+                  "chmr_1head": {"rf_residual": "auto", "n_heads": 1, "descriptors": False}}
 _QUICK_SETS = ("CHEMBL2835_Ki", "CHEMBL4203_Ki")
 
 
@@ -427,9 +430,11 @@ def write_ace_report(report: dict, out: str | os.PathLike) -> None:
         "epsilon 0.1, deterministic (one run). CHMRRegressor(): default settings, fitted on the SMILES "
         "as a user would, the shipped model's embedding computed once per set into a disk cache (runs "
         "before 5 December fitted the same head on that embedding as numbers, which lost nothing then); "
-        "CHMRRegressor(descriptors=False): without the 79 RDKit descriptors (the default before "
-        "descriptors=True, so runs of that time list it as `chmr`); CHMRRegressor(n_heads=1, "
-        "descriptors=False): also with one head (the default before n_heads=2). chemprop: its defaults "
+        'CHMRRegressor(rf_residual="auto"): each head keeps the better of its two variants instead of '
+        'blending them (the default before rf_residual="blend", so runs of that time list it as `chmr`); '
+        "...descriptors=False): also without the 79 RDKit descriptors (the default before "
+        "descriptors=True); ...n_heads=1, descriptors=False): also with one head (the default before "
+        "n_heads=2). chemprop: its defaults "
         "(50 epochs, no early stop, best epoch on the inner validation part) on the 5 smallest sets, "
         "chosen before any result. "
         "Mean ± std over seeds; bold = best of the row.",

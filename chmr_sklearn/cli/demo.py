@@ -72,15 +72,24 @@ def _run(args: argparse.Namespace) -> int:
         codes = transformer.tree_codes(X[test])
     print(f"\nCHMR embedding (shipped default model, {n_columns} columns): {embed_s:.1f} s "
           f"({len(X) / embed_s:.0f} mol/s)")
-    print(f"{'model':<38}{'test metric':<16}{'value':>8}{'fit s':>8}")
+    width = max(len(name) for name, *_ in rows) + 2
+    print(f"{'model':<{width}}{'test metric':<16}{'value':>8}{'fit s':>8}")
     for name, metric, value, seconds in rows:
-        print(f"{name:<38}{metric:<16}{value:>8.3f}{seconds:>8.1f}")
+        print(f"{name:<{width}}{metric:<16}{value:>8.3f}{seconds:>8.1f}")
     print("(mean_mae: lower is better; mean_roc_auc: higher is better; RF uses the same 1191 fingerprint bits)")
     if any(np.isnan(value) for _, _, value, _ in rows):
         print("(nan: the test split of this subset holds a single class; use more molecules)")
     leaf, count = np.unique(codes[:, 2], return_counts=True)
     print(f"tree codes of the test molecules at depth 3: {len(leaf)} groups, largest holds {count.max()}")
     return 0
+
+
+def _forest_use(model) -> str:
+    """What each head does with the residual forest: kept or not ("auto"), or its variant's weight ("blend")."""
+    if all(head.weights is None for head in model.heads_):
+        return "rf_residual " + ", ".join("on" if head.rf_residual else "off" for head in model.heads_)
+    weights = [head.weights[True] if head.weights else float(head.rf_residual) for head in model.heads_]
+    return "forest weight " + ", ".join(f"{w:.2f}" for w in weights)
 
 
 def _compare(args: argparse.Namespace, transformer, X, y, split) -> list[tuple[str, str, float, float]]:
@@ -103,8 +112,7 @@ def _compare(args: argparse.Namespace, transformer, X, y, split) -> list[tuple[s
         start = time.perf_counter()
         if name.startswith("CHMR"):
             model.fit(features[train], target[train], validation_data=(features[valid], target[valid]))
-            chosen = ", ".join("on" if head.rf_residual else "off" for head in model.heads_)
-            name += f" (rf_residual {chosen})"  # what "auto" chose, head by head
+            name += f" ({_forest_use(model)})"
         else:
             model.fit(features[train], target[train])
         out = model.predict_proba(features[test])[:, 1] if metric is mean_roc_auc else model.predict(features[test])

@@ -6,8 +6,10 @@ import pytest
 
 from chmr_sklearn.cli import main
 
-# A CHMR row names what rf_residual="auto" chose, head by head: "CHMRRegressor (rf_residual on, off)".
-ROW = re.compile(r"^(\w+(?:Regressor|Classifier))(?: \(rf_residual (?:on|off)(?:, (?:on|off))*\))?\s+(mean_\w+)\s+(\S+)\s+(\S+)$",
+# A CHMR row says what each head does with the residual forest: what rf_residual="auto" chose,
+# "CHMRClassifier (rf_residual on, off)", or the weight "blend" gives it, "CHMRRegressor (forest weight 0.38, 0.71)".
+_FOREST = r"rf_residual (?:on|off)(?:, (?:on|off))*|forest weight [01]\.\d\d(?:, [01]\.\d\d)*"
+ROW = re.compile(rf"^(\w+(?:Regressor|Classifier))(?: \((?:{_FOREST})\))?\s+(mean_\w+)\s+(\S+)\s+(\S+)$",
                  flags=re.MULTILINE)
 
 
@@ -24,7 +26,8 @@ def test_demo_on_a_subset(capsys):
     assert 0 <= rows["CHMRClassifier"][1] <= 1 and 0 <= rows["RandomForestClassifier"][1] <= 1  # not NaN
     assert rows["RandomForestClassifier"][1] > 0.5  # 500 trees on 64 molecules rank the 8 better than chance
     assert "holds a single class" not in out
-    assert re.search(r"^CHMRRegressor \(rf_residual (on|off), (on|off)\) ", out, flags=re.MULTILINE)
+    assert re.search(r"^CHMRRegressor \(forest weight [01]\.\d\d, [01]\.\d\d\) ", out, flags=re.MULTILINE)
+    assert re.search(r"^CHMRClassifier \(rf_residual (on|off), (on|off)\) ", out, flags=re.MULTILINE)
     assert re.search(r"tree codes of the test molecules at depth 3: \d+ groups, largest holds \d+", out)
 
 

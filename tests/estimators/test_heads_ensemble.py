@@ -83,7 +83,8 @@ def test_classifier_drops_the_forest_only_when_every_head_prefers_the_plain_one(
 def test_regressor_heads_choose_on_their_own_splits(data):
     """A regression target where the forest hurts keeps the plain head there, so no joint choice."""
     F, _, y, _ = data
-    reg = CHMRRegressor("passthrough", n_heads=2, **dict(HEAD, random_state=0)).fit(F, y.astype(float))
+    reg = CHMRRegressor("passthrough", n_heads=2, rf_residual="auto", **dict(HEAD, random_state=0))
+    reg.fit(F, y.astype(float))
     assert _preferences(reg, lower=True) == [False, True]
     assert [h.rf_residual for h in reg.heads_] == [False, True]
     assert reg.heads_[0].rf is None and reg.heads_[1].rf is not None
@@ -91,8 +92,8 @@ def test_regressor_heads_choose_on_their_own_splits(data):
 
 def test_regressor_averages_the_heads_predictions(data):
     F, _, _, logp = data
-    reg = CHMRRegressor("passthrough", n_heads=2, **HEAD).fit(F, logp)
-    one = CHMRRegressor("passthrough", n_heads=1, **HEAD).fit(F, logp)
+    reg = CHMRRegressor("passthrough", n_heads=2, rf_residual="auto", **HEAD).fit(F, logp)
+    one = CHMRRegressor("passthrough", n_heads=1, rf_residual="auto", **HEAD).fit(F, logp)
     per_head = []
     for head in reg.heads_:
         inputs = F if head.rf is None else {"x": F, "offset": (head.rf.offset(F) - reg.y_mean_) / reg.y_scale_}

@@ -84,7 +84,10 @@ def _same_weights(a, b) -> bool:
     """Every head of ``a`` has the weights of the same head of ``b``."""
     if len(a.heads_) != len(b.heads_):
         return False
-    states = [(ha.net.module_.state_dict(), hb.net.module_.state_dict()) for ha, hb in zip(a.heads_, b.heads_)]
+    nets = [(ha.variant_nets(), hb.variant_nets()) for ha, hb in zip(a.heads_, b.heads_)]
+    if any(na.keys() != nb.keys() for na, nb in nets):
+        return False
+    states = [(na[v].module_.state_dict(), nb[v].module_.state_dict()) for na, nb in nets for v in na]
     return all(torch.equal(sa[k], sb[k]) for sa, sb in states for k in sa)
 
 
@@ -279,10 +282,11 @@ def test_ensemble_resumes_in_its_second_head(tasks, tmp_path, monkeypatch):
     assert _head_files(tmp_path) == []
 
 
-def test_auto_resumes_the_interrupted_head(tasks, tmp_path, monkeypatch):
-    """rf_residual="auto": each head has its own file; both stay until the whole fit completes."""
+@pytest.mark.parametrize("choice", ["auto", "blend"])
+def test_auto_resumes_the_interrupted_head(tasks, tmp_path, monkeypatch, choice):
+    """rf_residual="auto"/"blend": each variant has its own file; both stay until the whole fit completes."""
     E, y = tasks[0], tasks[1]["regressor"]
-    auto = {"rf_residual": "auto", "rf_n_estimators": 20, "patience": 2}
+    auto = {"rf_residual": choice, "rf_n_estimators": 20, "patience": 2}
     calls = _patch_training_steps(monkeypatch)
     _make("regressor", **dict(auto, rf_residual=False)).fit(E, y)
     plain_steps = calls["n"]
@@ -305,6 +309,8 @@ def test_auto_resumes_the_interrupted_head(tasks, tmp_path, monkeypatch):
     assert calls["n"] <= full_steps - plain_steps - 2 * 5 + 5
     assert resumed.rf_residual_ is reference.rf_residual_
     assert resumed.rf_residual_scores_ == reference.rf_residual_scores_
+    assert resumed.rf_residual_weights_ == reference.rf_residual_weights_
+    assert len(resumed.heads_[0].variant_nets()) == (2 if choice == "blend" else 1)
     assert _same_weights(resumed, reference)
     np.testing.assert_array_equal(resumed.predict(E), reference.predict(E))
     assert _head_files(tmp_path) == []

@@ -24,7 +24,7 @@ from chmr_sklearn.featurize import FingerprintFeaturizer
 N_MACCS = 167
 # One head: these tests compare its choice and validation score with its own predictions.
 HEAD = {"hidden": 32, "dropout": 0.0, "lr": 1e-2, "batch_size": 64, "max_epochs": 40, "patience": 5,
-        "rf_n_estimators": 50, "n_heads": 1, "random_state": 0}
+        "rf_n_estimators": 50, "n_heads": 1, "random_state": 0, "rf_residual": "auto"}
 HEAD_VALID = 0.1  # the estimators' default validation_fraction
 
 
@@ -109,8 +109,8 @@ def test_without_a_validation_split_auto_means_no_forest(molecules):
 def test_fixed_values_are_kept_as_given(molecules):
     _, X, targets = molecules
     fast = dict(HEAD, max_epochs=2)
-    on = _MaccsForest("passthrough", rf_residual=True, **fast).fit(X, targets["logp"])
-    off = _MaccsForest("passthrough", rf_residual=False, **fast).fit(X, targets["logp"])
+    on = _MaccsForest("passthrough", **dict(fast, rf_residual=True)).fit(X, targets["logp"])
+    off = _MaccsForest("passthrough", **dict(fast, rf_residual=False)).fit(X, targets["logp"])
     assert on.rf_residual_ is True and on.rf_ is not None and list(on.rf_residual_scores_) == [True]
     assert off.rf_residual_ is False and off.rf_ is None and list(off.rf_residual_scores_) == [False]
 
@@ -156,14 +156,14 @@ def test_auto_on_more_tasks_than_rf_max_tasks_trains_the_plain_head_only(molecul
 def test_params_defaults_clone_and_validation(cls):
     est = cls()
     params = est.get_params()
-    assert params["rf_residual"] == "auto" and params["rf_max_tasks"] == 64
+    assert params["rf_residual"] == ("blend" if cls is CHMRRegressor else "auto") and params["rf_max_tasks"] == 64
     assert params["validation_split"] == ("random" if cls is CHMRRegressor else "scaffold")  # head_defaults.md
     assert params["lr"] == (1e-4 if cls is CHMRRegressor else 1e-3)
     copy = clone(est.set_params(rf_residual=True, validation_split="random"))
     assert copy.get_params()["rf_residual"] is True and copy.get_params()["validation_split"] == "random"
     X = np.random.default_rng(0).normal(size=(12, 4))
     y = np.arange(12) % 2
-    with pytest.raises(ValueError, match="The 'rf_residual' parameter of .* must be .*'auto'"):
+    with pytest.raises(ValueError, match="The 'rf_residual' parameter of .* must be .*'(auto|blend)'"):
         cls("passthrough", rf_residual="sometimes").fit(X, y)
     with pytest.raises(ValueError, match="The 'validation_split' parameter of .* must be a str among"):
         cls("passthrough", validation_split="kfold").fit(X, y)
@@ -284,8 +284,8 @@ def test_scaffold_split_puts_no_scaffold_on_both_sides(molecules):
 
 def test_fit_validates_on_the_scaffold_split(molecules):
     smiles, _, targets = molecules
-    est = CHMRRegressor(transformer=FingerprintFeaturizer(), rf_residual=False, validation_split="scaffold",
-                        **dict(HEAD, max_epochs=2))
+    est = CHMRRegressor(transformer=FingerprintFeaturizer(), validation_split="scaffold",
+                        **dict(HEAD, max_epochs=2, rf_residual=False))
     est.fit(smiles, targets["logp"])
     _, valid = _split(est, smiles, seed=0)
     valid_ds = est.net_.train_split.keywords["valid_ds"]
