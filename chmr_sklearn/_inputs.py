@@ -144,22 +144,7 @@ def molecule_column(X: Any, smiles_col: str | int | None = "smiles") -> Molecule
     # an input can only be a pandas object if the caller imported pandas.
     pd = sys.modules.get("pandas")
     if pd is not None and isinstance(X, pd.DataFrame):
-        names = np.asarray(X.columns, dtype=object)
-        if isinstance(smiles_col, str) and smiles_col in X.columns:
-            values = X[smiles_col].to_numpy(dtype=object)
-        elif isinstance(smiles_col, int) and not isinstance(smiles_col, bool) and 0 <= smiles_col < X.shape[1]:
-            values = X.iloc[:, smiles_col].to_numpy(dtype=object)
-        elif X.shape[1] == 1:
-            values = X.iloc[:, 0].to_numpy(dtype=object)
-        else:
-            raise ValueError(
-                f"DataFrame has no molecule column {smiles_col!r}; its columns are "
-                f"{list(X.columns)[:20]}. Pass smiles_col=<the column with SMILES>."
-            )
-        if values.ndim != 1:  # duplicated names or a MultiIndex level select several columns
-            raise ValueError(f"DataFrame column {smiles_col!r} is not unique: it selects {values.shape[1]} columns.")
-        str_names = all(isinstance(c, str) for c in names)
-        column = MoleculeColumn(values, X.shape[1], names.astype(object) if str_names else None, X.index)
+        column = _frame_column(X, smiles_col)
     elif isinstance(X, (dict, set, frozenset)):
         # a dict iterates over its keys and a set has no order: rows could not match the input
         raise ValueError(  # noqa: TRY004 - bad input is a ValueError throughout the package
@@ -168,25 +153,49 @@ def molecule_column(X: Any, smiles_col: str | int | None = "smiles") -> Molecule
     elif pd is not None and isinstance(X, (pd.Series, pd.Index)):
         column = MoleculeColumn(X.to_numpy(dtype=object), 1, None, X.index if isinstance(X, pd.Series) else None)
     else:
-        if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
-            arr = _as_object_array(X)
-        elif isinstance(X, Iterable):
-            arr = _as_object_array(list(X))
-        else:
-            raise ValueError(f"Expected molecules as a list, array, Series or DataFrame; got {type(X).__name__}.")
-        if arr.ndim == 1:
-            column = MoleculeColumn(arr, 1)
-        elif arr.ndim == 2:
-            pos = smiles_col if isinstance(smiles_col, int) and not isinstance(smiles_col, bool) else 0
-            if not 0 <= pos < max(arr.shape[1], 1):
-                raise ValueError(f"smiles_col={smiles_col} is out of range for an array with {arr.shape[1]} columns.")
-            values = arr[:, pos] if arr.shape[1] else np.empty(arr.shape[0], dtype=object)
-            column = MoleculeColumn(values, arr.shape[1])
-        else:
-            raise ValueError(f"Expected 1-D or 2-D input of molecules, got an array with {arr.ndim} dimensions.")
+        column = _array_column(X, smiles_col)
     if len(column) == 0:
         raise ValueError("Found 0 molecules (empty input); at least one is required.")
     return column
+
+
+def _frame_column(X: Any, smiles_col: str | int | None) -> MoleculeColumn:
+    """The molecule column of a DataFrame: by name, by position, or its only column."""
+    names = np.asarray(X.columns, dtype=object)
+    if isinstance(smiles_col, str) and smiles_col in X.columns:
+        values = X[smiles_col].to_numpy(dtype=object)
+    elif isinstance(smiles_col, int) and not isinstance(smiles_col, bool) and 0 <= smiles_col < X.shape[1]:
+        values = X.iloc[:, smiles_col].to_numpy(dtype=object)
+    elif X.shape[1] == 1:
+        values = X.iloc[:, 0].to_numpy(dtype=object)
+    else:
+        raise ValueError(
+            f"DataFrame has no molecule column {smiles_col!r}; its columns are "
+            f"{list(X.columns)[:20]}. Pass smiles_col=<the column with SMILES>."
+        )
+    if values.ndim != 1:  # duplicated names or a MultiIndex level select several columns
+        raise ValueError(f"DataFrame column {smiles_col!r} is not unique: it selects {values.shape[1]} columns.")
+    str_names = all(isinstance(c, str) for c in names)
+    return MoleculeColumn(values, X.shape[1], names.astype(object) if str_names else None, X.index)
+
+
+def _array_column(X: Any, smiles_col: str | int | None) -> MoleculeColumn:
+    """The molecules of a list, tuple, array or other iterable: 1-D, or a 2-D column by position."""
+    if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
+        arr = _as_object_array(X)
+    elif isinstance(X, Iterable):
+        arr = _as_object_array(list(X))
+    else:
+        raise ValueError(f"Expected molecules as a list, array, Series or DataFrame; got {type(X).__name__}.")
+    if arr.ndim == 1:
+        return MoleculeColumn(arr, 1)
+    if arr.ndim != 2:
+        raise ValueError(f"Expected 1-D or 2-D input of molecules, got an array with {arr.ndim} dimensions.")
+    pos = smiles_col if isinstance(smiles_col, int) and not isinstance(smiles_col, bool) else 0
+    if not 0 <= pos < max(arr.shape[1], 1):
+        raise ValueError(f"smiles_col={smiles_col} is out of range for an array with {arr.shape[1]} columns.")
+    values = arr[:, pos] if arr.shape[1] else np.empty(arr.shape[0], dtype=object)
+    return MoleculeColumn(values, arr.shape[1])
 
 
 def _as_object_array(X: Any) -> np.ndarray:
