@@ -472,22 +472,13 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
     if planned:  # the plan sets them per run and per seed: an override would be silently replaced
         raise ValueError(f"Set {planned} with epochs= / seeds= (--epochs / --seeds), not as config overrides.")
     t0 = time.perf_counter()
-    stages = {}
     plan = CellAwarenessPlan.make(quick)
     for key, value in plan_overrides.items():
         if value is not None:
             setattr(plan, key, tuple(value) if key == "seeds" else value)
     machine = machine_info()
-    home = get_data_home(data_home)
-    tables = load_cell_profiles(home)
-    if plan.max_profiled:
-        tables = {n: t.iloc[: plan.max_profiled].reset_index(drop=True) for n, t in tables.items()}
-    profiled = [s for t in tables.values() for s in t["smiles"]]
-    pool = _structure_pool(home, plan.pool_files)
-    smiles = corpus_smiles(profiled, pool, plan)
-    index = {s: i for i, s in enumerate(smiles)}
-    stages["corpus"] = round(time.perf_counter() - t0, 1)
-    log(f"corpus: {len(smiles)} molecules ({len(set(profiled))} profiled; pool {len(pool)})")
+    tables, profiled, smiles = _corpus(get_data_home(data_home), plan, log)
+    stages = {"corpus": round(time.perf_counter() - t0, 1)}
 
     config = PretrainConfig(**{**RECIPES[recipe], **(plan.model or {}), **overrides, "max_epochs": plan.epochs})
     tic = time.perf_counter()
@@ -496,14 +487,47 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
         raise RuntimeError("every corpus molecule must featurize (they were canonicalized before)")
     stages["featurize"] = round(time.perf_counter() - tic, 1)
 
+    folder = Path(work_dir) / run_name(recipe, plan.epochs, overrides)
+    per_seed, histories, heldout = _run_seeds(plan, tables, smiles, config, molecular, folder, stages, log, device)
+    summary = summarize_cell_awareness(per_seed)
+    meta = {"recipe": recipe, "overrides": overrides, "mode": "quick" if quick else "full", "seeds": list(plan.seeds),
+            "device": device,
+            "epochs": plan.epochs, "n_molecules": len(smiles), "n_profiled": len(set(profiled)),
+            "heldout": heldout, "config": config.to_dict(), "stages": stages, "machine": machine,
+            "load_end": load_average(), "wall_seconds": time.perf_counter() - t0, "command": command,
+            "histories": {str(k): v for k, v in histories.items()}, "per_seed": per_seed}
+    _write_report(summary, meta, histories, out)
+    return summary
+
+
+def _corpus(home: Path, plan: CellAwarenessPlan, log: Callable[[str], None]) -> tuple[dict, list, list]:
+    """The profile tables (cut to ``plan.max_profiled``), the profiled SMILES and the pretraining corpus."""
+    tables = load_cell_profiles(home)
+    if plan.max_profiled:
+        tables = {n: t.iloc[: plan.max_profiled].reset_index(drop=True) for n, t in tables.items()}
+    profiled = [s for t in tables.values() for s in t["smiles"]]
+    pool = _structure_pool(home, plan.pool_files)
+    smiles = corpus_smiles(profiled, pool, plan)
+    log(f"corpus: {len(smiles)} molecules ({len(set(profiled))} profiled; pool {len(pool)})")
+    return tables, profiled, smiles
+
+
+def _run_seeds(plan, tables, smiles, config, molecular, folder: Path, stages: dict, log, device) -> tuple:
+    """Per seed: hold out each modality's compounds, pretrain without them (resumable in ``folder``), evaluate.
+
+    Returns the per-seed results, each seed's loss history and the held-out count per modality;
+    ``stages`` gets each seed's pretraining and evaluation seconds.
+    """
+    from ..pretrain import PretrainConfig
+
+    index = {s: i for i, s in enumerate(smiles)}
     per_seed, histories, heldout = [], {}, {}
     for seed in plan.seeds:
         splits = {name: heldout_split(t["smiles"], seed) for name, t in tables.items()}
         heldout = {n: len(s[1]) for n, s in splits.items()}
         cfg = PretrainConfig(**{**config.to_dict(), "seed": seed})
         tic = time.perf_counter()
-        trainer, corpus = _pretrain_seed(smiles, tables, splits, seed, cfg, molecular,
-                                         Path(work_dir) / run_name(recipe, plan.epochs, overrides) / f"seed{seed}",
+        trainer, corpus = _pretrain_seed(smiles, tables, splits, seed, cfg, molecular, folder / f"seed{seed}",
                                          log, device)
         stages[f"pretrain_seed{seed}"] = round(time.perf_counter() - tic, 1)
         if seed == plan.seeds[0]:
@@ -514,15 +538,7 @@ def run_cell_awareness(*, quick: bool, recipe: str, work_dir: str | os.PathLike,
         per_seed.append(_evaluate_seed(trainer, corpus, tables, splits, seed, index))
         stages[f"evaluate_seed{seed}"] = round(time.perf_counter() - tic, 1)
         histories[seed] = trainer.history_
-    summary = summarize_cell_awareness(per_seed)
-    meta = {"recipe": recipe, "overrides": overrides, "mode": "quick" if quick else "full", "seeds": list(plan.seeds),
-            "device": device,
-            "epochs": plan.epochs, "n_molecules": len(smiles), "n_profiled": len(set(profiled)),
-            "heldout": heldout, "config": config.to_dict(), "stages": stages, "machine": machine,
-            "load_end": load_average(), "wall_seconds": time.perf_counter() - t0, "command": command,
-            "histories": {str(k): v for k, v in histories.items()}, "per_seed": per_seed}
-    _write_report(summary, meta, histories, out)
-    return summary
+    return per_seed, histories, heldout
 
 
 def run_name(recipe: str, epochs: int, overrides: dict[str, Any] | None = None) -> str:
