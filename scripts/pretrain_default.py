@@ -137,7 +137,7 @@ def build_corpus(smiles, profiles, config, n_jobs: int, cache: Path | None) -> t
     return corpus, False
 
 
-def main() -> None:
+def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=512)
@@ -159,24 +159,19 @@ def main() -> None:
     parser.add_argument("--checkpoint-dir", default="runs/pretrain_default")
     parser.add_argument("--corpus-cache", type=Path, help="pickle of the built corpus, reused when it matches")
     parser.add_argument("--build-only", action="store_true", help="build (and cache) the corpus, do not train")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
-    home = Path(os.environ.get("CHMR_DATA_HOME", "../shared/data"))
-    torch.set_num_threads(os.cpu_count() or 1)
-    tic = time.perf_counter()
-    smiles = gather_molecules(home, args.limit)
-    profiles = load_profiles(home)
-    config = PretrainConfig(**{**RECIPES[args.recipe], "max_epochs": args.epochs, "batch_size": args.batch_size,
-                               "seed": args.seed, **({} if args.lr is None else {"lr": args.lr}),
-                               **({} if args.l2_sp is None else {"l2_sp": args.l2_sp}), **dict(args.set)})
-    corpus, cached = build_corpus(smiles, profiles, config, args.n_jobs, args.corpus_cache)
-    featurize_s = time.perf_counter() - tic
-    print(f"corpus: {len(corpus)} molecules, 3D ok {corpus.mol.conf_ok.mean():.1%}, "
-          f"bio observed: { {n: int(b.observed.sum()) for n, b in corpus.bio.items()} }; "
-          f"graph: {corpus.graph.summary() if corpus.graph is not None else None}; {featurize_s:.0f} s")
-    if args.build_only:
-        return
-    trainer = Pretrainer(config, device=args.device, checkpoint_dir=args.checkpoint_dir, verbose=1).fit(corpus)
+
+def _config(args: argparse.Namespace) -> PretrainConfig:
+    """The recipe, with the command line's epochs, batch size, seed, lr, l2_sp and --set fields on top."""
+    return PretrainConfig(**{**RECIPES[args.recipe], "max_epochs": args.epochs, "batch_size": args.batch_size,
+                             "seed": args.seed, **({} if args.lr is None else {"lr": args.lr}),
+                             **({} if args.l2_sp is None else {"l2_sp": args.l2_sp}), **dict(args.set)})
+
+
+def _export(trainer: Pretrainer, corpus, config: PretrainConfig, args: argparse.Namespace, featurize_s: float,
+            cached: bool) -> None:
+    """Write ``default.pt`` (half precision) and its manifest ``default.json`` (data, recipe, loss curves)."""
     out = Path(args.out)
     meta = {
         "chmr_sklearn": __version__, "torch": torch.__version__, "device": str(resolve_device(args.device)),
@@ -194,6 +189,25 @@ def main() -> None:
                 "history": trainer.history_}
     atomic_write(out / "default.json", lambda fh: fh.write(json.dumps(manifest, indent=1).encode()))
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, sha256 {digest[:12]}...)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    home = Path(os.environ.get("CHMR_DATA_HOME", "../shared/data"))
+    torch.set_num_threads(os.cpu_count() or 1)
+    tic = time.perf_counter()
+    smiles = gather_molecules(home, args.limit)
+    profiles = load_profiles(home)
+    config = _config(args)
+    corpus, cached = build_corpus(smiles, profiles, config, args.n_jobs, args.corpus_cache)
+    featurize_s = time.perf_counter() - tic
+    print(f"corpus: {len(corpus)} molecules, 3D ok {corpus.mol.conf_ok.mean():.1%}, "
+          f"bio observed: { {n: int(b.observed.sum()) for n, b in corpus.bio.items()} }; "
+          f"graph: {corpus.graph.summary() if corpus.graph is not None else None}; {featurize_s:.0f} s")
+    if args.build_only:
+        return
+    trainer = Pretrainer(config, device=args.device, checkpoint_dir=args.checkpoint_dir, verbose=1).fit(corpus)
+    _export(trainer, corpus, config, args, featurize_s, cached)
 
 
 if __name__ == "__main__":

@@ -46,3 +46,22 @@ def test_corpus_cache_is_reused_only_for_the_same_corpus(tmp_path, inputs, capsy
     assert not cached and other.fingerprint() != fewer.fingerprint()
     assert "holds another corpus" in capsys.readouterr().out
     pd.testing.assert_index_equal(pd.Index(other.smiles), pd.Index(smiles[:-5]))
+
+
+def test_main_exports_a_model_and_its_manifest(tmp_path, capsys):
+    """The whole script on the real profiles with a tiny encoder: default.pt loads, the manifest says how it was made."""
+    import json
+
+    from chmr_sklearn import CHMRTransformer
+
+    tiny = ["latent_dim=16", "gin_layers=1", "gin_dim=16", "conformer_method=none"]
+    script.main(["--limit", "1", "--epochs", "1", "--device", "cpu", "--n-jobs", "1", "--out", str(tmp_path),
+                 "--checkpoint-dir", str(tmp_path / "ckpt"), "--set", *tiny])
+    manifest = json.loads((tmp_path / "default.json").read_text())
+    assert manifest["file"] == "default.pt" and manifest["recipe"] == "gentle" and manifest["epochs"] == 1
+    assert manifest["config"]["latent_dim"] == 16 and manifest["overrides"]["gin_layers"] == 1
+    assert len(manifest["history"]) == 1 and manifest["data"]["observed"]["expression"] > 1000
+    assert manifest["n_molecules"] >= manifest["data"]["observed"]["expression"]  # profiled molecules are kept
+    embedding = CHMRTransformer(pretrained=str(tmp_path / "default.pt")).fit_transform(["CCO", "c1ccccc1O"])
+    assert embedding.shape[0] == 2 and not (embedding != embedding).any()
+    assert "wrote" in capsys.readouterr().out
