@@ -49,7 +49,7 @@ def test_corpus_cache_is_reused_only_for_the_same_corpus(tmp_path, inputs, capsy
 
 
 def test_main_exports_a_model_and_its_manifest(tmp_path, capsys):
-    """The whole script on the real profiles with a tiny encoder: default.pt loads, the manifest says how it was made."""
+    """The whole script on the real profiles, tiny encoder: default.pt loads, the manifest says how it was made."""
     import json
 
     from chmr_sklearn import CHMRTransformer
