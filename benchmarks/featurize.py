@@ -173,42 +173,48 @@ def bench_3d_settings(smiles, repeats, lines):
         "descriptor failures |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    row = np.empty(651)
     for label, kwargs in settings:
         feat = ConformerFeaturizer(**kwargs)._descriptors()  # the per-molecule steps
-        t_embed = t_desc = t_failed = np.inf
-        for _ in range(repeats):  # deterministic: only the times change between repeats
-            te = td = tf = 0.0
-            fail_embed = rescued = fail_desc = 0
-            with rdBase.BlockLogs():
-                for mol in mols:
-                    m = feat._prepare(mol)
-                    if m is None:  # over max_atoms
-                        fail_embed += 1
-                        continue
-                    t0 = time.perf_counter()
-                    # feat._embed unrolled (optimize=None) to see which attempt succeeded
-                    attempt = next(
-                        (k for k in range(feat.max_attempts) if rdDistGeom.EmbedMolecule(m, feat.embed_params(k)) >= 0),
-                        None
-                    )
-                    dt = time.perf_counter() - t0
-                    te += dt
-                    if attempt is None:
-                        fail_embed += 1
-                        tf += dt
-                        continue
-                    rescued += attempt > 0
-                    t0 = time.perf_counter()
-                    fail_desc += not feat._describe(m, row)
-                    td += time.perf_counter() - t0
-            t_embed, t_desc, t_failed = min(t_embed, te), min(t_desc, td), min(t_failed, tf)
+        runs = [_time_3d_setting(feat, mols) for _ in range(repeats)]  # deterministic: only the times change
+        t_embed, t_desc, t_failed = (min(r[k] for r in runs) for k in ("embed", "describe", "failed"))
+        fail_embed, rescued, fail_desc = (runs[0][k] for k in ("embed_failures", "rescued", "describe_failures"))
         lines.append(
             f"| {label} | {n / t_embed:,.0f} | {(n - fail_embed) / t_desc:,.0f} | "
             f"{n / (t_embed + t_desc):,.0f} | {fail_embed} ({t_failed:.1f} s) | {rescued} | {fail_desc} |"
         )
         print(lines[-1], flush=True)
     lines.append("")
+
+
+def _time_3d_setting(feat, mols) -> dict:
+    """One pass of a 3D setting over ``mols``: seconds embedding, describing and spent on failed embeddings,
+    and the counts of embedding failures, molecules only the random-coordinates retry embedded, and
+    descriptor failures."""
+    out = dict.fromkeys(("embed", "describe", "failed"), 0.0) | dict.fromkeys(
+        ("embed_failures", "rescued", "describe_failures"), 0)
+    row = np.empty(651)
+    with rdBase.BlockLogs():
+        for mol in mols:
+            m = feat._prepare(mol)
+            if m is None:  # over max_atoms
+                out["embed_failures"] += 1
+                continue
+            t0 = time.perf_counter()
+            # feat._embed unrolled (optimize=None) to see which attempt succeeded
+            attempt = next(
+                (k for k in range(feat.max_attempts) if rdDistGeom.EmbedMolecule(m, feat.embed_params(k)) >= 0), None
+            )
+            dt = time.perf_counter() - t0
+            out["embed"] += dt
+            if attempt is None:
+                out["embed_failures"] += 1
+                out["failed"] += dt
+                continue
+            out["rescued"] += attempt > 0
+            t0 = time.perf_counter()
+            out["describe_failures"] += not feat._describe(m, row)
+            out["describe"] += time.perf_counter() - t0
+    return out
 
 
 def bench_step_costs(smiles, lines):
