@@ -70,6 +70,9 @@ def test_report_structure(runs):
     defaults = res["models"]["chmr_default"]
     assert len(defaults["runs"]) == 1 and defaults["selection"] == {}
     assert all(isinstance(r["rf_residual"], bool) for r in defaults["runs"][defaults["chosen"]])
+    # the regressor blends its variants: each head's weights are recorded (and sum to 1)
+    for head in (h for r in defaults["runs"][defaults["chosen"]] for h in r["heads"]):
+        assert set(head["weights"]) == {"false", "true"} and sum(head["weights"].values()) == pytest.approx(1, abs=1e-3)
     header = next(line for line in text.splitlines() if line.startswith("| dataset"))
     assert "| CHMR defaults |" in header
 
