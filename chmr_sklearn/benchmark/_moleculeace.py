@@ -432,9 +432,9 @@ def write_ace_report(report: dict, out: str | os.PathLike) -> None:
         "before 5 December fitted the same head on that embedding as numbers, which lost nothing then); "
         'CHMRRegressor(rf_residual="auto"): each head keeps the better of its two variants instead of '
         'blending them (the default before rf_residual="blend", so runs of that time list it as `chmr`); '
-        "...descriptors=False): also without the 79 RDKit descriptors (the default before "
-        "descriptors=True); ...n_heads=1, descriptors=False): also with one head (the default before "
-        "n_heads=2). chemprop: its defaults "
+        'CHMRRegressor(rf_residual="auto", descriptors=False): also without the 79 RDKit descriptors '
+        '(the default before descriptors=True); CHMRRegressor(rf_residual="auto", n_heads=1, '
+        'descriptors=False): also with one head (the default before n_heads=2). chemprop: its defaults '
         "(50 epochs, no early stop, best epoch on the inner validation part) on the 5 smallest sets, "
         "chosen before any result. "
         "Mean ± std over seeds; bold = best of the row.",

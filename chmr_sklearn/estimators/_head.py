@@ -476,9 +476,9 @@ class CHMRHeadEstimator(BaseEstimator):
             forest = self._new_forest(variants.seed).fit(E[rows][:, self._forest_columns()], Y[rows])
         if not blend:
             return FittedHead(variants.nets[chosen], forest, chosen, variants.scores, variants.monitor)
-        heavier = variants.weights[True] > variants.weights[False]
-        return FittedHead(variants.nets[heavier], forest, heavier, variants.scores, variants.monitor,
-                          variants.weights, dict(variants.nets))
+        # The head's own preference is the heavier variant: it names the head (net_, rf_residual_).
+        return FittedHead(variants.nets[variants.preferred], forest, variants.preferred, variants.scores,
+                          variants.monitor, variants.weights, dict(variants.nets))
 
     def _new_forest(self, seed: int) -> RandomForestResidual:
         # n_jobs=None grows the trees on torch's cores, as the transformer featurizes on them
