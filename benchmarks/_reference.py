@@ -11,6 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from chmr_sklearn.benchmark._machine import cpu_name, load_smiles, plain_fingerprints  # noqa: E402
+from chmr_sklearn.benchmark._machine import (  # noqa: E402
+    cpu_name, describe_machine, describe_versions, load_average, load_smiles, machine_info, plain_fingerprints)
 
-__all__ = ["cpu_name", "load_smiles", "plain_fingerprints"]
+__all__ = ["cpu_name", "describe_machine", "describe_versions", "load_average", "load_smiles", "machine_info",
+           "plain_fingerprints"]

@@ -25,9 +25,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -37,13 +35,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 import joblib  # noqa: E402
-import rdkit  # noqa: E402
-import sklearn  # noqa: E402
 from rdkit import Chem, rdBase  # noqa: E402
 from rdkit.Chem import rdDistGeom  # noqa: E402
 
-import chmr_sklearn  # noqa: E402
-from _reference import cpu_name, load_smiles, plain_fingerprints  # noqa: E402  (benchmarks/_reference.py)
+from _reference import (  # noqa: E402  (benchmarks/_reference.py)
+    describe_machine, describe_versions, load_smiles, machine_info, plain_fingerprints)
 from chmr_sklearn.featurize import ConformerFeaturizer, FingerprintFeaturizer, GraphFeaturizer  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "featurize.md"
@@ -261,16 +257,13 @@ def bench_step_costs(smiles, lines):
     print("\n".join(lines[-len(steps) - 5:]), flush=True)
 
 
-def machine_info() -> list[str]:
-    cpu = cpu_name()
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+def _machine_lines() -> list[str]:
+    """The report's header lines: date, machine and load (the shared record), library versions."""
+    m = machine_info()
     return [
-        f"- date: {_dt.datetime.now().isoformat(timespec='seconds')}",
-        f"- machine: {os.cpu_count()} logical cores, {cpu}; load average at start "
-        f"{', '.join(f'{x:.2f}' for x in load)} (shared machine)",
-        f"- python {platform.python_version()}, rdkit {rdkit.__version__}, numpy {np.__version__}, "
-        f"scikit-learn {sklearn.__version__}, joblib {joblib.__version__}, "
-        f"chmr_sklearn {chmr_sklearn.__version__}",
+        f"- date: {m['date']}",
+        f"- machine: {describe_machine(m)}; load average at start {m['load_start']} (shared machine)",
+        f"- {describe_versions(m)}, numpy {np.__version__}, joblib {joblib.__version__}",
     ]
 
 
@@ -290,7 +283,7 @@ def main(argv=None) -> None:
     subset = [smiles[i] for i in np.sort(rng.choice(len(smiles), n_conf, replace=False))]
     subset_3d = [smiles[i] for i in np.sort(rng.choice(len(smiles), n_3d, replace=False))]
 
-    lines = ["# Featurizer benchmark", "", *machine_info(),
+    lines = ["# Featurizer benchmark", "", *_machine_lines(),
              f"- data: RDKit's `Pains/test_data/wehi_mols.csv` (10,000 real SMILES); "
              f"random subsets drawn with seed 0; wall times are the best of {repeats} "
              f"interleaved runs{'; --quick run' if args.quick else ''}", ""]

@@ -42,7 +42,6 @@ import datetime as _dt
 import itertools
 import json
 import os
-import platform
 import resource
 import shutil
 import signal
@@ -61,11 +60,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 os.environ.setdefault("CHMR_DATA_HOME", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 import psutil
-import rdkit
 import torch
-from _reference import load_smiles, plain_fingerprints
+from _reference import load_smiles, machine_info, plain_fingerprints
 
-import chmr_sklearn
 from chmr_sklearn import CHMRTransformer, datasets
 from chmr_sklearn._inputs import to_smiles
 from chmr_sklearn.streaming import embed_file
@@ -367,7 +364,9 @@ def _header(result: dict, quick: bool) -> list[str]:
     return [
         "# Streaming embedding benchmark (`chmr_sklearn.streaming.embed_file`)",
         "",
-        (f"- date: {m['date']}; machine: {m['cpus']} logical cores, {m['cpu']}; other processes running "
+        # results saved before the shared machine record name the cores "cpus"
+        (f"- date: {m['date']}; machine: {m.get('cores', m.get('cpus'))} logical cores, {m['cpu']}; "
+         "other processes running "
         f"(load average at start {m['load_start']}, at end {m['load_end']})"),
         (f"- python {m['python']}, torch {m['torch']} ({m['torch_threads']} threads), rdkit {m['rdkit']}, "
         f"chmr_sklearn {m['chmr_sklearn']}; process niceness {m['nice']}"),
@@ -510,14 +509,8 @@ def _parse_args() -> argparse.Namespace:
 
 
 def _machine() -> dict:
-    """Date, CPU, load average and versions at the start of the run."""
-    return {
-        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
-        "load_start": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-        "rdkit": rdkit.__version__, "chmr_sklearn": chmr_sklearn.__version__, "nice": os.nice(0),
-    }
+    """The shared machine record at the start of the run, plus torch's threads and the niceness."""
+    return {**machine_info(), "torch_threads": torch.get_num_threads(), "nice": os.nice(0)}
 
 
 def _invocations(work: Path, s: dict, date: str, keep: bool) -> list[dict]:
