@@ -189,8 +189,8 @@ _RESULT_GROUPS = [
       "cell_awareness_lean75", "cell_awareness",
       "cell_awareness.old_recipe", "model_selection", "model_selection_gentle_e30",
       "model_selection_fast", "model_selection_architectures", "model_selection_lean", "model_selection_lean12k",
-      "model_selection_lean12k_seeds", "model_selection_lean12k_fixed", "model_selection_lean12k_lr3e4", "latent_probes",
-      "latent_probes_steps", "latent_probes_sp"]),
+      "model_selection_lean12k_seeds", "model_selection_lean12k_fixed", "model_selection_lean12k_lr3e4",
+      "latent_probes", "latent_probes_steps", "latent_probes_sp"]),
 ]
 
 
