@@ -173,7 +173,8 @@ _RESULT_GROUPS = [
      "fingerprint bits and against chemprop, on identical scaffold splits, and the validation-split "
      "evidence for the heads' defaults.",
      ["downstream", "downstream_defaults", "downstream_cls_descriptors", "downstream_nheads4", "downstream_gamma1",
-      "downstream_fragments", "downstream_gentle", "downstream_chemprop50", "downstream_full_grids", "moleculeace",
+      "downstream_forest_leaf1", "downstream_fragments", "downstream_gentle", "downstream_chemprop50",
+      "downstream_full_grids", "moleculeace",
       "head_defaults", "head_defaults_refit", "head_defaults_offsets", "head_defaults_descriptors",
       "head_defaults_descriptors_cls", "head_defaults_epochs", "head_defaults_fragments", "head_defaults_blend",
       "auto_vs_forest"]),
