@@ -12,7 +12,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from chmr_sklearn.benchmark._machine import (  # noqa: E402
-    cpu_name, describe_machine, describe_versions, load_average, load_smiles, machine_info, plain_fingerprints)
+    cpu_name, describe_machine, describe_versions, load_smiles, machine_info, plain_fingerprints)
 
-__all__ = ["cpu_name", "describe_machine", "describe_versions", "load_average", "load_smiles", "machine_info",
-           "plain_fingerprints"]
+__all__ = ["cpu_name", "describe_machine", "describe_versions", "load_smiles", "machine_info", "plain_fingerprints"]

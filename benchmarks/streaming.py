@@ -366,8 +366,7 @@ def _header(result: dict, quick: bool) -> list[str]:
         "",
         # results saved before the shared machine record name the cores "cpus"
         (f"- date: {m['date']}; machine: {m.get('cores', m.get('cpus'))} logical cores, {m['cpu']}; "
-         "other processes running "
-        f"(load average at start {m['load_start']}, at end {m['load_end']})"),
+         f"other processes running (load average at start {m['load_start']}, at end {m['load_end']})"),
         (f"- python {m['python']}, torch {m['torch']} ({m['torch_threads']} threads), rdkit {m['rdkit']}, "
         f"chmr_sklearn {m['chmr_sklearn']}; process niceness {m['nice']}"),
         f"- input: {result['n_library']:,} distinct molecules (canonical SMILES) = the union of the SMILES of "
