@@ -316,7 +316,8 @@ def _evaluate_seed(trainer, corpus, tables, splits, seed, index) -> dict[str, di
 
     from ..pretrain import build_model
 
-    random_model = build_model(dict(trainer.spec_, recon_dims=None), generator=torch.Generator().manual_seed(seed))
+    random_model = build_model(dict(trainer.spec_, recon_dims=None, predict_dims=None),
+                               generator=torch.Generator().manual_seed(seed))
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name, table in tables.items():
         rows = np.array([index[s] for s in table["smiles"]])

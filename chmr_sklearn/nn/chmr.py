@@ -32,6 +32,8 @@ __all__ = ["CHMRModel", "MOLECULAR_MODALITIES"]
 
 #: Keys of the molecular latents returned by :meth:`CHMRModel.encode`.
 MOLECULAR_MODALITIES: tuple[str, ...] = ("1d", "2d", "3d")
+#: State-dict prefixes of the modules only pretraining uses (CPR decoders, profile predictors): never exported.
+_TRAINING_ONLY = ("decoders.", "predictors.")
 
 
 def _module_keys(names, reserved=()) -> dict[str, str]:
@@ -98,6 +100,12 @@ class CHMRModel(nn.Module):
     recon_dims : dict of str to int, optional
         Output size of a CPR decoder per context-graph node type, e.g.
         ``{"molecule": 1191, "expression": 978}``. No decoders when None.
+    predict_dims : dict of str to int, optional
+        Output size of a linear profile predictor per biological modality, e.g.
+        ``{"expression": 978}``: ``Linear(latent_dim, dim)`` from the molecular anchor to the
+        modality's standardized profile (the pretraining option ``lambda_profile``). Built after
+        every other module, so a seeded initialisation of the rest does not depend on it. Like
+        the decoders, not part of the exported encoder. None: no predictors.
 
     Attributes
     ----------
@@ -110,7 +118,9 @@ class CHMRModel(nn.Module):
     molecular_modalities : tuple of str
         ``("1d", "2d", "3d")``, or ``("1d", "2d")`` when ``conf_dim == 0``: the keys of
         :meth:`encode`'s output, in the order embeddings concatenate them.
-    bio_keys, decoder_keys : dict of str to str
+    predictors : nn.ModuleDict
+        One ``nn.Linear`` per ``predict_dims`` entry (see ``predictor_keys``).
+    bio_keys, decoder_keys, predictor_keys : dict of str to str
         User name -> ModuleDict key (they differ only for names such as
         ``"cell.painting"`` that ModuleDict cannot hold). Use the user names
         with :meth:`encode_bio` and :meth:`decode`.
@@ -151,6 +161,7 @@ class CHMRModel(nn.Module):
         tree_depth: int = 6,
         eta: float = 1.0,
         recon_dims: Mapping[str, int] | None = None,
+        predict_dims: Mapping[str, int] | None = None,
     ):
         super().__init__()
         if conf_dim is None:
@@ -161,12 +172,14 @@ class CHMRModel(nn.Module):
             raise ValueError(f"tree must be 'tree', 'flat' or None, got {tree!r}")
         bio_dims = _check_dims(bio_dims, "bio_dims")
         recon_dims = _check_dims(recon_dims, "recon_dims")
+        predict_dims = _check_dims(predict_dims, "predict_dims")
         gin = dict(gin or {})
         self.config = {
             "fp_dim": int(fp_dim), "conf_dim": int(conf_dim), "bio_dims": dict(bio_dims),
             "latent_dim": int(latent_dim), "gin": dict(gin), "tree": tree,
             "tree_depth": int(tree_depth), "eta": float(eta),
             "recon_dims": dict(recon_dims) if recon_dims else None,
+            "predict_dims": dict(predict_dims) if predict_dims else None,
         }
         self.latent_dim = int(latent_dim)
 
@@ -189,6 +202,11 @@ class CHMRModel(nn.Module):
         self.decoders = nn.ModuleDict()
         for name, dim in recon_dims.items():
             self.decoders[self.decoder_keys[name]] = Decoder(latent_dim, dim)
+
+        self.predictor_keys = _module_keys(predict_dims)
+        self.predictors = nn.ModuleDict()
+        for name, dim in predict_dims.items():
+            self.predictors[self.predictor_keys[name]] = nn.Linear(latent_dim, dim)
 
     @property
     def molecular_modalities(self) -> tuple[str, ...]:
@@ -276,26 +294,32 @@ class CHMRModel(nn.Module):
             raise KeyError(f"no decoder {name!r}; known: {list(self.decoder_keys)}")
         return self.decoders[self.decoder_keys[name]](z)
 
+    def predict_profile(self, name: str, anchor: Tensor) -> Tensor:
+        """Standardized profile of modality ``name`` predicted linearly from ``anchor`` (B, latent_dim)."""
+        if name not in self.predictor_keys:
+            raise KeyError(f"no profile predictor {name!r}; known: {list(self.predictor_keys)}")
+        return self.predictors[self.predictor_keys[name]](anchor)
+
     def molecular_parameters(self) -> list[tuple[str, nn.Parameter]]:
         """``(name, parameter)`` of the molecular encoder: the GIN and the 1D/2D/3D projectors."""
         prefixes = ("gnn.", *(f"projectors.{m}." for m in self.molecular_modalities))
         return [(k, p) for k, p in self.named_parameters() if k.startswith(prefixes)]
 
     def encoder_state_dict(self) -> OrderedDict:
-        """State dict without the decoders (GIN, projectors, Tree-VQ): the shipped encoder."""
+        """State dict without the decoders and predictors (GIN, projectors, Tree-VQ): the shipped encoder."""
         return OrderedDict(
-            (k, v) for k, v in self.state_dict().items() if not k.startswith("decoders.")
+            (k, v) for k, v in self.state_dict().items() if not k.startswith(_TRAINING_ONLY)
         )
 
     def load_encoder_state_dict(self, state_dict: Mapping[str, Tensor]) -> None:
         """Load weights saved by :meth:`encoder_state_dict`, strictly for the encoder part.
 
-        Decoder weights are neither required nor loaded; any other missing
+        Decoder and predictor weights are neither required nor loaded; any other missing
         or unexpected key raises ``RuntimeError``.
         """
-        state = OrderedDict((k, v) for k, v in state_dict.items() if not k.startswith("decoders."))
+        state = OrderedDict((k, v) for k, v in state_dict.items() if not k.startswith(_TRAINING_ONLY))
         missing, unexpected = self.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith("decoders.")]
+        missing = [k for k in missing if not k.startswith(_TRAINING_ONLY)]
         if missing or unexpected:
             raise RuntimeError(
                 f"encoder state mismatch: missing {missing}, unexpected {list(unexpected)}"

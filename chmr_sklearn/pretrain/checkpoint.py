@@ -46,7 +46,7 @@ def build_model(spec: dict[str, Any], *, generator: torch.Generator | None = Non
     ----------
     spec : dict
         Dimensions and architecture switches (``fp_dim``, ``conf_dim``, ``bio_dims``,
-        ``latent_dim``, ``gin``, ``tree``, ``tree_depth``, ``eta``, ``recon_dims``).
+        ``latent_dim``, ``gin``, ``tree``, ``tree_depth``, ``eta``, ``recon_dims``, ``predict_dims``).
     generator : torch.Generator, optional
         Draw the initial weights from this (CPU) generator: the module is built on the
         ``meta`` device and initialised by :func:`~chmr_sklearn.nn._random.init_parameters`,
@@ -70,6 +70,7 @@ def build_model(spec: dict[str, Any], *, generator: torch.Generator | None = Non
             fp_dim=spec["fp_dim"], conf_dim=spec["conf_dim"], bio_dims=spec.get("bio_dims") or {},
             latent_dim=spec["latent_dim"], gin=spec.get("gin"), tree=spec.get("tree"),
             tree_depth=spec.get("tree_depth", 6), eta=spec.get("eta", 1.0), recon_dims=spec.get("recon_dims"),
+            predict_dims=spec.get("predict_dims"),
         )
 
     if generator is None:

@@ -120,7 +120,8 @@ class Pretrainer:
     spec_ : dict
         What :func:`build_model` needs to rebuild the module.
     history_ : list of dict
-        Per epoch: ``loss``, ``cpr``, ``sca``, ``tree`` (means over batches) and ``seconds``.
+        Per epoch: ``loss``, ``cpr``, ``sca``, ``tree`` (``profile`` with ``lambda_profile``, ``drift``
+        with ``l2_sp``; means over batches) and ``seconds``.
     rank_, world_size_ : int
         This process's rank and the number of processes of the run (0 and 1 unless distributed).
 
@@ -181,6 +182,7 @@ class Pretrainer:
                                                   "dropout": cfg.gin_dropout},
             "tree": cfg.tree if cfg.use_tree_vq else None, "tree_depth": cfg.tree_depth, "eta": cfg.eta,
             "recon_dims": recon,
+            "predict_dims": bio_dims if cfg.lambda_profile and bio_dims else None,
         }
 
     def fit(self, corpus: PretrainCorpus) -> Pretrainer:
@@ -248,7 +250,8 @@ class Pretrainer:
         rng = np.random.default_rng([cfg.seed, epoch])
         self._dropout_gen.manual_seed(cfg.seed * 1_000_003 + epoch)
         step.train()
-        parts_logged = ("cpr", "sca", "tree", "drift") if cfg.l2_sp else ("cpr", "sca", "tree")
+        parts_logged = ("cpr", "sca", "tree") + (("profile",) if cfg.lambda_profile else ()) + (
+            ("drift",) if cfg.l2_sp else ())
         sums = dict.fromkeys(("loss", *parts_logged), 0.0)
         batches = _batches(rng.permutation(len(corpus)), cfg.batch_size, self._min_batch)
         if cfg.profiled_per_batch:
@@ -259,6 +262,8 @@ class Pretrainer:
                                             disable=self.verbose < 2 or self.rank_ != 0)):
             parts = step(idx, rng, (epoch, batch_no))
             loss = parts["cpr"] + cfg.lambda_sca * parts["sca"] + cfg.lambda_tree * parts["tree"]
+            if cfg.lambda_profile:
+                loss = loss + cfg.lambda_profile * parts["profile"]
             if cfg.l2_sp:
                 parts["drift"] = self._drift()
                 loss = loss + cfg.l2_sp * parts["drift"]
@@ -284,7 +289,8 @@ class Pretrainer:
 
     def batch_losses(self, model: CHMRModel, corpus: PretrainCorpus, idx: np.ndarray, rng: np.random.Generator,
                      device: torch.device) -> dict[str, torch.Tensor]:
-        """The three loss components on the molecules ``idx`` (each already averaged)."""
+        """The loss components on the molecules ``idx`` (each already averaged): ``cpr``, ``sca``, ``tree``
+        and, with ``lambda_profile``, ``profile``."""
         return self._losses(model, corpus, idx, rng, self._encode(model, corpus, idx, device), device)
 
     def _step_losses(self, model: CHMRModel, corpus: PretrainCorpus, idx: np.ndarray, rng: np.random.Generator,
@@ -364,7 +370,23 @@ class Pretrainer:
         cpr = zero
         if cfg.use_cpr and corpus.graph is not None:
             cpr = self._cpr(model, corpus, idx, rng, anchor, bio_latent, device)
-        return {"cpr": cpr, "sca": sca, "tree": tree}
+        parts = {"cpr": cpr, "sca": sca, "tree": tree}
+        if cfg.lambda_profile:
+            parts["profile"] = self._profile_loss(model, corpus, idx, anchor, device)
+        return parts
+
+    @staticmethod
+    def _profile_loss(model, corpus, idx, anchor, device) -> torch.Tensor:
+        """Mean over modalities of the anchor's squared error on the batch's measured standardized profiles."""
+        losses = []
+        for name, bio in corpus.bio.items():
+            obs = bio.observed[idx]
+            if not obs.any():
+                continue
+            target = torch.from_numpy(bio.inputs[idx[obs]]).to(device=device, dtype=anchor.dtype)
+            pred = model.predict_profile(name, anchor[torch.from_numpy(obs).to(device)])
+            losses.append(torch.nn.functional.mse_loss(pred, target))
+        return torch.stack(losses).mean() if losses else anchor.sum() * 0.0
 
     def _cpr(self, model, corpus, idx, rng, anchor, bio_latent, device) -> torch.Tensor:
         graph = corpus.graph
@@ -431,7 +453,7 @@ class Pretrainer:
         """
         if getattr(self, "rank_", 0) != 0:
             return Path(path)
-        spec = dict(self.spec_, recon_dims=None)
+        spec = dict(self.spec_, recon_dims=None, predict_dims=None)
         return save_checkpoint(path, config=self.config, spec=spec, model_state=self.model_.encoder_state_dict(),
                                scaler=self.scaler_, meta={**(meta or {}), "history": self.history_}, half=half)
 

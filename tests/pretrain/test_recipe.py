@@ -166,3 +166,41 @@ def test_l2_sp_keeps_the_molecular_encoder_near_its_start_and_logs_the_drift(tmp
         torch.testing.assert_close(got, ref, rtol=0, atol=0, msg=key)
     with pytest.raises(ValueError, match="l2_sp"):
         PretrainConfig(l2_sp=-1.0)
+
+
+def _profile_fit_r2(trainer: Pretrainer, corpus) -> float:
+    """R^2 of the trained linear predictor on the measured morphology rows it learnt from."""
+    bio = corpus.bio["morphology"]
+    rows = bio.rows_mol
+    with torch.no_grad():
+        z = trainer.model_.anchor(trainer.model_.encode(**corpus.mol.torch_batch(rows, torch.device("cpu"))))
+        pred = trainer.model_.predict_profile("morphology", z).numpy()
+    target = bio.inputs[rows]
+    return 1.0 - float(((pred - target) ** 2).sum() / ((target - target.mean(0)) ** 2).sum())
+
+
+def test_profile_prediction_trains_a_linear_predictor_from_the_anchor_that_is_never_exported(tmp_path):
+    off_cfg = tiny_config(max_epochs=2)
+    on_cfg = tiny_config(max_epochs=15, lr=1e-2, lambda_profile=10.0)
+    corpus = tiny_corpus(on_cfg)
+    off = Pretrainer(off_cfg, verbose=0).fit(corpus)
+    on = Pretrainer(on_cfg, verbose=0).fit(corpus)
+    assert "profile" not in off.history_[0] and not list(off.model_.predictors)  # off: as before the option
+    assert off.spec_["predict_dims"] is None
+    assert on.spec_["predict_dims"] == {"morphology": corpus.bio["morphology"].dim}
+    first, last = on.history_[0], on.history_[-1]
+    assert last["loss"] == pytest.approx(last["cpr"] + on_cfg.lambda_sca * last["sca"] + on_cfg.lambda_tree
+                                         * last["tree"] + on_cfg.lambda_profile * last["profile"], rel=1e-5)
+    # The 16 measured profiles are learnt: the squared error falls and the predictor explains them.
+    assert last["profile"] < 0.5 * first["profile"]
+    assert _profile_fit_r2(on, corpus) > 0.3
+    # The predictor is training-only: the exported encoder has neither its weights nor its shape.
+    ckpt = load_checkpoint(on.export(tmp_path / "enc.pt"))
+    assert ckpt["spec"]["predict_dims"] is None
+    assert not any(k.startswith("predictors.") for k in ckpt["model"])
+    encoder = build_model(ckpt["spec"])
+    encoder.load_encoder_state_dict(ckpt["model"])
+    with pytest.raises(KeyError, match="no profile predictor"):
+        encoder.predict_profile("morphology", torch.zeros(1, 16))
+    with pytest.raises(ValueError, match="lambda_profile"):
+        PretrainConfig(lambda_profile=-1.0)
