@@ -34,7 +34,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import os
 import subprocess
 import sys
@@ -48,9 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import torch  # noqa: E402
 
-from _reference import cpu_name, load_smiles, plain_fingerprints  # noqa: E402  (benchmarks/_reference.py)
+from _reference import load_smiles, plain_fingerprints  # noqa: E402  (benchmarks/_reference.py)
 from chmr_sklearn import CHMRTransformer  # noqa: E402
-from chmr_sklearn.benchmark._machine import describe_versions, machine_info  # noqa: E402
+from chmr_sklearn.benchmark._machine import describe_versions, load_average, machine_info  # noqa: E402
 from chmr_sklearn.benchmark._selection import parse_candidates  # noqa: E402
 from chmr_sklearn.estimators._engine import effective_workers  # noqa: E402
 from chmr_sklearn.estimators.transformer import DEFAULT_MODEL  # noqa: E402
@@ -73,18 +72,15 @@ def best_of(func, repeats: int) -> tuple:
     return runs[-1][0], min(s for _, s in runs)
 
 
-def load() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def machine_lines(n: int, quick: bool, with_chemprop: bool = True) -> list[str]:
     chemprop = f", chemprop {__import__('chemprop').__version__}" if with_chemprop else ""
+    m = machine_info()
     return [
-        f"- date: {_dt.datetime.now().isoformat(timespec='seconds')}{' (--quick)' if quick else ''}",
-        f"- machine: {os.cpu_count()} logical cores, {cpu_name()}; torch intra-op threads "
+        f"- date: {m['date']}{' (--quick)' if quick else ''}",
+        f"- machine: {m['cores']} logical cores, {m['cpu']}; torch intra-op threads "
         f"{torch.get_num_threads()} (so `n_jobs=None` → {effective_workers(None)} worker processes); "
-        f"load average at start {load()}",
-        f"- {describe_versions(machine_info())}{chemprop}",
+        f"load average at start {m['load_start']}",
+        f"- {describe_versions(m)}{chemprop}",
         f"- data: the first {n:,} of RDKit's 10,000 `Pains/test_data/wehi_mols.csv` SMILES",
     ]
 
@@ -196,7 +192,7 @@ def run(n: int, n_pre: int, epochs: int, repeats: int, quick: bool, compare: dic
         pre = pretrain_rates(smiles, n_pre, epochs, recipe)
         lines += pretrain_lines(pre, epochs)
         print("\n".join(lines[-len(pre["epochs"]) - 7:]), flush=True)
-    return [*lines, f"- load average at the end: {load()}", ""]
+    return [*lines, f"- load average at the end: {load_average()}", ""]
 
 
 def shipped_recipe() -> str | None:
