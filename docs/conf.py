@@ -192,6 +192,7 @@ _RESULT_GROUPS = [
       "cell_awareness.old_recipe", "model_selection", "model_selection_gentle_e30",
       "model_selection_fast", "model_selection_architectures", "model_selection_lean", "model_selection_lean12k",
       "model_selection_lean12k_seeds", "model_selection_lean12k_fixed", "model_selection_lean12k_lr3e4",
+      "model_selection_full",
       "latent_probes", "latent_probes_steps", "latent_probes_sp"]),
 ]
 

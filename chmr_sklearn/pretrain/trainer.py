@@ -453,7 +453,9 @@ class Pretrainer:
         """
         if getattr(self, "rank_", 0) != 0:
             return Path(path)
-        spec = dict(self.spec_, recon_dims=None, predict_dims=None)
+        # Training-only modules are left out; "predict_dims" is dropped, not set to None, so the spec
+        # of a run without them equals that of encoders exported before the option existed.
+        spec = {k: v for k, v in dict(self.spec_, recon_dims=None).items() if k != "predict_dims"}
         return save_checkpoint(path, config=self.config, spec=spec, model_state=self.model_.encoder_state_dict(),
                                scaler=self.scaler_, meta={**(meta or {}), "history": self.history_}, half=half)
 

@@ -187,6 +187,8 @@ def test_profile_prediction_trains_a_linear_predictor_from_the_anchor_that_is_ne
     on = Pretrainer(on_cfg, verbose=0).fit(corpus)
     assert "profile" not in off.history_[0] and not list(off.model_.predictors)  # off: as before the option
     assert off.spec_["predict_dims"] is None
+    # Without the option the exported spec is exactly what encoders exported before it existed.
+    assert set(load_checkpoint(off.export(tmp_path / "off.pt"))["spec"]) == set(off.spec_) - {"predict_dims"}
     assert on.spec_["predict_dims"] == {"morphology": corpus.bio["morphology"].dim}
     first, last = on.history_[0], on.history_[-1]
     assert last["loss"] == pytest.approx(last["cpr"] + on_cfg.lambda_sca * last["sca"] + on_cfg.lambda_tree
@@ -196,7 +198,7 @@ def test_profile_prediction_trains_a_linear_predictor_from_the_anchor_that_is_ne
     assert _profile_fit_r2(on, corpus) > 0.3
     # The predictor is training-only: the exported encoder has neither its weights nor its shape.
     ckpt = load_checkpoint(on.export(tmp_path / "enc.pt"))
-    assert ckpt["spec"]["predict_dims"] is None
+    assert "predict_dims" not in ckpt["spec"]
     assert not any(k.startswith("predictors.") for k in ckpt["model"])
     encoder = build_model(ckpt["spec"])
     encoder.load_encoder_state_dict(ckpt["model"])
