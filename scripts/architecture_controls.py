@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from chmr_sklearn.estimators.transformer import DEFAULT_MODEL  # noqa: E402
 from chmr_sklearn.featurize.molecular import ConformerScaler  # noqa: E402
-from chmr_sklearn.pretrain.checkpoint import build_model, load_checkpoint, save_checkpoint  # noqa: E402
+from chmr_sklearn.pretrain.checkpoint import build_model, encoder_spec, load_checkpoint, save_checkpoint  # noqa: E402
 
 OUT = ROOT / "runs" / "arch"
 
@@ -35,7 +35,7 @@ OUT = ROOT / "runs" / "arch"
 def control(name: str, gin_dim: int, with_3d: bool) -> Path:
     """The shipped architecture with GIN width ``gin_dim`` (and the 3D modality or not), untrained."""
     shipped = load_checkpoint(DEFAULT_MODEL)
-    spec = dict(shipped["spec"], recon_dims=None)
+    spec = encoder_spec(shipped["spec"])
     spec["gin"] = dict(spec["gin"], emb_dim=gin_dim)
     config, scaler = shipped.config, shipped["scaler"]
     config.gin_dim = gin_dim

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout
 
-from chmr_sklearn.pretrain.checkpoint import atomic_write, load_checkpoint, save_checkpoint  # noqa: E402
+from chmr_sklearn.pretrain.checkpoint import atomic_write, encoder_spec, load_checkpoint, save_checkpoint  # noqa: E402
 
 
 def reexport(last: Path, manifest_path: Path, out: Path) -> Path:
@@ -34,7 +34,7 @@ def reexport(last: Path, manifest_path: Path, out: Path) -> Path:
         raise ValueError(f"{last} is not the run {manifest_path} describes (other settings or loss history).")
     state = {k: v for k, v in ckpt["model"].items() if not k.startswith("decoders.")}
     meta = {k: v for k, v in manifest.items() if k not in ("file", "sha256", "config")}
-    path = save_checkpoint(out / "default.pt", config=ckpt.config, spec=dict(ckpt["spec"], recon_dims=None),
+    path = save_checkpoint(out / "default.pt", config=ckpt.config, spec=encoder_spec(ckpt["spec"]),
                            model_state=state, scaler=ckpt["scaler"], meta=meta, half=True)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     new = {**manifest, "file": path.name, "sha256": digest,

@@ -314,10 +314,9 @@ def _pretrain_seed(smiles, tables, splits, seed, config, molecular, work: Path, 
 def _evaluate_seed(trainer, corpus, tables, splits, seed, index) -> dict[str, dict[str, dict[str, float]]]:
     import torch
 
-    from ..pretrain import build_model
+    from ..pretrain.checkpoint import build_model, encoder_spec
 
-    random_model = build_model(dict(trainer.spec_, recon_dims=None, predict_dims=None),
-                               generator=torch.Generator().manual_seed(seed))
+    random_model = build_model(encoder_spec(trainer.spec_), generator=torch.Generator().manual_seed(seed))
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name, table in tables.items():
         rows = np.array([index[s] for s in table["smiles"]])

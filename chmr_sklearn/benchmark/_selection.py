@@ -26,7 +26,7 @@ import torch
 
 from ..estimators import CHMRClassifier, CHMRRegressor, CHMRTransformer
 from ..featurize import FingerprintFeaturizer
-from ..pretrain.checkpoint import atomic_write, build_model, load_checkpoint, save_checkpoint
+from ..pretrain.checkpoint import atomic_write, build_model, encoder_spec, load_checkpoint, save_checkpoint
 from ._data import load_split, split_digest
 from ._machine import load_average, machine_info
 from ._models import _as_2d, _targets, score
@@ -114,7 +114,7 @@ def random_init_like(source: Path, path: Path, seed: int = 0) -> Path:
     (True, 0)
     """
     ckpt = load_checkpoint(source)
-    spec = dict(ckpt["spec"], recon_dims=None)  # the encoder only: no decoders to initialise
+    spec = encoder_spec(ckpt["spec"])  # the encoder only: no decoders to initialise
     model = build_model(spec, generator=torch.Generator().manual_seed(seed))
     return save_checkpoint(path, config=ckpt.config, spec=spec, model_state=model.encoder_state_dict(),
                            scaler=ckpt["scaler"],
@@ -428,7 +428,7 @@ def _meta(candidates: dict, random_init: Path, seeds, quick: bool, command: str,
           groups: dict[str, list[str]], margin: float) -> dict:
     spec = load_checkpoint(random_init)["spec"]
     cands = {c: {"path": str(p), "sha256": _sha(p),
-                 "same_architecture_as_random_init": dict(load_checkpoint(p)["spec"], recon_dims=None) == spec}
+                 "same_architecture_as_random_init": encoder_spec(load_checkpoint(p)["spec"]) == spec}
              for c, p in candidates.items()}
     heads = {k: head_params(k, quick) for k in HEAD_PARAMS}
     return {"quick": quick, "seeds": list(seeds), "command": command, "candidates": cands,

@@ -21,7 +21,7 @@ from .. import __version__
 from .._inputs import MoleculeColumn, check_molecule_input, raise_for_invalid
 from .._runtime import resolve_device
 from ..featurize.fingerprints import FingerprintFeaturizer
-from ..pretrain.checkpoint import build_model, load_checkpoint
+from ..pretrain.checkpoint import build_model, encoder_spec, load_checkpoint
 from ..pretrain.config import PretrainConfig
 from ._engine import CacheInfo, EmbeddingEngine, EngineState
 
@@ -291,9 +291,8 @@ class CHMRTransformer(TransformerMixin, BaseEstimator):
         # overwritten at once); a meta-device build would avoid drawing but costs ~1 s the
         # first time in a process, a start-up cost.
         with torch.random.fork_rng(devices=[]):
-            model = build_model(dict(ckpt["spec"], recon_dims=None))
-        state = {k: v for k, v in ckpt["model"].items() if not k.startswith("decoders.")}
-        model.load_state_dict(state)
+            model = build_model(encoder_spec(ckpt["spec"]))
+        model.load_encoder_state_dict(ckpt["model"])
         self.device_ = resolve_device(self.device)
         self.model_ = model.to(self.device_).eval()
         self.config_ = ckpt.config

@@ -23,8 +23,8 @@ from ..nn import CHMRModel
 from ..nn._random import init_parameters
 from .config import PretrainConfig
 
-__all__ = ["FORMAT", "VERSION", "Checkpoint", "atomic_write", "build_model", "load_checkpoint", "read_payload",
-           "save_checkpoint"]
+__all__ = ["FORMAT", "VERSION", "Checkpoint", "atomic_write", "build_model", "encoder_spec", "load_checkpoint",
+           "read_payload", "save_checkpoint"]
 
 FORMAT = "chmr_sklearn.checkpoint"
 VERSION = 1
@@ -37,6 +37,21 @@ class Checkpoint(dict):
     @property
     def config(self) -> PretrainConfig:
         return PretrainConfig.from_dict(self["config"])
+
+
+def encoder_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The ``spec`` of the encoder alone: without the modules only pretraining uses.
+
+    CPR decoders become ``recon_dims=None``; the profile predictors' ``predict_dims`` key is left
+    out, not set to None, so the spec of a run without them equals that of encoders exported
+    before the option existed.
+
+    Examples
+    --------
+    >>> encoder_spec({"latent_dim": 8, "recon_dims": {"molecule": 6}, "predict_dims": {"expression": 5}})
+    {'latent_dim': 8, 'recon_dims': None}
+    """
+    return {k: v for k, v in dict(spec, recon_dims=None).items() if k != "predict_dims"}
 
 
 def build_model(spec: dict[str, Any], *, generator: torch.Generator | None = None) -> CHMRModel:
@@ -61,7 +76,7 @@ def build_model(spec: dict[str, Any], *, generator: torch.Generator | None = Non
     --------
     >>> from chmr_sklearn.estimators.transformer import DEFAULT_MODEL
     >>> ckpt = load_checkpoint(DEFAULT_MODEL)
-    >>> model = build_model(dict(ckpt["spec"], recon_dims=None))  # encoder only, no decoders
+    >>> model = build_model(encoder_spec(ckpt["spec"]))  # encoder only, no decoders
     >>> model.load_state_dict(ckpt["model"], strict=False).missing_keys
     []
     """

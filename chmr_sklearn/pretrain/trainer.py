@@ -28,7 +28,7 @@ from ..nn import CHMRModel
 from ..nn._random import set_dropout_generator
 from ..nn.losses import info_nce, masked_weighted_bce, vicreg
 from . import distributed
-from .checkpoint import build_model, load_checkpoint, save_checkpoint
+from .checkpoint import build_model, encoder_spec, load_checkpoint, save_checkpoint
 from .config import PretrainConfig
 from .corpus import PretrainCorpus
 from .distributed import DistContext, gather_rows
@@ -453,11 +453,9 @@ class Pretrainer:
         """
         if getattr(self, "rank_", 0) != 0:
             return Path(path)
-        # Training-only modules are left out; "predict_dims" is dropped, not set to None, so the spec
-        # of a run without them equals that of encoders exported before the option existed.
-        spec = {k: v for k, v in dict(self.spec_, recon_dims=None).items() if k != "predict_dims"}
-        return save_checkpoint(path, config=self.config, spec=spec, model_state=self.model_.encoder_state_dict(),
-                               scaler=self.scaler_, meta={**(meta or {}), "history": self.history_}, half=half)
+        return save_checkpoint(path, config=self.config, spec=encoder_spec(self.spec_),
+                               model_state=self.model_.encoder_state_dict(), scaler=self.scaler_,
+                               meta={**(meta or {}), "history": self.history_}, half=half)
 
 
 def _plain_scheduler_state(scheduler) -> dict[str, Any]:
