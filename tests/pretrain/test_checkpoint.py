@@ -58,11 +58,14 @@ def test_half_export_keeps_values_beyond_float16_in_float32(trained, pretrain_sm
         load_checkpoint(tmp_path / "old.pt")
 
 
-def test_reexport_rewrites_an_encoder_from_the_runs_last_checkpoint(pretrain_smiles, tmp_path):
+def test_reexport_rewrites_an_encoder_from_the_runs_last_checkpoint(pretrain_smiles, cmea_profiles, tmp_path):
     script = load_script("scripts/reexport_encoder.py")
-    config = PretrainConfig(max_epochs=1, batch_size=32, latent_dim=32, gin_layers=2)
+    # profiles and lambda_profile: the run carries both kinds of training-only weights (decoders, predictors)
+    config = PretrainConfig(max_epochs=1, batch_size=32, latent_dim=32, gin_layers=2, lambda_profile=1.0)
     trainer = Pretrainer(config, checkpoint_dir=tmp_path / "run", verbose=0).fit(
-        PretrainCorpus.build(pretrain_smiles[162:400], None, config))
+        PretrainCorpus.build(pretrain_smiles, {"morphology": cmea_profiles["morphology"]}, config))
+    trained_modules = {k.split(".")[0] for k in load_checkpoint(tmp_path / "run" / "last.pt")["model"]}
+    assert trained_modules >= {"decoders", "predictors"}
     manifest = {"file": "default.pt", "sha256": "0" * 64, "config": config.to_dict(), "n_molecules": 238,
                 "history": trainer.history_}
     (tmp_path / "default.json").write_text(json.dumps(manifest))
@@ -70,7 +73,8 @@ def test_reexport_rewrites_an_encoder_from_the_runs_last_checkpoint(pretrain_smi
     new = json.loads((tmp_path / "out" / "default.json").read_text())
     assert new["reexported_from"]["previous_sha256"] == "0" * 64 and new["n_molecules"] == 238
     ckpt = load_checkpoint(path)
-    assert not any(k.startswith("decoders.") for k in ckpt["model"]) and ckpt["meta"]["history"] == trainer.history_
+    assert not any(k.startswith(("decoders.", "predictors.")) for k in ckpt["model"])
+    assert ckpt["meta"]["history"] == trainer.history_
     for key, value in trainer.model_.encoder_state_dict().items():
         if value.is_floating_point():
             torch.testing.assert_close(ckpt["model"][key], value.half().float())
