@@ -40,11 +40,10 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from chmr_sklearn import CHMRTransformer
 from chmr_sklearn.benchmark import load_split
 from chmr_sklearn.benchmark._data import N_FP
+from chmr_sklearn.benchmark._machine import load_average, machine_info
 from chmr_sklearn.benchmark._moleculeace import load_ace
 from chmr_sklearn.benchmark._models import _as_2d, _targets, score
 from chmr_sklearn.estimators import CHMRClassifier, CHMRRegressor
-
-from _reference import cpu_name
 
 RESULTS = Path(__file__).resolve().parent / "results" / "head_defaults.md"
 # Small sets first (results accumulate early on a loaded machine); the biggest last.
@@ -211,10 +210,14 @@ def _section(results: list[dict], kind: str, n_seeds: int) -> list[str]:
     return lines
 
 
+def _loads(load: str | list) -> str:
+    """A load average as written: the shared record's string, or (runs before it) a list of floats."""
+    return load if isinstance(load, str) else ", ".join(f"{x:.2f}" for x in load)
+
+
 def write(report: dict, out: Path) -> None:
     meta, results = report["meta"], report["results"]
-    load = ", ".join(f"{x:.2f}" for x in meta["load_start"])
-    load_end = ", ".join(f"{x:.2f}" for x in meta.get("load_end", meta["load_start"]))
+    load, load_end = _loads(meta["load_start"]), _loads(meta.get("load_end", meta["load_start"]))
     lines = [
         "# Head defaults: CHMRRegressor and CHMRClassifier variants on validation splits",
         "",
@@ -273,15 +276,14 @@ def main(argv=None) -> None:
     def log(msg):
         print(f"{time.perf_counter() - start:7.1f}s {msg}", flush=True)
 
-    meta = {"started": _dt.datetime.now().isoformat(timespec="seconds"), "nice": os.nice(0),
-            "quick": args.quick, "seeds": args.seeds,
-            "cpu": cpu_name(), "cores": os.cpu_count(), "precision": args.precision, "load_start": list(os.getloadavg()),
+    meta = {**machine_info(), "started": _dt.datetime.now().isoformat(timespec="seconds"), "nice": os.nice(0),
+            "quick": args.quick, "seeds": args.seeds, "precision": args.precision,
             "variants": sorted({"default", *args.variants}) if args.variants else None}
     report = {"meta": meta, "results": []}
     for i, name in enumerate(args.datasets):
         report["results"].append(run_dataset(name, args.seeds, args.quick, args.cache_dir, args.precision, log,
                                              meta["variants"]))
-        meta.update(load_end=list(os.getloadavg()), wall_seconds=time.perf_counter() - start,
+        meta.update(load_end=load_average(), wall_seconds=time.perf_counter() - start,
                     pending=args.datasets[i + 1:])
         write(report, out)
     log(f"wrote {out} (+ .json)")

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import _thread
 import argparse
-import datetime as _dt
 import itertools
 import json
 import os
@@ -308,7 +307,8 @@ def cluster_section(c: dict) -> list[str]:
          f"'{c['precision']}'`: `embed_file(t, ...)` in one process with `n_jobs=2` featurization workers, then "
          "`embed_file(t, ..., scheduler=client)` on `LocalCluster(n_workers=2, threads_per_worker=1, "
          f"processes=True)`: the same 2 cores. Load average after the runs: {c['load']}"
-         + (f"; run {c['date']} on {c['cpus']} logical cores (separately from the stream above)." if c.get("date")
+         + (f"; run {c['date']} on {c.get('cores', c.get('cpus'))} logical cores (separately from the stream above)."
+            if c.get("date")
             else ".")),
         "",
         "| run | s | rows/s | peak RSS MiB |",
@@ -601,8 +601,8 @@ def _cluster_only(args) -> None:
     if not args.quick:
         saved = RESULTS.with_suffix(".json")
         result = json.loads(saved.read_text())
-        when = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-        result["cluster"] = dict(cluster, cpus=os.cpu_count(), date=when)
+        machine = machine_info()  # the shared record's cores and date (load: the section's own, after the runs)
+        result["cluster"] = dict(cluster, cores=machine["cores"], date=machine["date"])
         saved.write_text(json.dumps(result, indent=1, default=str))
         RESULTS.write_text(report(result, quick=False))
 
