@@ -36,7 +36,7 @@ from ..pretrain import PretrainConfig, PretrainCorpus, Pretrainer
 from ..pretrain.checkpoint import build_model
 from ..profiles import ContextGraph
 from ._machine import describe_versions, machine_info
-from ._quality import Embedder
+from ._quality import Embedder, ablation_cells
 
 __all__ = ["ALL_VARIANTS", "VARIANTS", "Workspace", "evaluate_variants", "merge", "pretrain_stage"]
 
@@ -452,10 +452,8 @@ def _main_table(results: dict, summary: dict, rf: dict) -> list[str]:
          "| variant | ChEMBL2K ROC-AUC (test) | ESOL MAE (test) | Δ vs full | pretrain s | paper ChEMBL2K | paper Δ |",
          "|---|---:|---:|---:|---:|---:|---:|"]
     for name, row in summary.items():
-        c, e = row["chembl2k"]["test"], row["esol"]["test"]
-        d = "–" if name == "full" or row["delta_pct"] is None else f"{row['delta_pct']:+.1f} %"
         p = _PAPER.get(name, ("", ""))
-        L.append(f"| {results[name]['label']} | {c[0]:.1f} ± {c[1]:.1f} | {e[0]:.3f} ± {e[1]:.3f} | {d} | "
+        L.append(f"| {results[name]['label']} | {ablation_cells(name, row)} | "
                  f"{results[name]['pretrain_seconds']:.0f} | {p[0]} | {p[1]} |")
     L.append(f"| RF, 500 trees, 1191-bit fp (reference) | {rf['chembl2k']['test'][0]:.1f} ± "
              f"{rf['chembl2k']['test'][1]:.1f} | {rf['esol']['test'][0]:.3f} ± {rf['esol']['test'][1]:.3f} | | | | |")

@@ -491,11 +491,21 @@ def _ablation_section(res: dict) -> list[str]:
         return []
     L = ["## 5. Ablation harness (benchmarks/results/ablations.md)", "",
          "| variant | ChEMBL2K test | ESOL MAE test | Δ |", "|---|---:|---:|---:|"]
-    for name, r in res["ablations"].items():
-        d = "–" if r["delta_pct"] is None or name == "full" else f"{r['delta_pct']:+.1f} %"
-        L.append(f"| {name} | {r['chembl2k']['test'][0]:.1f} ± {r['chembl2k']['test'][1]:.1f} | "
-                 f"{r['esol']['test'][0]:.3f} ± {r['esol']['test'][1]:.3f} | {d} |")
-    return L + [""]
+    return L + [f"| {name} | {ablation_cells(name, r)} |" for name, r in res["ablations"].items()] + [""]
+
+
+def ablation_cells(name: str, row: dict) -> str:
+    """An ablation variant's test cells, ``ChEMBL2K ROC-AUC | ESOL MAE | Δ`` (no Δ for the full variant).
+
+    Examples
+    --------
+    >>> row = {"chembl2k": {"test": [80.12, 0.5]}, "esol": {"test": [0.7, 0.01]}, "delta_pct": -1.23}
+    >>> ablation_cells("no_sca", row)
+    '80.1 ± 0.5 | 0.700 ± 0.010 | -1.2 %'
+    """
+    c, e = row["chembl2k"]["test"], row["esol"]["test"]
+    d = "–" if name == "full" or row["delta_pct"] is None else f"{row['delta_pct']:+.1f} %"
+    return f"{c[0]:.1f} ± {c[1]:.1f} | {e[0]:.3f} ± {e[1]:.3f} | {d}"
 
 
 def write_report(out: Path, res: dict, seeds, argv_text: str) -> None:
