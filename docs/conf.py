@@ -188,6 +188,7 @@ _RESULT_GROUPS = [
       "cell_awareness_gentle_cpr_anchor", "cell_awareness_gentle_cpr_anchor_sca1",
       "cell_awareness_gentle_cpr_anchor_sca01", "cell_awareness_gentle_ppb128", "cell_awareness_lean50",
       "cell_awareness_lean75", "cell_awareness_lean50_profile10", "cell_awareness_lean50_profile100",
+      "cell_awareness_ceiling",
       "cell_awareness",
       "cell_awareness.old_recipe", "model_selection", "model_selection_gentle_e30",
       "model_selection_fast", "model_selection_architectures", "model_selection_lean", "model_selection_lean12k",

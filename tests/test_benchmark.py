@@ -322,5 +322,9 @@ def test_merge_runs_refuses_a_repeated_seed_or_different_choices():
         merge_runs([_part(0), _part(0)], ["esol"])
     with pytest.raises(ValueError, match="esol chemprop: two runs chose different grid points"):
         merge_runs([_part(0, "a"), _part(1, "b")], ["esol"])
-    merged = merge_runs([_part(1), _part(0)], ["esol"])  # the same minimal parts pool fine
+    parts = [_part(1), _part(0)]
+    merged = merge_runs(parts, ["esol"])  # the same minimal parts pool fine
     assert [r["seed"] for r in merged["results"][0]["models"]["chemprop"]["runs"]["p"]] == [0, 1]
+    # ...and stay as they were: the same parts merge again (e.g. into a second report) without a repeated seed
+    assert parts == [_part(1), _part(0)]
+    assert merge_runs(parts, ["esol"]) == merged

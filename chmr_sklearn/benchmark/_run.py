@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import subprocess
 import sys
@@ -353,7 +354,7 @@ def merge_runs(parts: list[dict], datasets: list[str], notes: str = "") -> dict:
     that did not run, and two finished results at the same chosen point with different seeds are
     pooled (e.g. chemprop, one process per seed); the dataset is done when every run finished it;
     the wall times are the longest. ``datasets`` lists the datasets asked for (those in no run are
-    reported as pending).
+    reported as pending). The parts are left as they were (the same part may go into two merges).
 
     Raises
     ------
@@ -374,7 +375,7 @@ def merge_runs(parts: list[dict], datasets: list[str], notes: str = "") -> dict:
     results: dict = {}
     for r in (r for p in parts for r in p["results"]):
         if r["name"] not in results:
-            results[r["name"]] = r
+            results[r["name"]] = copy.deepcopy(r)  # pooling below must not change the caller's parts
             continue
         kept = results[r["name"]]
         for m, b in r["models"].items():
