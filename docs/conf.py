@@ -174,7 +174,7 @@ _RESULT_GROUPS = [
      "evidence for the heads' defaults.",
      ["downstream", "downstream_defaults", "downstream_cls_descriptors", "downstream_nheads4", "downstream_gamma1",
       "downstream_forest_leaf1", "downstream_fragments", "downstream_gentle", "downstream_chemprop50",
-      "downstream_full_grids", "moleculeace",
+      "downstream_full_grids", "downstream_more_seeds", "moleculeace",
       "head_defaults", "head_defaults_refit", "head_defaults_offsets", "head_defaults_descriptors",
       "head_defaults_descriptors_cls", "head_defaults_epochs", "head_defaults_fragments", "head_defaults_blend",
       "auto_vs_forest"]),
