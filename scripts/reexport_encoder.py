@@ -19,13 +19,11 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout
 
-from chmr_sklearn.pretrain.checkpoint import (  # noqa: E402
-    atomic_write, build_model, encoder_spec, load_checkpoint, save_checkpoint)
+from chmr_sklearn.nn import CHMRModel  # noqa: E402
+from chmr_sklearn.pretrain.checkpoint import atomic_write, encoder_spec, load_checkpoint, save_checkpoint  # noqa: E402
 
 
 def reexport(last: Path, manifest_path: Path, out: Path) -> Path:
@@ -35,12 +33,10 @@ def reexport(last: Path, manifest_path: Path, out: Path) -> Path:
     history = json.loads(ckpt["train"]["history"])
     if ckpt.config.to_dict() != manifest["config"] or history != manifest["history"]:
         raise ValueError(f"{last} is not the run {manifest_path} describes (other settings or loss history).")
-    # the training model, so every training-only module's weights load; a generator keeps torch's global one untouched
-    model = build_model(ckpt["spec"], generator=torch.Generator())
-    model.load_state_dict(ckpt["model"])
     meta = {k: v for k, v in manifest.items() if k not in ("file", "sha256", "config")}
     path = save_checkpoint(out / "default.pt", config=ckpt.config, spec=encoder_spec(ckpt["spec"]),
-                           model_state=model.encoder_state_dict(), scaler=ckpt["scaler"], meta=meta, half=True)
+                           model_state=CHMRModel.encoder_weights(ckpt["model"]), scaler=ckpt["scaler"], meta=meta,
+                           half=True)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     new = {**manifest, "file": path.name, "sha256": digest,
            "reexported_from": {"checkpoint": str(last), "previous_sha256": manifest["sha256"]}}

@@ -305,11 +305,24 @@ class CHMRModel(nn.Module):
         prefixes = ("gnn.", *(f"projectors.{m}." for m in self.molecular_modalities))
         return [(k, p) for k, p in self.named_parameters() if k.startswith(prefixes)]
 
+    @staticmethod
+    def encoder_weights(state_dict: Mapping[str, Tensor]) -> OrderedDict:
+        """The entries of ``state_dict`` that belong to the encoder: without the modules only
+        pretraining uses (CPR decoders, profile predictors). Works on a training checkpoint's
+        weights without building the module.
+
+        Examples
+        --------
+        >>> import torch
+        >>> list(CHMRModel.encoder_weights({"gnn.w": torch.zeros(1), "decoders.m.w": torch.zeros(1),
+        ...                                 "predictors.e.w": torch.zeros(1)}))
+        ['gnn.w']
+        """
+        return OrderedDict((k, v) for k, v in state_dict.items() if not k.startswith(_TRAINING_ONLY))
+
     def encoder_state_dict(self) -> OrderedDict:
         """State dict without the decoders and predictors (GIN, projectors, Tree-VQ): the shipped encoder."""
-        return OrderedDict(
-            (k, v) for k, v in self.state_dict().items() if not k.startswith(_TRAINING_ONLY)
-        )
+        return self.encoder_weights(self.state_dict())
 
     def load_encoder_state_dict(self, state_dict: Mapping[str, Tensor]) -> None:
         """Load weights saved by :meth:`encoder_state_dict`, strictly for the encoder part.
@@ -317,8 +330,7 @@ class CHMRModel(nn.Module):
         Decoder and predictor weights are neither required nor loaded; any other missing
         or unexpected key raises ``RuntimeError``.
         """
-        state = OrderedDict((k, v) for k, v in state_dict.items() if not k.startswith(_TRAINING_ONLY))
-        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing, unexpected = self.load_state_dict(self.encoder_weights(state_dict), strict=False)
         missing = [k for k in missing if not k.startswith(_TRAINING_ONLY)]
         if missing or unexpected:
             raise RuntimeError(
