@@ -52,6 +52,7 @@ __all__ = [
     "render_cell_awareness",
     "run_cell_awareness",
     "summarize_cell_awareness",
+    "tanimoto_knn",
 ]
 
 CLIP = 10.0
@@ -232,14 +233,25 @@ def predict_baselines(fp_train: np.ndarray, y_train: np.ndarray, fp_test: np.nda
     (['fingerprint_ridge', 'mean_profile', 'tanimoto_knn'], (10, 3))
     """
     ridge, _ = _ridge(fp_train.astype(np.float64), y_train, fp_test.astype(np.float64), scale=False)
-    sim = _tanimoto(fp_test > 0, fp_train > 0)
-    k = min(KNN, len(fp_train))
-    near = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-    # Similarity-weighted mean of the k nearest: what reproduces the reference's tanimoto_knn10.
-    w = np.maximum(np.take_along_axis(sim, near, axis=1), 1e-6)[..., None]
-    knn = (y_train[near] * w).sum(axis=1) / w.sum(axis=1)
-    return {"fingerprint_ridge": ridge, "tanimoto_knn": knn,
+    return {"fingerprint_ridge": ridge, "tanimoto_knn": tanimoto_knn(fp_train, y_train, fp_test),
             "mean_profile": np.repeat(y_train.mean(axis=0, keepdims=True), len(fp_test), axis=0)}
+
+
+def tanimoto_knn(fp_train: np.ndarray, y_train: np.ndarray, fp_test: np.ndarray, k: int = KNN) -> np.ndarray:
+    """Tanimoto-similarity-weighted mean profile of the ``k`` nearest training compounds (on the
+    fingerprint bits): with ``k=10``, what reproduces the reference's ``tanimoto_knn10``.
+
+    Examples
+    --------
+    >>> fp = np.array([[1, 1, 0], [0, 0, 1], [1, 1, 1]])
+    >>> tanimoto_knn(fp[:2], np.array([[1.0], [3.0]]), fp[2:], k=1)
+    array([[1.]])
+    """
+    sim = _tanimoto(fp_test > 0, fp_train > 0)
+    k = min(k, len(fp_train))
+    near = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    w = np.maximum(np.take_along_axis(sim, near, axis=1), 1e-6)[..., None]
+    return (y_train[near] * w).sum(axis=1) / w.sum(axis=1)
 
 
 def _rowwise_r(a: np.ndarray, b: np.ndarray) -> np.ndarray:
