@@ -328,3 +328,27 @@ def test_merge_runs_refuses_a_repeated_seed_or_different_choices():
     # ...and stay as they were: the same parts merge again (e.g. into a second report) without a repeated seed
     assert parts == [_part(1), _part(0)]
     assert merge_runs(parts, ["esol"]) == merged
+
+
+def test_merged_header_names_each_datasets_seeds_and_every_chemprop_cli():
+    """A merge of runs over different seeds per dataset must not claim the union of seeds for every
+    dataset, nor name only the first run's chemprop executable."""
+    from chmr_sklearn.benchmark import merge_runs
+    from chmr_sklearn.benchmark._report import _seeds_text, _versions
+
+    bace = _part(3)
+    bace["results"][0]["name"] = "bace"
+    bace["meta"]["chemprop_executable"] = "/a/chemprop"
+    hiv = [_part(3), _part(4)]
+    for part in hiv:
+        part["results"][0]["name"] = "hiv"
+    hiv[1]["meta"]["chemprop_executable"] = "/b/chemprop"
+    merged = merge_runs([bace, *hiv], ["bace", "hiv"])
+    assert _seeds_text(merged["meta"], merged["results"]) == "over each dataset's seeds (bace [3]; hiv [3, 4])"
+    assert _versions(merged["meta"]).endswith("chemprop CLI: /a/chemprop, /b/chemprop")
+    # a merge of merges keeps every executable; one seed set for all datasets reads as before
+    again = merge_runs([merged, _part(5)], ["bace", "hiv", "esol"])
+    assert again["meta"]["chemprop_executable"] == ["/a/chemprop", "/b/chemprop"]
+    same = merge_runs([_part(1), _part(0)], ["esol"])
+    assert _seeds_text(same["meta"], same["results"]) == "over seeds [0, 1]"
+    assert _versions(same["meta"]).endswith("chemprop CLI: not installed")

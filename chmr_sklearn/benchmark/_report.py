@@ -145,7 +145,19 @@ def _versions(meta: dict) -> str:
         versions = "library versions: each run's, below"
     else:
         versions = describe_versions(meta.get("machine", {}))
-    return f"- {versions}; chemprop CLI: {meta.get('chemprop_executable') or 'not installed'}"
+    exe = meta.get("chemprop_executable")
+    exe = ", ".join(exe) if isinstance(exe, list) else exe  # a merged report: every run's
+    return f"- {versions}; chemprop CLI: {exe or 'not installed'}"
+
+
+def _seeds_text(meta: dict, results: list[dict]) -> str:
+    """Which seeds the means are over: the run's, or each dataset's where a merged report's datasets differ."""
+    per_dataset = {r["name"]: sorted({x["seed"] for b in r["models"].values() if b.get("status") == "ok"
+                                      for runs in b["runs"].values() for x in runs}) for r in results}
+    if all(seeds in ([], list(meta["seeds"])) for seeds in per_dataset.values()):
+        return f"over seeds {meta['seeds']}"
+    listed = "; ".join(f"{name} {seeds}" for name, seeds in per_dataset.items() if seeds)
+    return f"over each dataset's seeds ({listed})"
 
 
 def _provenance(meta: dict) -> list[str]:
@@ -272,9 +284,9 @@ def write_report(report: dict, out) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     meta, results = report["meta"], report["results"]
     key_note = ("Metric: classification = mean test ROC-AUC ×100 over tasks with both classes in the split "
-                "(higher is better); regression = mean test MAE (lower is better). Mean ± std (ddof=1) over seeds "
-                f"{meta['seeds']}; each model's grid point is chosen on the first seed's **validation** score and "
-                "the test split is only scored. ▲/▼: better/worse test mean than RF on the same 1191-bit "
+                "(higher is better); regression = mean test MAE (lower is better). Mean ± std (ddof=1) "
+                f"{_seeds_text(meta, results)}; each model's grid point is chosen on the first seed's **validation** "
+                "score and the test split is only scored. ▲/▼: better/worse test mean than RF on the same 1191-bit "
                 "fingerprints.")
     L = ["# Downstream benchmark: CHMR vs RF, fingerprint MLP and chemprop on identical splits", "",
          _when(meta) + ("; **QUICK mode (not a result)**" if meta["quick"] else ""),

@@ -386,10 +386,17 @@ def merge_runs(parts: list[dict], datasets: list[str], notes: str = "") -> dict:
                 kept[k] = max(kept.get(k, 0), r.get(k, 0))
     seeds = sorted({s for p in parts for s in p["meta"].get("seeds", [])})
     runs = [r for p in parts for r in p["meta"].get("runs", [_run_line(p["meta"])])]  # merged parts keep theirs
+    executables = sorted({e for p in parts for e in _as_list(p["meta"].get("chemprop_executable")) if e})
     meta = dict(parts[0]["meta"], seeds=seeds, wall_seconds=max(p["meta"].get("wall_seconds", 0) for p in parts),
+                chemprop_executable=executables or None,
                 command=" + ".join(p["meta"].get("command", "") for p in parts), runs=runs,
                 pending=[d for d in datasets if d not in results], notes=notes)
     return {"meta": meta, "results": list(results.values())}
+
+
+def _as_list(value) -> list:
+    """A merged report's field holds every run's values, a single run's one value (or None)."""
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _run_line(meta: dict) -> dict:
