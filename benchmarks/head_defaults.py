@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
 import sys
@@ -223,7 +222,8 @@ def write(report: dict, out: Path) -> None:
         "",
         ("**QUICK smoke run: tiny budgets, not a result.**\n" if meta["quick"] else ""),
         f"Machine: {meta['cpu']}, {meta['cores']} cores; load average (1/5/15 min) {load} at the start, "
-        f"{load_end} at the last write; nice {meta.get('nice', 0)}. Started {meta['started']}, wall {meta.get('wall_seconds', 0) / 60:.1f} min; "
+        f"{load_end} at the last write; nice {meta.get('nice', 0)}. Started {meta.get('date', meta.get('started'))}, "
+        f"wall {meta.get('wall_seconds', 0) / 60:.1f} min; "
         f"seeds {meta['seeds']}; embedding precision {meta.get('precision', 'float64')}.",
         "",
         "Every head is fitted as a user's `fit(X, y)` would be (training rows only; the estimator's own "
@@ -276,7 +276,7 @@ def main(argv=None) -> None:
     def log(msg):
         print(f"{time.perf_counter() - start:7.1f}s {msg}", flush=True)
 
-    meta = {**machine_info(), "started": _dt.datetime.now().isoformat(timespec="seconds"), "nice": os.nice(0),
+    meta = {**machine_info(), "nice": os.nice(0),  # machine_info's UTC "date" is when it started
             "quick": args.quick, "seeds": args.seeds, "precision": args.precision,
             "variants": sorted({"default", *args.variants}) if args.variants else None}
     report = {"meta": meta, "results": []}
