@@ -68,3 +68,18 @@ def test_readme_five_moleculenet_mean_matches():
     five = _five_mean(list(_results().values()))
     for model, cell in zip(COLUMNS, cells):
         assert re.search(r"[\d.]+", cell).group() == f"{five[model]:.1f}", f"{model}: {cell!r}"
+
+
+def test_readme_moleculeace_row_matches():
+    """The MoleculeACE row: the defaults' and RF's mean test RMSE over the 30 sets and the defaults' wins."""
+    from chmr_sklearn.benchmark._moleculeace import _stats, _wins
+
+    results = json.loads((ROOT / "benchmarks" / "results" / "moleculeace.json").read_text())["results"]
+    line = next(x for x in (ROOT / "README.md").read_text().splitlines() if x.startswith("| MoleculeACE, 30 sets"))
+    cells = [c.strip() for c in line.strip("|").split("|")[1:1 + len(COLUMNS)]]
+    mean = {m: sum(_stats(r["models"][m], "rmse")[0] for r in results) / len(results) for m in ("chmr", "rf")}
+    assert len(results) == 30
+    assert cells[COLUMNS.index("chmr_default")].startswith(f"**{mean['chmr']:.3f}** ▲")
+    assert cells[COLUMNS.index("rf")] == f"{mean['rf']:.3f}"
+    wins, n = _wins(results, "rmse", "chmr", "rf")
+    assert f"({wins} of {n})" in cells[COLUMNS.index("chmr_default")]
