@@ -119,7 +119,9 @@ class CHMRClassifier(ClassifierMixin, CHMRHeadEstimator):
         labels) to 28 s for the largest (7,931), about an hour per head for all 617, against
         minutes for the head; and there the plain head beat RF on the same bits by far
         (ROC-AUC x100, validation 70.4 vs 64.6, test 65.0 vs 61.6,
-        ``benchmarks/results/downstream.md``). ChEMBL2K (41 tasks), Broad6K (32) and SIDER
+        ``benchmarks/results/downstream.md``); at the full grid the forest variant tested below
+        the plain head (65.3 vs 65.4 test, 69.4 vs 70.6 validation, ~32 min a head and 14 GB of
+        forests, ``downstream_full_grids.md``). ChEMBL2K (41 tasks), Broad6K (32) and SIDER
         (27) keep the choice. ``None``: always train both. ``rf_residual=True`` is not affected.
     n_heads : int, default=2
         Heads trained and averaged (their probabilities; the regressor: their predictions).
