@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from chmr_sklearn.benchmark._report import summarize
+from chmr_sklearn.benchmark._report import _better, _five_mean, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ["chmr", "chmr_rf", "chmr_default", "fp_mlp", "rf", "chemprop"]  # the README's column order
@@ -23,12 +23,21 @@ ROWS = {"ChEMBL2K": "chembl2k", "Broad6K": "broad6k", "ToxCast (617": "toxcast",
 _CELL = re.compile(r"([\d.]+) ± ([\d.]+)")
 
 
+def _cells(line: str) -> list[str]:
+    """A README table line's cells under COLUMNS (the label and the paper column left out)."""
+    return [c.strip() for c in line.strip("|").split("|")[1:1 + len(COLUMNS)]]
+
+
+def _readme_row(prefix: str) -> list[str]:
+    return _cells(next(x for x in (ROOT / "README.md").read_text().splitlines() if x.startswith(prefix)))
+
+
 def _readme_rows() -> dict[str, list[str]]:
     rows = {}
     for line in (ROOT / "README.md").read_text().splitlines():
         label = next((k for k in ROWS if line.startswith(f"| {k}")), None)
         if label is not None:
-            rows[ROWS[label]] = [c.strip() for c in line.strip("|").split("|")[1:1 + len(COLUMNS)]]
+            rows[ROWS[label]] = _cells(line)
     return rows
 
 
@@ -55,16 +64,12 @@ def test_readme_cells_match_the_committed_results(name):
         assert found is not None, f"{name} {model}: README cell {cell!r} lacks the result"
         assert found.groups() == (f"{s['mean']:.{digits}f}", f"{s['std']:.{digits}f}"), f"{name} {model}: {cell!r}"
         if model not in ("rf", "fp_mlp", "chemprop"):  # the README marks the CHMR columns against RF
-            higher = result["kind"] == "classification"
-            better = s["mean"] > summary["rf"]["mean"] if higher else s["mean"] < summary["rf"]["mean"]
+            better = _better(result["kind"], s["mean"], summary["rf"]["mean"])
             assert ("▲" if better else "▼") in cell, f"{name} {model}: {cell!r}"
 
 
 def test_readme_five_moleculenet_mean_matches():
-    from chmr_sklearn.benchmark._report import _five_mean
-
-    line = next(x for x in (ROOT / "README.md").read_text().splitlines() if x.startswith("| **5-MoleculeNet mean**"))
-    cells = [c.strip() for c in line.strip("|").split("|")[1:1 + len(COLUMNS)]]
+    cells = _readme_row("| **5-MoleculeNet mean**")
     five = _five_mean(list(_results().values()))
     for model, cell in zip(COLUMNS, cells):
         assert re.search(r"[\d.]+", cell).group() == f"{five[model]:.1f}", f"{model}: {cell!r}"
@@ -75,8 +80,7 @@ def test_readme_moleculeace_row_matches():
     from chmr_sklearn.benchmark._moleculeace import _stats, _wins
 
     results = json.loads((ROOT / "benchmarks" / "results" / "moleculeace.json").read_text())["results"]
-    line = next(x for x in (ROOT / "README.md").read_text().splitlines() if x.startswith("| MoleculeACE, 30 sets"))
-    cells = [c.strip() for c in line.strip("|").split("|")[1:1 + len(COLUMNS)]]
+    cells = _readme_row("| MoleculeACE, 30 sets")
     mean = {m: sum(_stats(r["models"][m], "rmse")[0] for r in results) / len(results) for m in ("chmr", "rf")}
     assert len(results) == 30
     assert cells[COLUMNS.index("chmr_default")].startswith(f"**{mean['chmr']:.3f}** ▲")
